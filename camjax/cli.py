@@ -1,0 +1,103 @@
+"""The ``camjax`` command: parse, then call library functions. Errors a user can
+fix print one line and exit 2."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "configs" / "demo.py"
+
+
+class UsageError(Exception):
+    pass
+
+
+def _overrides(extra: list[str]) -> dict:
+    """``--config.a.b=1`` or ``--config.a.b 1`` pairs from the unparsed arguments."""
+    out, i = {}, 0
+    while i < len(extra):
+        arg = extra[i]
+        if not arg.startswith("--config."):
+            raise UsageError(f"unrecognised argument {arg!r}")
+        key, eq, value = arg[len("--config."):].partition("=")
+        if not eq:
+            if i + 1 >= len(extra):
+                raise UsageError(f"{arg} needs a value")
+            value, i = extra[i + 1], i + 1
+        out[key] = value
+        i += 1
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="camjax", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="train and evaluate tiny_gap on the built-in dataset")
+    d.add_argument("--workdir", default="demo_out")
+    for name, text in (("train", "train (resuming), then evaluate"),
+                       ("evaluate", "evaluate the latest checkpoint of a workdir")):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("--config", required=True, help="an experiments/configs/*.py file")
+        s.add_argument("--workdir", required=True)
+    pr = sub.add_parser("prepare", help="prepare a TFDS dataset as array_record")
+    pr.add_argument("--dataset", default="camjax_shapes")
+    pr.add_argument("--data_dir", required=True)
+    lo = sub.add_parser("localize", help="CAM overlays and boxes for your own images")
+    lo.add_argument("--workdir", required=True)
+    lo.add_argument("--out", required=True)
+    lo.add_argument("--top_k", type=int, default=1)
+    lo.add_argument("images", nargs="+")
+    return p
+
+
+def run(argv: list[str]) -> int:
+    args, extra = _parser().parse_known_args(argv)
+    if args.command in ("train", "evaluate", "demo"):
+        from camjax import config as config_lib
+        overrides = _overrides(extra)
+        path = DEMO_CONFIG if args.command == "demo" else args.config
+        cfg = config_lib.load(path, overrides)
+        from camjax.training import loop
+        if args.command == "evaluate":
+            metrics = loop.evaluate_workdir(cfg, args.workdir)
+        else:
+            metrics = loop.train_and_evaluate(cfg, args.workdir)
+        if "cam" in metrics:
+            from camjax.report import metrics_table
+            print(metrics_table(metrics))
+            print(f"report: {Path(args.workdir) / 'eval' / 'report.md'}")
+        return 0
+    if extra:
+        raise UsageError(f"unrecognised arguments {' '.join(extra)}")
+    if args.command == "prepare":
+        from camjax.data import pipeline
+        pipeline.prepare(args.dataset, str(Path(args.data_dir).absolute()))
+        return 0
+    if args.command == "localize":
+        from camjax import localize
+        out = localize.localize_files(args.workdir, args.images, args.out, top_k=args.top_k)
+        print(f"wrote {out}")
+        return 0
+    raise UsageError(f"unknown command {args.command}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from camjax.config import ConfigError
+    from camjax.training.checkpoint import CheckpointError
+    user_errors = (UsageError, ConfigError, CheckpointError, FileNotFoundError)
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except user_errors as err:
+        print(f"camjax: error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        from camjax.training.loop import NonFiniteLossError
+        if isinstance(err, NonFiniteLossError):
+            print(f"camjax: error: {err}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

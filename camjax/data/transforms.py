@@ -1,0 +1,105 @@
+"""Per-example numpy transforms: decode a TFDS record into model inputs.
+
+Boxes are converted once, here at the dataset boundary, from TFDS's normalised
+(ymin, xmin, ymax, xmax) to camjax's inclusive pixel boxes, then rescaled to the
+model's input frame with int(x * new / old) (wsolevaluation's rule).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from camjax.data.boxes import tfds_to_pixel_boxes
+from camjax.evaluation.iou import rescale_boxes
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
+STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+AUGMENTATIONS = ("none", "flip", "random_resized_crop", "resize_crop")
+
+
+def normalize_image(image_u8: np.ndarray) -> np.ndarray:
+    return (image_u8.astype(np.float32) - MEAN) / STD
+
+
+def denormalize_image(image: np.ndarray) -> np.ndarray:
+    return np.clip(image * STD + MEAN, 0, 255).astype(np.uint8)
+
+
+def resize(image: np.ndarray, size: int, interpolation=cv2.INTER_LINEAR) -> np.ndarray:
+    if image.shape[:2] == (size, size):
+        return image
+    out = cv2.resize(image, (size, size), interpolation=interpolation)
+    return out[..., None] if image.ndim == 3 and out.ndim == 2 else out
+
+
+def _random_resized_crop(image, rng, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    h, w = image.shape[:2]
+    for _ in range(10):
+        area = h * w * rng.uniform(*scale)
+        aspect = np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1])))
+        cw, ch = int(round(np.sqrt(area * aspect))), int(round(np.sqrt(area / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+            return resize(image[y:y + ch, x:x + cw], size)
+    side = min(h, w)  # fallback: centre crop
+    y, x = (h - side) // 2, (w - side) // 2
+    return resize(image[y:y + side, x:x + side], size)
+
+
+def train_example(record: dict, rng: np.random.Generator, *, image_size: int,
+                  augment: str = "flip") -> dict:
+    """Augmented, normalised image and label for training."""
+    image = record["image"]
+    if augment == "random_resized_crop":
+        image = _random_resized_crop(image, rng, image_size)
+    elif augment == "resize_crop":   # resize to 256/224 of the input, random crop
+        big = resize(image, image_size * 256 // 224)
+        y, x = rng.integers(0, big.shape[0] - image_size + 1, size=2)
+        image = big[y:y + image_size, x:x + image_size]
+    elif augment in ("flip", "none"):
+        image = resize(image, image_size)
+    else:
+        raise ValueError(f"config.augment must be one of {AUGMENTATIONS}, got {augment!r}")
+    if augment != "none" and rng.random() < 0.5:
+        image = image[:, ::-1]
+    return {"image": normalize_image(image), "label": np.int32(record["label"])}
+
+
+def record_boxes(record: dict) -> np.ndarray:
+    """Inclusive pixel boxes (n, 4) of a record in its original image frame."""
+    h, w = record["image"].shape[:2]
+    if "boxes" in record:                       # already pixel boxes (joined annotations)
+        return np.asarray(record["boxes"], np.int64).reshape(-1, 4)
+    if "bbox" in record:
+        return tfds_to_pixel_boxes(np.asarray(record["bbox"]).reshape(-1, 4), h, w)
+    if "objects" in record and "bbox" in record["objects"]:
+        return tfds_to_pixel_boxes(np.asarray(record["objects"]["bbox"]).reshape(-1, 4), h, w)
+    raise KeyError("record has no boxes: expected 'bbox', 'objects/bbox' or joined 'boxes'")
+
+
+def eval_example(record: dict, *, image_size: int, max_boxes: int = 8,
+                 with_boxes: bool = True) -> dict:
+    """Image resized to image_size, label, boxes rescaled to that frame (padded with -1),
+    the segmentation mask when the dataset has one."""
+    image = record["image"]
+    h, w = image.shape[:2]
+    out = {"image": normalize_image(resize(image, image_size)),
+           "label": np.int32(record["label"]),
+           "valid": np.bool_(True)}
+    if with_boxes:
+        boxes = rescale_boxes(record_boxes(record), (h, w), (image_size, image_size))
+        if len(boxes) > max_boxes:
+            raise ValueError(f"an image has {len(boxes)} boxes, more than max_boxes={max_boxes}")
+        padded = np.full((max_boxes, 4), -1, np.int64)
+        padded[:len(boxes)] = boxes
+        out["boxes"] = padded
+    if "segmentation_mask" in record:
+        mask = resize(np.asarray(record["segmentation_mask"]), image_size, cv2.INTER_NEAREST)
+        out["mask"] = mask[..., 0] if mask.ndim == 3 else mask
+    return out
+
+
+def padding_example(example: dict) -> dict:
+    """A copy of ``example`` marked invalid: fills the last, partial eval batch."""
+    return {k: (np.bool_(False) if k == "valid" else np.zeros_like(v))
+            for k, v in example.items()}

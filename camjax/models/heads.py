@@ -1,0 +1,52 @@
+"""The paper's CAM head: 3x3 conv (stride 1, pad 1, ReLU), global pooling, dense without bias."""
+from __future__ import annotations
+
+import jax
+from flax import nnx
+
+
+class CamConv(nnx.Module):
+    """The 3x3 conv added on top of a truncated backbone (paper section 3.1).
+
+    ``groups=2`` reproduces the released VGG/GoogLeNet models (Caffe ``group: 2``).
+    """
+
+    def __init__(self, in_features: int, out_features: int = 1024, *, groups: int = 1,
+                 rngs: nnx.Rngs):
+        self.conv = nnx.Conv(in_features, out_features, (3, 3), padding=1,
+                             feature_group_count=groups, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jax.nn.relu(self.conv(x))
+
+
+def global_pool(features: jax.Array, pooling: str) -> jax.Array:
+    """(B, h, w, K) -> (B, K) by average ("gap") or max ("gmp") over space."""
+    if pooling == "gap":
+        return features.mean(axis=(1, 2))
+    if pooling == "gmp":
+        return features.max(axis=(1, 2))
+    raise ValueError(f"pooling must be 'gap' or 'gmp', got {pooling!r}")
+
+
+class PoolingHead(nnx.Module):
+    """Global pooling, optional dropout, dense layer without bias (the paper sets it to 0).
+
+    Without a bias, sum over space of the CAM equals h*w times the class score
+    for GAP: the identity tests check.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, *, pooling: str = "gap",
+                 dropout_rate: float = 0.0, rngs: nnx.Rngs):
+        if pooling not in ("gap", "gmp"):
+            raise ValueError(f"pooling must be 'gap' or 'gmp', got {pooling!r}")
+        self.pooling = pooling
+        self.dropout = nnx.Dropout(dropout_rate, rngs=rngs) if dropout_rate else None
+        self.classifier = nnx.Linear(in_features, num_classes, use_bias=False,
+                                     kernel_init=nnx.initializers.normal(0.01), rngs=rngs)
+
+    def __call__(self, features: jax.Array) -> jax.Array:
+        pooled = global_pool(features, self.pooling)
+        if self.dropout is not None:
+            pooled = self.dropout(pooled)
+        return self.classifier(pooled)

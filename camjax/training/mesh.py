@@ -1,0 +1,79 @@
+"""The 1-D ``data`` mesh, multi-host start-up, and global batches from per-process data."""
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+
+def maybe_initialize_distributed(config) -> None:
+    """Start ``jax.distributed`` when the config or the environment asks for it.
+
+    ``config.distributed`` = True uses JAX's auto-detection (TPU pods, SLURM, ...);
+    ``CAMJAX_COORDINATOR`` / ``CAMJAX_NUM_PROCESSES`` / ``CAMJAX_PROCESS_ID`` start
+    a process group by hand (e.g. several processes on one machine).
+    """
+    coordinator = os.environ.get("CAMJAX_COORDINATOR")
+    if coordinator:
+        jax.distributed.initialize(coordinator_address=coordinator,
+                                   num_processes=int(os.environ["CAMJAX_NUM_PROCESSES"]),
+                                   process_id=int(os.environ["CAMJAX_PROCESS_ID"]))
+    elif config.get("distributed", False):
+        jax.distributed.initialize()
+
+
+def data_mesh() -> jax.sharding.Mesh:
+    """All devices of all processes along one ``data`` axis."""
+    return jax.make_mesh((jax.device_count(),), ("data",))
+
+
+def replicated(mesh) -> NamedSharding:
+    return NamedSharding(mesh, P())
+
+
+def batch_sharded(mesh) -> NamedSharding:
+    return NamedSharding(mesh, P("data"))
+
+
+def check_batch_size(global_batch: int, name: str = "batch_size") -> int:
+    """The per-process batch; the global batch must divide by the device count."""
+    devices = jax.device_count()
+    if global_batch % devices:
+        raise ValueError(f"config.{name}={global_batch} must be divisible by the number of "
+                         f"devices ({devices}); choose a multiple of {devices}")
+    return global_batch // jax.process_count()
+
+
+def global_batch(mesh, local: dict) -> dict:
+    """Per-process numpy arrays -> global jax arrays sharded along ``data``."""
+    sharding = batch_sharded(mesh)
+    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
+            for k, v in local.items()}
+
+
+def is_main_process() -> bool:
+    return jax.process_index() == 0
+
+
+def local_numpy(array) -> np.ndarray:
+    """This process's rows of a batch-sharded array, in local batch order."""
+    if getattr(array, "is_fully_addressable", True):
+        return np.asarray(array)
+    shards = sorted(array.addressable_shards, key=lambda s: s.index[0].start or 0)
+    seen, rows = set(), []
+    for s in shards:   # replicated axes give several shards with the same rows
+        start = s.index[0].start or 0
+        if start not in seen:
+            seen.add(start)
+            rows.append(np.asarray(s.data))
+    return np.concatenate(rows)
+
+
+def sum_over_processes(values: np.ndarray) -> np.ndarray:
+    """Element-wise sum of a host array over all processes (identity on one process)."""
+    if jax.process_count() == 1:
+        return np.asarray(values)
+    from jax.experimental import multihost_utils
+    return np.asarray(multihost_utils.process_allgather(np.asarray(values))).sum(axis=0)

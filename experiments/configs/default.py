@@ -1,0 +1,50 @@
+"""Defaults every camjax config starts from (flax-examples key names).
+
+Not run on its own; the other files in this folder override it.
+"""
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    # data
+    c.dataset = "camjax_shapes"       # any TFDS name prepared as array_record
+    c.data_dir = ""                   # "" -> $CAMJAX_DATA_DIR or WORKDIR/tfds
+    c.train_split = "train"
+    c.eval_split = "test"
+    c.image_size = 112
+    c.augment = "flip"                # none | flip | random_resized_crop | resize_crop
+    c.max_boxes = 8
+    c.data_threads = 2
+    # model
+    c.model = "tiny_gap"
+    c.pooling = "gap"
+    c.model_kwargs = ml_collections.ConfigDict()
+    c.pretrained = ""                 # torchvision state dict (.safetensors / .pth)
+    c.compute_dtype = "float32"       # or bfloat16 on accelerators
+    # optimisation: the released solver is SGD momentum 0.9, wd 5e-4
+    c.batch_size = 64                 # global, divisible by the device count
+    c.num_train_steps = 1000
+    c.learning_rate = 0.01
+    c.lr_schedule = "cosine"          # step | cosine | constant
+    c.lr_step_size = 40_000
+    c.lr_gamma = 0.1
+    c.warmup_steps = 0
+    c.momentum = 0.9
+    c.weight_decay = 5e-4
+    c.new_layer_lr_mult = 1.0         # > 1 when fine-tuning a pretrained backbone
+    # loop
+    c.seed = 0
+    c.log_every_steps = 50
+    c.checkpoint_every_steps = 500
+    c.keep_checkpoints = 3
+    c.eval_every_steps = 0            # 0: evaluate at the end only
+    c.eval_during_training_images = 1000
+    c.distributed = False             # jax.distributed.initialize() (TPU pods, SLURM)
+    # evaluation
+    c.eval_batch_size = 100
+    c.top_k = 5
+    c.cam_threshold = 0.2             # the paper's 20% of the map's max
+    c.upsample = "bilinear"
+    c.normalize = "minmax"
+    return c

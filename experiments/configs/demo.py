@@ -1,0 +1,25 @@
+"""The demo: tiny_gap (GAP) on the built-in camjax_shapes dataset, 2 CPU cores, minutes.
+
+    camjax demo --workdir demo_out
+    camjax train --config experiments/configs/demo.py --workdir demo_out
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import default  # noqa: E402
+
+
+def get_config():
+    c = default.get_config()
+    c.model = "tiny_gap"
+    c.pooling = "gap"
+    c.image_size = 112
+    c.batch_size = 64
+    c.num_train_steps = 1500
+    c.learning_rate = 0.05
+    c.lr_schedule = "cosine"
+    c.warmup_steps = 100
+    c.log_every_steps = 25
+    c.checkpoint_every_steps = 500
+    return c

@@ -31,7 +31,7 @@ def prepare(name: str, directory: str) -> None:
     if name.startswith(BUILTIN):
         from camjax.data.builders import shapes
         config = name.split("/", 1)[1] if "/" in name else None
-        shapes.prepare(directory, config=config)
+        shapes.prepare(directory, config=config or "default")
         return
     builder = tfds.builder(name, data_dir=directory, file_format="array_record")
     if not builder.is_prepared():

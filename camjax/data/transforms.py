@@ -95,7 +95,8 @@ def eval_example(record: dict, *, image_size: int, max_boxes: int = 8,
         out["boxes"] = padded
     if "segmentation_mask" in record:
         mask = resize(np.asarray(record["segmentation_mask"]), image_size, cv2.INTER_NEAREST)
-        out["mask"] = mask[..., 0] if mask.ndim == 3 else mask
+        mask = mask[..., 0] if mask.ndim == 3 else mask
+        out["mask"] = (mask > 127).astype(np.uint8)   # 0/255 grey masks (CUB, built-in) -> 0/1
     return out
 
 

@@ -22,7 +22,8 @@ def classification_error(scores, labels, k: int = 1) -> float:
     """Top-k error: share of images whose label is not among the k highest scores."""
     scores, labels = np.asarray(scores), np.asarray(labels)
     if scores.ndim != 2 or labels.shape != (scores.shape[0],):
-        raise ValueError(f"scores must be (N, C) and labels (N,); got {scores.shape}, {labels.shape}")
+        raise ValueError(f"scores must be (N, C) and labels (N,); "
+                         f"got {scores.shape}, {labels.shape}")
     topk = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return 100.0 * float(np.mean(~np.any(topk == labels[:, None], axis=1)))
 

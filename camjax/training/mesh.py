@@ -25,8 +25,13 @@ def maybe_initialize_distributed(config) -> None:
 
 
 def data_mesh() -> jax.sharding.Mesh:
-    """All devices of all processes along one ``data`` axis."""
-    return jax.make_mesh((jax.device_count(),), ("data",))
+    """All devices of all processes along one ``data`` axis.
+
+    Auto axis type: the compiler propagates shardings (the batch axis stays sharded
+    through the CAM gather and einsum) without per-op annotations.
+    """
+    return jax.make_mesh((jax.device_count(),), ("data",),
+                         axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def replicated(mesh) -> NamedSharding:

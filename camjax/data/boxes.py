@@ -1,0 +1,84 @@
+"""Box conversion at the dataset boundary.
+
+TFDS ``BBoxFeature`` boxes are normalised floats ``(ymin, xmin, ymax, xmax)`` with
+the *edge* convention: an inclusive pixel box ``x0..x1`` of a ``W``-wide image has
+``xmin = x0 / W`` and ``xmax = (x1 + 1) / W`` (same for y with ``H``).
+
+camjax boxes are inclusive integer pixels ``(x0, y0, x1, y1)`` (ILSVRC devkit).
+
+Rounding is half up (``floor(v + 0.5)``), not numpy's half-to-even, so a box whose
+edge falls exactly between two pixels always moves the same way.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check_size(height, width) -> tuple[int, int]:
+    h, w = int(height), int(width)
+    if h != height or w != width or h < 1 or w < 1:
+        raise ValueError(f"height and width must be positive integers, got {height!r}, {width!r}")
+    return h, w
+
+
+def _last_dim_4(arr: np.ndarray, what: str, layout: str) -> None:
+    if arr.ndim < 1 or arr.shape[-1] != 4:
+        raise ValueError(f"{what} must be an array of shape (..., 4) holding {layout}; "
+                         f"got shape {arr.shape}")
+
+
+def tfds_to_pixel_boxes(bbox, height: int, width: int) -> np.ndarray:
+    """Normalised TFDS ``(ymin, xmin, ymax, xmax)`` (..., 4) -> int64 ``(x0, y0, x1, y1)`` (..., 4).
+
+    ``x0 = round(xmin * W)``, ``x1 = round(xmax * W) - 1`` (same for y), clipped to the
+    image. A box thinner than one pixel after rounding keeps one pixel (``x1 >= x0``).
+    Raises ``ValueError`` for a wrong shape, a value outside [0, 1] or NaN, or
+    ``ymax < ymin`` / ``xmax < xmin``.
+    """
+    h, w = _check_size(height, width)
+    arr = np.asarray(bbox, dtype=np.float64)
+    _last_dim_4(arr, "bbox", "normalised (ymin, xmin, ymax, xmax)")
+    if arr.size and not np.all((arr >= 0.0) & (arr <= 1.0)):  # False for NaN too
+        bad = arr[~((arr >= 0.0) & (arr <= 1.0))].ravel()[0]
+        raise ValueError(f"bbox values must be normalised to [0, 1]; found {bad!r} "
+                         "(pixel boxes? use them directly, or divide by the image size)")
+    ymin, xmin, ymax, xmax = np.moveaxis(arr, -1, 0)
+    if np.any(ymax < ymin) or np.any(xmax < xmin):
+        raise ValueError("bbox must be (ymin, xmin, ymax, xmax) with ymax >= ymin and "
+                         "xmax >= xmin; found a box with max < min (is it (xmin, ymin, ...)?)")
+    x0 = np.floor(xmin * w + 0.5)
+    y0 = np.floor(ymin * h + 0.5)
+    x1 = np.floor(xmax * w + 0.5) - 1
+    y1 = np.floor(ymax * h + 0.5) - 1
+    x0 = np.clip(x0, 0, w - 1)
+    y0 = np.clip(y0, 0, h - 1)
+    x1 = np.clip(np.maximum(x1, x0), 0, w - 1)
+    y1 = np.clip(np.maximum(y1, y0), 0, h - 1)
+    return np.stack([x0, y0, x1, y1], axis=-1).astype(np.int64)
+
+
+def pixel_to_tfds_boxes(boxes, height: int, width: int, dtype=np.float32) -> np.ndarray:
+    """Inclusive ``(x0, y0, x1, y1)`` (..., 4) -> normalised ``(ymin, xmin, ymax, xmax)`` (..., 4).
+
+    ``ymin = y0 / H``, ``xmin = x0 / W``, ``ymax = (y1 + 1) / H``, ``xmax = (x1 + 1) / W``:
+    the inverse of :func:`tfds_to_pixel_boxes` (exact round trip for every box of
+    the image). Raises ``ValueError`` for a wrong shape, non-integer values, a box
+    outside the image or ``x1 < x0`` / ``y1 < y0``.
+    """
+    h, w = _check_size(height, width)
+    arr = np.asarray(boxes)
+    _last_dim_4(arr, "boxes", "inclusive pixel (x0, y0, x1, y1)")
+    if not np.issubdtype(arr.dtype, np.integer):
+        f = arr.astype(np.float64)
+        if not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
+            raise ValueError("boxes must hold integer pixel coordinates (x0, y0, x1, y1); "
+                             "got non-integer values (normalised boxes? use tfds_to_pixel_boxes)")
+    arr = arr.astype(np.int64)
+    x0, y0, x1, y1 = np.moveaxis(arr, -1, 0)
+    if np.any(x1 < x0) or np.any(y1 < y0):
+        raise ValueError("boxes must be (x0, y0, x1, y1) with x1 >= x0 and y1 >= y0")
+    if np.any(x0 < 0) or np.any(y0 < 0) or np.any(x1 > w - 1) or np.any(y1 > h - 1):
+        raise ValueError(f"boxes must lie inside the {h}x{w} image: 0 <= x <= {w - 1}, "
+                         f"0 <= y <= {h - 1}")
+    out = np.stack([y0 / h, x0 / w, (y1 + 1) / h, (x1 + 1) / w], axis=-1)
+    return out.astype(dtype)

@@ -1,0 +1,422 @@
+"""Pure numpy rendering of the camjax_shapes images (no TensorFlow, no I/O).
+
+One image holds one object whose class is its *shape*; colour, texture, size,
+position, small rotation and mirroring are drawn independently of the class.
+The background is a smooth low-frequency colour field with clutter (soft blobs,
+lines, arcs) and distractor fragments: pieces cut from random shapes, with the
+same colour/texture distribution as objects, kept mostly off the object. The
+object is drawn last (never occluded); its anti-aliased coverage >= 0.5 is the
+mask and the mask's bounding box is the box.
+
+Everything is a function of a numpy ``Generator``; :func:`render_indexed` derives
+it from (seed, split, index), so an example is the same wherever it is rendered
+(bit-exact for a given numpy version).
+"""
+from __future__ import annotations
+
+import colorsys
+import functools
+import math
+import zlib
+
+import numpy as np
+
+CLASS_NAMES = ("disk", "square", "triangle", "star", "cross", "ring", "hexagon",
+               "crescent", "heart", "arrow", "diamond", "l_shape")
+NUM_CLASSES = len(CLASS_NAMES)
+SIZE_RANGE = (0.15, 0.60)      # larger side of the object's box, fraction of the image side
+FRAGMENT_SIZE_RANGE = (0.15, 0.40)   # side of the shape a fragment is cut from
+MAX_ROTATION_DEG = 25.0
+TEXTURES = ("solid", "stripes", "checker", "dots", "gradient")
+SUPERSAMPLE = 3                # sub-pixels per side for the anti-aliased coverage
+
+
+# ----------------------------------------------------------------- shapes
+def _regular(n, r=1.0, phase_deg=-90.0):
+    t = np.deg2rad(phase_deg) + 2 * np.pi * np.arange(n) / n
+    return np.stack([r * np.cos(t), r * np.sin(t)], -1)
+
+
+def _star(points=5, outer=1.0, inner=0.42):
+    t = np.deg2rad(-90.0) + np.pi * np.arange(2 * points) / points
+    r = np.where(np.arange(2 * points) % 2 == 0, outer, inner)
+    return np.stack([r * np.cos(t), r * np.sin(t)], -1)
+
+
+_W = 0.32  # half width of the cross arms
+_POLYGONS = {   # canonical frame: u right, v down, about [-1, 1]^2
+    "square": np.array([(-1, -1), (1, -1), (1, 1), (-1, 1)], float),
+    "triangle": _regular(3),
+    "star": _star(),
+    "cross": np.array([(-_W, -1), (_W, -1), (_W, -_W), (1, -_W), (1, _W), (_W, _W), (_W, 1),
+                       (-_W, 1), (-_W, _W), (-1, _W), (-1, -_W), (-_W, -_W)], float),
+    "hexagon": _regular(6, phase_deg=0.0),
+    "arrow": np.array([(-1, -0.22), (0.15, -0.22), (0.15, -0.62), (1, 0), (0.15, 0.62),
+                       (0.15, 0.22), (-1, 0.22)], float),
+    "diamond": np.array([(0, -1), (0.62, 0), (0, 1), (-0.62, 0)], float),
+    "l_shape": np.array([(-0.75, -1), (-0.12, -1), (-0.12, 0.38), (0.75, 0.38), (0.75, 1),
+                         (-0.75, 1)], float),
+}
+
+
+def _in_polygon(u, v, verts):
+    """Even-odd rule, vectorised over points, looped over the (few) edges."""
+    inside = np.zeros(u.shape, bool)
+    for xi, yi, slope, lo, hi in _edges(verts.tobytes(), len(verts)):
+        crosses = (v >= lo) & (v < hi)
+        crosses &= u < (v - yi) * slope + xi
+        inside ^= crosses
+    return inside
+
+
+@functools.lru_cache(maxsize=None)
+def _edges(buf, n):
+    """Non-horizontal edges as (x_i, y_i, dx/dy, y_lo, y_hi) float32 scalars."""
+    verts = np.frombuffer(buf, float).reshape(n, 2)
+    out = []
+    for i in range(n):
+        (xi, yi), (xj, yj) = verts[i], verts[i - 1]
+        if yi != yj:
+            out.append(tuple(np.float32(t) for t in
+                             (xi, yi, (xj - xi) / (yj - yi), min(yi, yj), max(yi, yj))))
+    return tuple(out)
+
+
+def shape_inside(name: str, u, v):
+    """Boolean membership of canonical points (u, v) in shape ``name``."""
+    if name in _POLYGONS:
+        return _in_polygon(u, v, _POLYGONS[name])
+    r2 = u * u + v * v
+    if name == "disk":
+        return r2 <= 1.0
+    if name == "ring":
+        return (r2 <= 1.0) & (r2 >= 0.56 ** 2)
+    if name == "crescent":
+        return (r2 <= 1.0) & ((u - 0.45) ** 2 + v * v >= 0.8 ** 2)
+    if name == "heart":
+        x2, y = (1.2 * u) ** 2, -1.2 * v + 0.15
+        t = x2 + y * y - 1
+        return t * t * t <= x2 * y * y * y
+    raise KeyError(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _outline(name: str) -> np.ndarray:
+    """Boundary points (n, 2) of a canonical shape (extents, fragment cut centres)."""
+    g = np.linspace(-1.4, 1.4, 141)
+    uu, vv = np.meshgrid(g, g)
+    m = shape_inside(name, uu, vv)
+    interior = m.copy()
+    interior[1:-1, 1:-1] &= m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]
+    edge = m & ~interior
+    return np.stack([uu[edge], vv[edge]], -1)
+
+
+@functools.lru_cache(maxsize=None)
+def _extent_points(name: str) -> np.ndarray:
+    """Points whose hull is the shape's hull: polygon vertices, else the outline."""
+    return _POLYGONS[name] if name in _POLYGONS else _outline(name)
+
+
+# ----------------------------------------------------------------- geometry
+class _Pose:
+    """Canonical (u, v) <-> image (x, y): rotate, mirror, anisotropic scale, translate."""
+
+    def __init__(self, rng, name, side_px, image_size):
+        self.theta = np.deg2rad(rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG))
+        self.mirror = 1.0 if rng.random() < 0.5 else -1.0
+        self.aspect = float(np.exp(rng.uniform(np.log(0.85), np.log(1.15))))
+        c, s = np.cos(self.theta), np.sin(self.theta)
+        p = _extent_points(name)
+        su, sv = self.mirror * self.aspect * p[:, 0], p[:, 1] / self.aspect
+        ox, oy = c * su - s * sv, s * su + c * sv          # offsets at scale 1
+        self.scale = side_px / max(np.ptp(ox), np.ptp(oy))
+        self.lo = np.array([ox.min(), oy.min()]) * self.scale
+        self.hi = np.array([ox.max(), oy.max()]) * self.scale
+        margin = 2.0     # pixels between the extent and the image border
+        lo_c = margin - self.lo
+        hi_c = image_size - margin - self.hi
+        self.centre = rng.uniform(lo_c, np.maximum(hi_c, lo_c))
+
+    def place(self, centre):
+        self.centre = np.asarray(centre, float)
+
+    def box(self):
+        """Continuous extent (x0, y0, x1, y1) in image coordinates."""
+        return np.concatenate([self.centre + self.lo, self.centre + self.hi])
+
+    def to_canonical(self, x, y):
+        dx, dy = x - float(self.centre[0]), y - float(self.centre[1])
+        c, s = float(np.cos(self.theta)), float(np.sin(self.theta))
+        ku = float(self.mirror / (self.scale * self.aspect))
+        kv = float(self.aspect / self.scale)
+        u = (c * dx + s * dy) * ku
+        v = (-s * dx + c * dy) * kv
+        return u, v
+
+
+def _window(pose, image_size):
+    x0, y0, x1, y1 = (float(t) for t in pose.box())
+    n = image_size
+    return (min(max(math.floor(x0) - 1, 0), n), min(max(math.floor(y0) - 1, 0), n),
+            min(max(math.ceil(x1) + 1, 0), n), min(max(math.ceil(y1) + 1, 0), n))
+
+
+def _coverage(pose, name, window, cut=None, ss=SUPERSAMPLE):
+    """Anti-aliased coverage in [0, 1] of the window (H, W) by the (cut) shape."""
+    wx0, wy0, wx1, wy1 = window
+    sub = (np.arange(ss, dtype=np.float32) + 0.5) / ss
+    xs = (np.arange(wx0, wx1, dtype=np.float32)[:, None] + sub).ravel()
+    ys = (np.arange(wy0, wy1, dtype=np.float32)[:, None] + sub).ravel()
+    u, v = pose.to_canonical(xs[None, :], ys[:, None])
+    inside = shape_inside(name, u, v)
+    if cut is not None:
+        inside &= cut(u, v)
+    h, w = wy1 - wy0, wx1 - wx0
+    counts = inside.reshape(h, ss, w, ss).sum(axis=(1, 3), dtype=np.uint8)
+    return counts.astype(np.float32) * np.float32(1.0 / (ss * ss))
+
+
+# ----------------------------------------------------------------- colour and texture
+def _hsv(rng, s_range, v_range):
+    h, s, v = rng.random(), rng.uniform(*s_range), rng.uniform(*v_range)
+    return np.array(colorsys.hsv_to_rgb(h, s, v), np.float32) * 255
+
+
+def _contrasting(rng, ref, min_dist, s_range=(0.35, 1.0), v_range=(0.3, 1.0), tries=8):
+    best, best_d = None, -1.0
+    for _ in range(tries):
+        c = _hsv(rng, s_range, v_range)
+        d = math.dist(c.tolist(), ref.tolist())
+        if d >= min_dist:
+            return c
+        if d > best_d:
+            best, best_d = c, d
+    return best
+
+
+def _contrasting2(rng, c1, bg, tries=8):
+    best, best_d = None, -1.0
+    for _ in range(tries):
+        c = _hsv(rng, (0.35, 1.0), (0.3, 1.0))
+        cl = c.tolist()
+        d = min(math.dist(cl, c1.tolist()) / 70.0, math.dist(cl, bg.tolist()) / 60.0)
+        if d >= 1.0:
+            return c
+        if d > best_d:
+            best, best_d = c, d
+    return best
+
+
+def _texture(rng, window, bg_mean, f):
+    """An object-like texture (h, w, 3) float32 for the window; independent of the class."""
+    wx0, wy0, wx1, wy1 = window
+    x = np.arange(wx0, wx1, dtype=np.float32)[None, :] + 0.5
+    y = np.arange(wy0, wy1, dtype=np.float32)[:, None] + 0.5
+    kind = TEXTURES[rng.integers(len(TEXTURES))]
+    c1 = _contrasting(rng, bg_mean, 90.0)
+    shade = rng.random() < 0.5
+    c2 = c1 * np.float32(0.45) if rng.random() < 0.5 else c1 + (255 - c1) * np.float32(0.6)
+    if not shade or math.dist(c2.tolist(), bg_mean.tolist()) < 60.0:
+        # a second colour far from both c1 and the background, so no texture band
+        # melts into the background and breaks the outline
+        c2 = _contrasting2(rng, c1, bg_mean)
+    a = rng.uniform(0, np.pi)
+    ca, sa = np.float32(np.cos(a)), np.float32(np.sin(a))
+    p = x * ca + y * sa
+    if kind == "solid":    # light shading across the window
+        c2, k = c1 * np.float32(0.6), rng.uniform(0, 0.25)
+        t = (p - p.min()) * np.float32(k / max(float(np.ptp(p)), 1.0))
+    elif kind == "stripes":
+        period = rng.uniform(4, 10) * f
+        t = np.sin(p * np.float32(2 * np.pi / period)) * np.float32(2) + np.float32(0.5)
+        t = np.clip(t, 0, 1)
+    elif kind == "checker":
+        cell = np.float32(rng.uniform(3, 8) * f)
+        q = y * ca - x * sa
+        t = (np.floor(p / cell) + np.floor(q / cell)) % 2
+    elif kind == "dots":
+        spacing = np.float32(rng.uniform(5, 10) * f)
+        radius = spacing * np.float32(rng.uniform(0.22, 0.38))
+        fp, fq = p / spacing, (y * ca - x * sa) / spacing
+        d = np.hypot(fp - np.round(fp), fq - np.round(fq)) * spacing
+        t = np.clip(radius + np.float32(0.5) - d, 0, 1)
+    else:   # gradient across the window
+        t = (p - p.min()) * np.float32(1.0 / max(float(np.ptp(p)), 1.0))
+    return c1 + t[..., None] * (c2 - c1).astype(np.float32)
+
+
+def _composite(img, window, alpha, colour):
+    wx0, wy0, wx1, wy1 = window
+    region = img[wy0:wy1, wx0:wx1]
+    tmp = np.subtract(colour, region, dtype=np.float32)
+    tmp *= alpha[..., None]
+    region += tmp
+
+
+# ----------------------------------------------------------------- background
+@functools.lru_cache(maxsize=None)
+def _interp_matrix(n, g):
+    """(n, g) linear interpolation weights from g evenly spaced nodes to n pixels."""
+    pos = np.linspace(0, g - 1, n)
+    i0 = np.minimum(np.floor(pos).astype(int), g - 2)
+    t = pos - i0
+    m = np.zeros((n, g), np.float32)
+    m[np.arange(n), i0] = 1 - t
+    m[np.arange(n), i0 + 1] = t
+    return m
+
+
+def _grid(window):
+    wx0, wy0, wx1, wy1 = window
+    return (np.arange(wx0, wx1, dtype=np.float32)[None, :] + 0.5,
+            np.arange(wy0, wy1, dtype=np.float32)[:, None] + 0.5)
+
+
+def _clip_window(x0, y0, x1, y1, n):
+    w = (min(max(math.floor(x0), 0), n), min(max(math.floor(y0), 0), n),
+         min(max(math.ceil(x1), 0), n), min(max(math.ceil(y1), 0), n))
+    return w if w[2] > w[0] and w[3] > w[1] else None
+
+
+def _background(rng, n, f):
+    g = int(rng.integers(3, 6))
+    base = _hsv(rng, (0.0, 0.5), (0.3, 0.95))
+    nodes = np.clip(base + rng.normal(0, 35, (g, g, 3)), 0, 255).astype(np.float32)
+    a = _interp_matrix(n, g)
+    img = np.ascontiguousarray((a @ nodes.transpose(2, 0, 1) @ a.T).transpose(1, 2, 0))
+    for _ in range(int(rng.integers(2, 6))):          # soft elliptical blobs
+        cx, cy = rng.uniform(0, n, 2)
+        sx, sy = rng.uniform(4, 16, 2) * f
+        t = rng.uniform(0, np.pi)
+        peak = rng.uniform(0.3, 0.8)
+        colour = _hsv(rng, (0.0, 1.0), (0.2, 1.0))
+        r = 2.5 * max(sx, sy)
+        win = _clip_window(cx - r, cy - r, cx + r, cy + r, n)
+        if win is None:
+            continue
+        xx, yy = _grid(win)
+        dx, dy = xx - np.float32(cx), yy - np.float32(cy)
+        c, s = np.float32(np.cos(t)), np.float32(np.sin(t))
+        pu = (dx * c + dy * s) / np.float32(sx)
+        pv = (dy * c - dx * s) / np.float32(sy)
+        _composite(img, win, np.float32(peak) * np.exp(-0.5 * (pu * pu + pv * pv)), colour)
+    for _ in range(int(rng.integers(2, 7))):          # lines and arcs
+        width = rng.uniform(0.8, 2.5) * f
+        pad = width + 1
+        if rng.random() < 0.6:
+            p0, p1 = rng.uniform(-0.1 * n, 1.1 * n, (2, 2))
+            win = _clip_window(min(p0[0], p1[0]) - pad, min(p0[1], p1[1]) - pad,
+                               max(p0[0], p1[0]) + pad, max(p0[1], p1[1]) + pad, n)
+            d = (p1 - p0).astype(np.float32)
+            p0 = p0.astype(np.float32)
+            if win is not None:
+                xx, yy = _grid(win)
+                tt = np.clip(((xx - p0[0]) * d[0] + (yy - p0[1]) * d[1]) / max(d @ d, 1e-6), 0, 1)
+                dist = np.hypot(xx - p0[0] - tt * d[0], yy - p0[1] - tt * d[1])
+        else:
+            cx, cy = rng.uniform(0, n, 2)
+            r = rng.uniform(5, 40) * f
+            start, span = rng.uniform(0, 2 * np.pi), rng.uniform(np.pi / 3, 1.5 * np.pi)
+            win = _clip_window(cx - r - pad, cy - r - pad, cx + r + pad, cy + r + pad, n)
+            if win is not None:
+                xx, yy = _grid(win)
+                dx, dy = xx - np.float32(cx), yy - np.float32(cy)
+                ang = (np.arctan2(dy, dx) - np.float32(start)) % np.float32(2 * np.pi)
+                dist = np.where(ang <= span, np.abs(np.hypot(dx, dy) - np.float32(r)), np.inf)
+        strength = rng.uniform(0.5, 1.0)
+        colour = _hsv(rng, (0.0, 1.0), (0.1, 1.0))
+        if win is not None:
+            alpha = np.clip(np.float32(width / 2 + 0.5) - dist, 0, 1) * np.float32(strength)
+            _composite(img, win, alpha.astype(np.float32), colour)
+    return img
+
+
+def _overlap_fraction(a, b):
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = max((a[2] - a[0]) * (a[3] - a[1]), 1e-6)
+    return iw * ih / area
+
+
+def _fragment_cut(rng, name):
+    """A random part of a canonical shape: a half-plane or a disk around a boundary point."""
+    if rng.random() < 0.5:
+        t = rng.uniform(0, 2 * np.pi)
+        nu, nv, d = np.cos(t), np.sin(t), rng.uniform(-0.3, 0.3)
+        return lambda u, v: u * nu + v * nv >= d
+    pts = _outline(name)
+    cu, cv = pts[rng.integers(len(pts))]
+    r2 = rng.uniform(0.5, 0.8) ** 2
+    return lambda u, v: (u - cu) ** 2 + (v - cv) ** 2 <= r2
+
+
+# ----------------------------------------------------------------- examples
+def render_example(seed_or_rng, image_size: int = 112, label: int | None = None) -> dict:
+    """Render one example.
+
+    Args:
+      seed_or_rng: a ``np.random.Generator``, or anything ``np.random.default_rng`` takes.
+      image_size: side of the square image.
+      label: force the class (the other random draws do not depend on it); drawn
+        uniformly when None.
+
+    Returns:
+      dict(image=uint8 (H, W, 3), mask=bool (H, W), label=int,
+           box=int64 (4,) inclusive (x0, y0, x1, y1) = bounding box of the mask).
+    """
+    rng = (seed_or_rng if isinstance(seed_or_rng, np.random.Generator)
+           else np.random.default_rng(seed_or_rng))
+    n, f = int(image_size), image_size / 112.0
+    drawn = int(rng.integers(NUM_CLASSES))
+    label = drawn if label is None else int(label)
+    if not 0 <= label < NUM_CLASSES:
+        raise ValueError(f"label must be in [0, {NUM_CLASSES}), got {label}")
+    name = CLASS_NAMES[label]
+
+    img = _background(rng, n, f)
+    side = rng.uniform(*SIZE_RANGE) * n
+    pose = _Pose(rng, name, side, n)
+    obj_box = pose.box()
+
+    for _ in range(int(rng.integers(3, 7))):          # distractor fragments
+        fname = CLASS_NAMES[rng.integers(NUM_CLASSES)]
+        fpose = _Pose(rng, fname, rng.uniform(*FRAGMENT_SIZE_RANGE) * n, n)
+        cut = _fragment_cut(rng, fname)
+        for _ in range(10):    # keep fragments mostly off the object
+            if _overlap_fraction(fpose.box(), obj_box) <= 0.15:
+                break
+            fpose.place(rng.uniform(0, n, 2))
+        win = _window(fpose, n)
+        if win[2] - win[0] < 2 or win[3] - win[1] < 2:
+            continue
+        cov = _coverage(fpose, fname, win, cut=cut, ss=2)
+        wx0, wy0, wx1, wy1 = win
+        tex = _texture(rng, win, img[wy0:wy1, wx0:wx1].mean((0, 1)), f)
+        _composite(img, win, cov, tex)
+
+    win = _window(pose, n)
+    wx0, wy0, wx1, wy1 = win
+    cov = _coverage(pose, name, win)
+    tex = _texture(rng, win, img[wy0:wy1, wx0:wx1].mean((0, 1)), f)
+    _composite(img, win, cov, tex)
+    mask = np.zeros((n, n), bool)
+    mask[wy0:wy1, wx0:wx1] = cov >= 0.5
+
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(2, 6))
+    image = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(mask)
+    box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.int64)
+    return {"image": image, "mask": mask, "label": label, "box": box}
+
+
+def example_rng(split: str, index: int, seed: int = 0) -> np.random.Generator:
+    """The generator of example ``index`` of ``split`` (stable across runs and machines)."""
+    key = zlib.crc32(split.encode("utf-8"))
+    return np.random.default_rng(np.random.SeedSequence([int(seed), key, int(index)]))
+
+
+def render_indexed(split: str, index: int, seed: int = 0, image_size: int = 112) -> dict:
+    """Example ``index`` of ``split``: classes are balanced (label = index % NUM_CLASSES)."""
+    return render_example(example_rng(split, index, seed), image_size=image_size,
+                          label=index % NUM_CLASSES)

@@ -1,0 +1,285 @@
+"""WSOL benchmark metrics: MaxBoxAcc (V1, V2) and PxAP, as wsolevaluation computes them.
+
+Both metrics are accumulators: ``update`` with a batch, ``result`` at the end. Their
+state is a few count arrays whose size does not depend on the number of images, so
+accumulators of several processes (or several batches) can be merged by summing
+counts (``merge``, or ``get_state``/``set_state`` around a cross-process sum).
+Scores are percentages. See docs/evaluation.md and algorithms.md sections 2c and 4.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _check_scoremaps(scoremaps) -> np.ndarray:
+    """(N, H, W) float maps in [0, 1] without NaN (wsolevaluation's check_scoremap_validity)."""
+    s = np.asarray(scoremaps)
+    if s.ndim == 2:
+        s = s[None]
+    if s.ndim != 3:
+        raise ValueError(f"scoremaps must be (N, H, W), got shape {s.shape}")
+    if not np.issubdtype(s.dtype, np.floating):
+        raise TypeError(f"scoremaps must be float maps in [0, 1], got dtype {s.dtype}")
+    if s.size and (np.isnan(s).any() or s.min() < 0 or s.max() > 1):
+        raise ValueError("scoremaps must lie in [0, 1] without NaN (normalise them first, "
+                         "e.g. camjax.cam.normalize(maps, mode='minmax'))")
+    return s
+
+
+def _check_gt_boxes(gt_boxes, n: int) -> list[np.ndarray]:
+    if len(gt_boxes) != n:
+        raise ValueError(f"gt_boxes has {len(gt_boxes)} entries for {n} score maps")
+    out = []
+    for i, g in enumerate(gt_boxes):
+        g = np.asarray(g)
+        if g.size == 0:
+            raise ValueError(f"gt_boxes[{i}] is empty: every image needs a ground-truth box")
+        g = g.reshape(-1, 4) if g.ndim == 1 else g
+        if g.ndim != 2 or g.shape[1] != 4:
+            raise ValueError(f"gt_boxes[{i}] must be (n, 4) boxes, got shape {g.shape}")
+        out.append(g.astype(np.int64))
+    return out
+
+
+def _pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of a[i] with b[i] (both (P, 4)): the +1 formula of camjax.evaluation.iou."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]) + 1, 0, None)
+    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]) + 1, 0, None)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
+    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
+    union = area_a + area_b - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def max_iou_per_threshold(box_set, gt_boxes: list[np.ndarray], num_thresholds: int) -> np.ndarray:
+    """(N, T) max IoU over the boxes of each (image, threshold) x the image's GT boxes.
+
+    ``box_set`` is (boxes (M, 4), image (M,), threshold (M,)) -- the ``BoxSet`` of
+    ``camjax.boxes.contours.wsol_boxes`` or any 3-tuple like it, ``threshold`` holding
+    indices into the threshold list. Vectorised: every (predicted box, GT box of its
+    image) pair is formed with ``np.repeat``, then ``np.maximum.at`` reduces per
+    (image, threshold).
+    """
+    n = len(gt_boxes)
+    boxes, image, thr = box_set
+    boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
+    image = np.asarray(image, np.int64).ravel()
+    thr = np.asarray(thr, np.int64).ravel()
+    if not (len(boxes) == len(image) == len(thr)):
+        raise ValueError("box_set fields must have the same length")
+    if len(image) and (image.min() < 0 or image.max() >= n
+                       or thr.min() < 0 or thr.max() >= num_thresholds):
+        raise ValueError("box_set holds an image or threshold index out of range")
+    gt_count = np.array([len(g) for g in gt_boxes], np.int64)
+    gt_start = np.concatenate([[0], np.cumsum(gt_count)[:-1]])
+    gt_all = np.concatenate(gt_boxes, axis=0) if n else np.zeros((0, 4), np.int64)
+    reps = gt_count[image]                                   # GT boxes per predicted box
+    pred_idx = np.repeat(np.arange(len(boxes)), reps)
+    # index of the GT box inside the image: 0..reps-1 for each predicted box
+    within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    gt_idx = gt_start[image[pred_idx]] + within
+    ious = _pairwise_iou(boxes[pred_idx], gt_all[gt_idx])
+    best = np.full(n * num_thresholds, -1.0)
+    np.maximum.at(best, image[pred_idx] * num_thresholds + thr[pred_idx], ious)
+    if (best < 0).any():
+        i, t = divmod(int(np.flatnonzero(best < 0)[0]), num_thresholds)
+        raise RuntimeError(f"no box for image {i} at threshold index {t}: the box rule must "
+                           "give at least one box per (image, threshold)")
+    return best.reshape(n, num_thresholds)
+
+
+def _iou_key(delta: float) -> int:
+    return int(round(float(delta) * 100))
+
+
+class BoxAccumulator:
+    """MaxBoxAcc over batches, exactly wsolevaluation's BoxEvaluator.
+
+    For each cam threshold tau and IoU threshold delta, an image counts as correct
+    if the max IoU over its boxes at tau x its GT boxes is >= delta;
+    MaxBoxAcc(delta) = max over tau of 100 * correct / images. ``multi_contour=True``
+    keeps all contours (V2); False keeps the largest (V1). GT boxes are in the
+    score map's pixel frame (rescale with ``rescale_boxes`` first).
+    """
+
+    def __init__(self, cam_thresholds=np.arange(0, 1, 0.01), iou_thresholds=(0.3, 0.5, 0.7),
+                 multi_contour: bool = True):
+        self.cam_thresholds = np.array(cam_thresholds, np.float64).ravel()
+        self.iou_thresholds = np.array(iou_thresholds, np.float64).ravel()
+        if self.cam_thresholds.size == 0 or self.iou_thresholds.size == 0:
+            raise ValueError("cam_thresholds and iou_thresholds must not be empty")
+        if self.cam_thresholds.min() < 0 or self.cam_thresholds.max() > 1:
+            raise ValueError("cam_thresholds must lie in [0, 1]")
+        self.keys = [_iou_key(d) for d in self.iou_thresholds]
+        if len(set(self.keys)) != len(self.keys):
+            raise ValueError(f"iou_thresholds {self.iou_thresholds} give duplicate keys "
+                             f"{self.keys} (keys are round(100 * delta))")
+        self.multi_contour = bool(multi_contour)
+        self.num_correct = np.zeros((len(self.iou_thresholds), len(self.cam_thresholds)),
+                                    np.int64)
+        self.num_images = 0
+
+    def update(self, scoremaps, gt_boxes) -> None:
+        """scoremaps (N, H, W) float in [0, 1]; gt_boxes a list of N (n_i, 4) int arrays."""
+        from camjax.boxes.contours import wsol_boxes  # the WSOL rule, algorithms.md 2c
+        s = _check_scoremaps(scoremaps)
+        gts = _check_gt_boxes(gt_boxes, s.shape[0])
+        self._count(wsol_boxes(s, self.cam_thresholds, self.multi_contour), gts)
+
+    def update_boxes(self, box_set, gt_boxes) -> None:
+        """Count boxes computed elsewhere: ``box_set`` = (boxes (M, 4), image (M,),
+        threshold index (M,)) for len(gt_boxes) images, e.g. from the on-device path;
+        every (image, threshold) pair must have at least one box."""
+        self._count(box_set, _check_gt_boxes(gt_boxes, len(gt_boxes)))
+
+    def _count(self, box_set, gts: list[np.ndarray]) -> None:
+        if not gts:
+            return
+        best = max_iou_per_threshold(box_set, gts, len(self.cam_thresholds))  # (N, T)
+        self.num_correct += (best[None] >= self.iou_thresholds[:, None, None]).sum(axis=1)
+        self.num_images += len(gts)
+
+    # -- merging ---------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        return {"cam_thresholds": self.cam_thresholds, "iou_thresholds": self.iou_thresholds,
+                "multi_contour": self.multi_contour}
+
+    def _check_config(self, cfg: dict[str, Any]) -> None:
+        if (np.shape(cfg["cam_thresholds"]) != self.cam_thresholds.shape
+                or not np.array_equal(cfg["cam_thresholds"], self.cam_thresholds)
+                or np.shape(cfg["iou_thresholds"]) != self.iou_thresholds.shape
+                or not np.array_equal(cfg["iou_thresholds"], self.iou_thresholds)
+                or bool(cfg["multi_contour"]) != self.multi_contour):
+            raise ValueError("cannot combine BoxAccumulators with different cam_thresholds, "
+                             "iou_thresholds or multi_contour")
+
+    def merge(self, other: "BoxAccumulator") -> "BoxAccumulator":
+        """Add the counts of ``other`` (same configuration) into this one; returns self."""
+        self._check_config(other._config())
+        self.num_correct += other.num_correct
+        self.num_images += other.num_images
+        return self
+
+    def get_state(self) -> dict[str, Any]:
+        """Counts and configuration as numpy arrays / plain values (copies). Sum
+        ``num_correct`` and ``num_images`` across processes, then ``set_state``."""
+        return {"num_correct": self.num_correct.copy(), "num_images": int(self.num_images),
+                "cam_thresholds": self.cam_thresholds.copy(),
+                "iou_thresholds": self.iou_thresholds.copy(),
+                "multi_contour": self.multi_contour}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._check_config(state)
+        counts = np.asarray(state["num_correct"], np.int64)
+        if counts.shape != self.num_correct.shape:
+            raise ValueError(f"num_correct has shape {counts.shape}, "
+                             f"expected {self.num_correct.shape}")
+        self.num_correct = counts.copy()
+        self.num_images = int(state["num_images"])
+
+    def result(self) -> dict[str, Any]:
+        if self.num_images == 0:
+            raise ValueError("BoxAccumulator.result() before any image was accumulated")
+        acc = self.num_correct * 100.0 / float(self.num_images)     # (D, T)
+        best = acc.argmax(axis=1)                                   # first max, as np.max
+        max_acc = {k: float(acc[i].max()) for i, k in enumerate(self.keys)}
+        return {"max_box_acc": max_acc,
+                "max_box_acc_v2": float(np.mean(list(max_acc.values()))),
+                "best_threshold": {k: float(self.cam_thresholds[best[i]])
+                                   for i, k in enumerate(self.keys)},
+                "curves": {k: acc[i].copy() for i, k in enumerate(self.keys)},
+                "num_images": int(self.num_images)}
+
+
+# ----------------------------------------------------------------------------- PxAP
+def _check_masks(masks, shape) -> np.ndarray:
+    m = np.asarray(masks)
+    if m.ndim == 2:
+        m = m[None]
+    if m.shape != shape:
+        raise ValueError(f"masks have shape {m.shape}, score maps {shape}: they must match")
+    if m.dtype == bool:
+        return m.astype(np.uint8)
+    if not np.issubdtype(m.dtype, np.integer):
+        raise TypeError(f"masks must be uint8 {{0, 1, 255}} or bool, got dtype {m.dtype}")
+    bad = (m != 0) & (m != 1) & (m != 255)
+    if bad.any():
+        raise ValueError(f"masks hold the value {m[bad][0]}: expected 0 (background), "
+                         "1 (foreground) or 255 (ignore)")
+    return m
+
+
+class MaskAccumulator:
+    """Pixel average precision (PxAP) over batches, exactly wsolevaluation's MaskEvaluator.
+
+    Score histograms of foreground (mask 1) and background (mask 0) pixels, ignore
+    pixels (255) excluded, over bins with edges [0, bw, ..., 1 - bw, 1, 2, 3].
+    """
+
+    def __init__(self, bin_width: float = 0.01):
+        if not 0 < bin_width <= 1:
+            raise ValueError(f"bin_width must be in (0, 1], got {bin_width}")
+        self.bin_width = float(bin_width)
+        # the same arange as wsolevaluation's cam_threshold_list, then [1, 2, 3]
+        self.edges = np.append(np.arange(0, 1, self.bin_width), [1.0, 2.0, 3.0])
+        self.fg_hist = np.zeros(len(self.edges) - 1, np.int64)
+        self.bg_hist = np.zeros(len(self.edges) - 1, np.int64)
+        self.num_images = 0
+
+    def update(self, scoremaps, masks) -> None:
+        """scoremaps (N, H, W) float in [0, 1]; masks (N, H, W) uint8 {0, 1, 255} or bool."""
+        s = _check_scoremaps(scoremaps)
+        m = _check_masks(masks, s.shape)
+        self.fg_hist += np.histogram(s[m == 1], bins=self.edges)[0]
+        self.bg_hist += np.histogram(s[m == 0], bins=self.edges)[0]
+        self.num_images += s.shape[0]
+
+    def merge(self, other: "MaskAccumulator") -> "MaskAccumulator":
+        if not np.array_equal(self.edges, other.edges):
+            raise ValueError("cannot combine MaskAccumulators with different bin_width")
+        self.fg_hist += other.fg_hist
+        self.bg_hist += other.bg_hist
+        self.num_images += other.num_images
+        return self
+
+    def get_state(self) -> dict[str, Any]:
+        return {"fg_hist": self.fg_hist.copy(), "bg_hist": self.bg_hist.copy(),
+                "num_images": int(self.num_images), "bin_width": self.bin_width}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if float(state["bin_width"]) != self.bin_width:
+            raise ValueError("cannot combine MaskAccumulators with different bin_width")
+        fg, bg = (np.asarray(state[k], np.int64) for k in ("fg_hist", "bg_hist"))
+        if fg.shape != self.fg_hist.shape or bg.shape != self.bg_hist.shape:
+            raise ValueError("histogram shapes do not match this bin_width")
+        self.fg_hist, self.bg_hist = fg.copy(), bg.copy()
+        self.num_images = int(state["num_images"])
+
+    def result(self) -> dict[str, Any]:
+        """{"pxap", "precision", "recall", "thresholds", "num_images"}; the curve runs
+        from the highest threshold (2.0) down to 0.0."""
+        tp = self.fg_hist[::-1].cumsum()
+        fp = self.bg_hist[::-1].cumsum()
+        num_fg = self.fg_hist.sum()
+        if num_fg <= 0:
+            raise ValueError("PxAP needs foreground pixels: no mask pixel equals 1")
+        if (tp + fp <= 0).all():
+            raise ValueError("PxAP needs scored pixels: every pixel is ignored")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = tp / (tp + fp)
+        recall = tp / float(num_fg)
+        nonzero = (tp + fp) != 0
+        ap = float((precision[1:] * np.diff(recall))[nonzero[1:]].sum() * 100)
+        return {"pxap": ap, "precision": precision, "recall": recall,
+                "thresholds": self.edges[:-1][::-1].copy(), "num_images": int(self.num_images)}
+
+
+def pxap(scoremaps, masks, bin_width: float = 0.01) -> float:
+    """PxAP in percent of maps (N, H, W) in [0, 1] against masks {0, 1, 255 = ignore}."""
+    acc = MaskAccumulator(bin_width)
+    acc.update(scoremaps, masks)
+    return acc.result()["pxap"]

@@ -1,0 +1,42 @@
+"""A two-step training run end to end, and the CLI's errors."""
+import json
+
+import numpy as np
+
+from camjax.training import loop
+from tests.conftest import CONFIGS, run_cli
+
+
+def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path):
+    metrics = loop.train_and_evaluate(tiny_config, tmp_path)
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [1, 2]
+    for x in lines:
+        assert np.isfinite(x["loss"]) and x["learning_rate"] > 0
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == ["1", "2"]
+    assert metrics["cam"]["num_images"] == 32 and metrics["step"] == 2
+    assert 0 <= metrics["cam"]["gt_known_acc"] <= 100
+    assert (tmp_path / "eval" / "report.md").read_text().count("| GT-known") == 1
+    assert (tmp_path / "eval" / "gallery.png").stat().st_size > 1000
+    # evaluate restores the same weights: same numbers
+    again = loop.evaluate_workdir(tiny_config, tmp_path)
+    assert again["cam"] == metrics["cam"]
+
+
+def test_cli_missing_config_file_is_one_line_exit_2(tmp_path):
+    out = run_cli("train", "--config", str(tmp_path / "nope.py"), "--workdir", str(tmp_path))
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "config file not found" in out.stderr
+
+
+def test_cli_unknown_config_key_is_one_line_exit_2(tmp_path):
+    out = run_cli("train", "--config", str(CONFIGS / "demo.py"), "--workdir", str(tmp_path),
+                  "--config.batch_sise=4")
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "unknown config key 'batch_sise'" in out.stderr
+
+
+def test_cli_wrong_type_for_a_key_is_exit_2(tmp_path):
+    out = run_cli("train", "--config", str(CONFIGS / "demo.py"), "--workdir", str(tmp_path),
+                  "--config.batch_size=big")
+    assert out.returncode == 2 and "expects int" in out.stderr

@@ -6,6 +6,7 @@ number of processes or the batch size.
 """
 from __future__ import annotations
 
+import time
 from functools import partial
 
 import jax
@@ -16,11 +17,8 @@ from tqdm.auto import tqdm
 
 from camjax.boxes import largest_component_boxes
 from camjax.cam import maps_at_size
-from camjax.evaluation.metrics import box_hits
+from camjax.evaluation.tally import Tally
 from camjax.training import mesh as mesh_lib
-
-COUNTS = ("cls_top1_wrong", "cls_top5_wrong", "loc_top1_wrong", "loc_top5_wrong",
-          "gt_known_correct")
 
 
 @partial(jax.jit, static_argnames=("graphdef", "k", "method", "mode"))
@@ -35,81 +33,41 @@ def localize_batch(params, rest, images, labels, *, graphdef, k, method, mode):
     return logits, top, maps
 
 
-def centred_box(width: float, height: float, size: int) -> np.ndarray:
-    """The inclusive box of the given size centred in a size x size image."""
-    w, h = int(round(width)), int(round(height))
-    x0, y0 = (size - w) // 2, (size - h) // 2
-    return np.array([x0, y0, x0 + w - 1, y0 + h - 1])
-
-
-def image_counts(top, labels, boxes, gt) -> dict:
-    """Per-metric counts over a batch. ``boxes`` (B, 1 + k, 4): the label's box then the
-    top-k boxes; ``gt`` a list of (n_i, 4) boxes."""
-    hits = box_hits(boxes, gt)                       # (B, 1 + k)
-    right = top == labels[:, None]                   # (B, k)
-    return {"cls_top1_wrong": int(np.sum(~right[:, 0])),
-            "cls_top5_wrong": int(np.sum(~right[:, :5].any(1))),
-            "loc_top1_wrong": int(np.sum(~(right[:, 0] & hits[:, 1]))),
-            "loc_top5_wrong": int(np.sum(~(right[:, :5] & hits[:, 1:6]).any(1))),
-            "gt_known_correct": int(np.sum(hits[:, 0]))}
-
-
-def _as_percent(counts: dict, n: int) -> dict:
-    out = {k.replace("_wrong", "_err").replace("_correct", "_acc"): 100.0 * v / max(n, 1)
-           for k, v in counts.items()}
-    out["num_images"] = int(n)
-    return out
-
-
 def evaluate(params, rest, batches, *, graphdef, mesh, config, num_batches=None,
-             gallery_size: int = 16) -> tuple[dict, list]:
-    """Classification + localization metrics of CAM boxes and of the centred-box baseline.
+             gallery_size: int = 16, wsol: bool = True) -> tuple[dict, dict]:
+    """Classification and localization metrics of CAM boxes and of the centred-box baseline,
+    MaxBoxAcc (V1, V2) and PxAP of the ground-truth class's CAM, per-class accuracies.
 
-    Returns (metrics, gallery): metrics["cam"] and metrics["baseline"] hold errors and
-    accuracies in percent with num_images; gallery holds the first images for the report.
+    Returns (metrics, pictures): metrics in percent with num_images; pictures holds the
+    first images ("gallery") and the best and worst localized ones for the report.
     """
-    k, size = config.get("top_k", 5), config.image_size
-    counts = dict.fromkeys(COUNTS, 0)
-    kept = {"top": [], "labels": [], "gt": []}
-    gallery = []
+    k = config.get("top_k", 5)
+    tally, gallery = None, []
     bar = tqdm(batches, total=num_batches, desc="evaluate", unit="batch",
                disable=not mesh_lib.is_main_process())
+    t0, seen = time.perf_counter(), 0
     for _, local in bar:
         batch = mesh_lib.global_batch(mesh, {"image": local["image"], "label": local["label"]})
-        _, top, maps = localize_batch(params, rest, batch["image"], batch["label"],
-                                      graphdef=graphdef, k=k, method=config.get("upsample", "bilinear"),
-                                      mode=config.get("normalize", "minmax"))
+        logits, top, maps = localize_batch(
+            params, rest, batch["image"], batch["label"], graphdef=graphdef, k=k,
+            method=config.get("upsample", "bilinear"), mode=config.get("normalize", "minmax"))
+        if tally is None:
+            tally = Tally(logits.shape[-1], wsol=wsol, extremes=8 if gallery_size else 0)
         top, maps = mesh_lib.local_numpy(top), mesh_lib.local_numpy(maps)
         valid = local["valid"]
         labels = local["label"][valid]
         gt = [b[b[:, 0] >= 0] for b in local["boxes"][valid]]
-        boxes = largest_component_boxes(maps[valid], threshold=config.get("cam_threshold", 0.2))
-        for key, v in image_counts(top[valid], labels, boxes, gt).items():
-            counts[key] += v
-        kept["top"].append(top[valid])
-        kept["labels"].append(labels)
-        kept["gt"].extend(gt)
-        for i in np.flatnonzero(valid)[:max(0, gallery_size - len(gallery))]:
-            gallery.append({"image": local["image"][i], "label": int(local["label"][i]),
-                            "gt_boxes": local["boxes"][i][local["boxes"][i][:, 0] >= 0],
-                            "top": top[i], "maps": maps[i], "boxes": boxes[np.sum(valid[:i])]})
-        bar.set_postfix(images=sum(len(x) for x in kept["labels"]))
-    top, labels, gt = np.concatenate(kept["top"]), np.concatenate(kept["labels"]), kept["gt"]
-    n = int(mesh_lib.sum_over_processes(np.array([len(labels)]))[0])
-    totals = mesh_lib.sum_over_processes(np.array([counts[c] for c in COUNTS]))
-    metrics = {"cam": _as_percent(dict(zip(COUNTS, totals)), n),
-               "baseline": _baseline(top, labels, gt, size, n)}
-    return metrics, gallery
-
-
-def _baseline(top, labels, gt, size, n) -> dict:
-    """The box of mean ground-truth size centred in the image, for every class."""
-    wh = np.concatenate([g[:, 2:] - g[:, :2] + 1 for g in gt]).astype(np.float64)
-    sums = mesh_lib.sum_over_processes(np.array([wh[:, 0].sum(), wh[:, 1].sum(), len(wh)]))
-    box = centred_box(sums[0] / sums[2], sums[1] / sums[2], size)
-    boxes = np.broadcast_to(box, (len(labels), 1 + top.shape[1], 4))
-    c = image_counts(top, labels, boxes, gt)
-    totals = mesh_lib.sum_over_processes(np.array([c[k] for k in COUNTS]))
-    out = _as_percent(dict(zip(COUNTS, totals)), n)
-    out["box"] = box.tolist()
-    return out
+        maps = maps[valid]
+        boxes = largest_component_boxes(maps, threshold=config.get("cam_threshold", 0.2))
+        masks = local["mask"][valid] if "mask" in local else None
+        tally.update(top[valid], labels, boxes, gt, maps[:, 0], masks,
+                     images=local["image"][valid] if gallery_size else None)
+        for i in range(min(len(labels), gallery_size - len(gallery))):
+            gallery.append({"image": local["image"][valid][i], "label": int(labels[i]),
+                            "gt_boxes": gt[i], "top": top[valid][i], "maps": maps[i],
+                            "boxes": boxes[i]})
+        seen += len(labels)
+        bar.set_postfix(img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
+    metrics = tally.result(config.image_size)
+    best, worst = tally.extreme_images()
+    return metrics, {"gallery": gallery, "best": best, "worst": worst}

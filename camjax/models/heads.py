@@ -12,12 +12,16 @@ class CamConv(nnx.Module):
     """
 
     def __init__(self, in_features: int, out_features: int = 1024, *, groups: int = 1,
-                 rngs: nnx.Rngs):
+                 batch_norm: bool = False, rngs: nnx.Rngs):
         self.conv = nnx.Conv(in_features, out_features, (3, 3), padding=1,
-                             feature_group_count=groups, rngs=rngs)
+                             feature_group_count=groups, use_bias=not batch_norm, rngs=rngs)
+        # The paper's head has no BatchNorm; networks trained from scratch (tiny_gap)
+        # use one so the pooled features keep a healthy scale early in training.
+        self.norm = nnx.BatchNorm(out_features, momentum=0.9, rngs=rngs) if batch_norm else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jax.nn.relu(self.conv(x))
+        x = self.conv(x)
+        return jax.nn.relu(self.norm(x) if self.norm is not None else x)
 
 
 def global_pool(features: jax.Array, pooling: str) -> jax.Array:

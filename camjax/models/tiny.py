@@ -34,7 +34,7 @@ class TinyGAP(nnx.Module):
         chans = (3, *widths)
         self.backbone = nnx.List([ConvBNReLU(cin, cout, stride=st, rngs=rngs)
                                   for cin, cout, st in zip(chans[:-1], chans[1:], strides)])
-        self.cam_conv = CamConv(widths[-1], cam_channels, rngs=rngs)
+        self.cam_conv = CamConv(widths[-1], cam_channels, batch_norm=True, rngs=rngs)
         self.head = PoolingHead(cam_channels, num_classes, pooling=pooling, rngs=rngs)
 
     def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -16,8 +16,14 @@ def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == ["1", "2"]
     assert metrics["cam"]["num_images"] == 32 and metrics["step"] == 2
     assert 0 <= metrics["cam"]["gt_known_acc"] <= 100
-    assert (tmp_path / "eval" / "report.md").read_text().count("| GT-known") == 1
+    assert (tmp_path / "eval" / "report.md").read_text().count("| GT-known localization accuracy |") == 1
     assert (tmp_path / "eval" / "gallery.png").stat().st_size > 1000
+    for png in ("threshold_curves.png", "best_worst.png"):
+        assert (tmp_path / "eval" / png).stat().st_size > 1000
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved["wsol_v2"]["num_images"] == 32 and 0 <= saved["pxap"] <= 100
+    assert len(saved["wsol_v2"]["curves"]["50"]) == 100
+    assert sum(r["images"] for r in saved["per_class"]) == 32
     # evaluate restores the same weights: same numbers
     again = loop.evaluate_workdir(tiny_config, tmp_path)
     assert again["cam"] == metrics["cam"]

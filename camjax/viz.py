@@ -69,3 +69,105 @@ def localization_panel(image_u8, cam, pred_box, gt_boxes, thickness: int = 1) ->
     for g in np.asarray(gt_boxes).reshape(-1, 4):
         out = draw_box(out, g, GREEN, thickness)
     return draw_box(out, pred_box, RED, thickness)
+
+
+# ----------------------------------------------------------------------------- figures
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement by an integer factor (pixels stay exact squares)."""
+    if int(factor) < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor}")
+    image = np.asarray(image)
+    return np.repeat(np.repeat(image, int(factor), axis=0), int(factor), axis=1)
+
+
+def mask_region(image: np.ndarray, mask: np.ndarray, dim: float = 0.2,
+                fill=(255, 255, 255)) -> np.ndarray:
+    """The image where ``mask`` is True; elsewhere ``dim`` x image + (1 - dim) x ``fill``
+    (the receptive-field segmentation of the paper's Figure 13)."""
+    image = np.asarray(image)
+    mask = np.asarray(mask, bool)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f"mask {mask.shape} and image {image.shape[:2]} differ in size")
+    faded = dim * image.astype(np.float32) + (1 - dim) * np.asarray(fill, np.float32)
+    return np.where(mask[..., None], image, faded.round().astype(np.uint8))
+
+
+def draw_boxes(image: np.ndarray, boxes, color=RED, thickness: int = 1) -> np.ndarray:
+    """``draw_box`` for every inclusive (x0, y0, x1, y1) box of an (n, 4) array."""
+    out = np.array(image, copy=True)
+    for b in np.asarray(boxes).reshape(-1, 4):
+        out = draw_box(out, b, color, thickness)
+    return out
+
+
+def grid_layout(n: int, ncols: int) -> list[tuple[int, int]]:
+    """(row, column) of each of ``n`` panels filled row by row."""
+    if ncols < 1:
+        raise ValueError(f"ncols must be >= 1, got {ncols}")
+    return [divmod(i, ncols) for i in range(n)]
+
+
+def titled_grid(path, panels, titles=None, ncols: int = 4, *, row_labels=None,
+                panel_inches: float = 1.8, suptitle: str | None = None) -> Path:
+    """Save uint8 panels as a matplotlib grid with a title under each panel (PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    panels = list(panels)
+    if not panels:
+        raise ValueError("titled_grid needs at least one panel")
+    titles = list(titles) if titles is not None else [""] * len(panels)
+    if len(titles) != len(panels):
+        raise ValueError(f"{len(titles)} titles for {len(panels)} panels")
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_inches * ncols,
+                                                    panel_inches * nrows * 1.12),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for (r, c), im, t in zip(grid_layout(len(panels), ncols), panels, titles):
+        axes[r, c].imshow(im)
+        axes[r, c].set_title(t, fontsize=7)
+    if row_labels:
+        for r, label in enumerate(row_labels[:nrows]):
+            axes[r, 0].text(-0.08, 0.5, label, transform=axes[r, 0].transAxes, rotation=90,
+                            va="center", ha="right", fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def line_plot(path, x, series: dict, *, xlabel: str, ylabel: str, title: str = "",
+              marks: dict | None = None, points: dict | None = None) -> Path:
+    """Curves ``{label: y}`` over ``x``; ``marks`` {label: x} draws vertical lines,
+    ``points`` {label: (x, y)} single markers (e.g. fixed-setting baselines)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for label, y in series.items():
+        ax.plot(x, y, marker=".", label=label)
+    for label, xv in (marks or {}).items():
+        ax.axvline(xv, color="gray", linestyle="--", linewidth=1)
+        ax.text(xv, ax.get_ylim()[0], f" {label}", fontsize=7, color="gray", va="bottom")
+    for label, (xv, yv) in (points or {}).items():
+        ax.plot([xv], [yv], marker="*", markersize=10, linestyle="none", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,33 @@
+"""The ablation base: tiny_gap on the built-in camjax_shapes, sized for 2 CPU cores.
+
+Shorter than the demo (500 steps x 64 images, ~3-6 min a model on 2 shared CPU
+cores) so that every ablation of experiments/run_all.py fits about an hour.
+
+    .venv/bin/python experiments/run_all.py
+    .venv/bin/python experiments/gap_vs_gmp.py --config experiments/configs/ablation_shapes.py
+
+At ImageNet / CUB scale pass another config instead, e.g.
+``--config experiments/configs/ilsvrc_vgg16_gap.py`` (the scripts only override
+``pooling``, ``seed`` and ``model_kwargs`` of whatever config they are given).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import default  # noqa: E402
+
+
+def get_config():
+    c = default.get_config()
+    c.model = "tiny_gap"
+    c.pooling = "gap"
+    c.image_size = 112
+    c.batch_size = 64
+    c.num_train_steps = 500
+    c.learning_rate = 0.05
+    c.lr_schedule = "cosine"
+    c.warmup_steps = 50
+    c.log_every_steps = 50
+    c.checkpoint_every_steps = 500
+    c.keep_checkpoints = 1
+    return c

@@ -1,0 +1,172 @@
+"""Experiment 5 (paper section 4, Tables 4-5): CAM features are generic.
+
+A GAP network trained on classes ``--source`` (default 0-5) only; its pooled features
+of the unseen classes ``--target`` (6-11) go to a linear SVM (LinearSVC; the paper's
+choice for its generic-feature experiments); the CAMs of the new classes are computed
+with the SVM's weights (``camjax.cam.class_activation_maps`` takes any (K, C) weights).
+Then the fine-grained protocol of Table 4: crop each image to the box of its
+top-1-class CAM, re-extract features, retrain, and compare full image / CAM crop /
+ground-truth-box crop (crops resized back to the input size).
+
+    .venv/bin/python experiments/generic_features.py [--config ...] [--train-images 2400]
+"""
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from sklearn.svm import LinearSVC
+
+import common
+from camjax import viz
+from camjax.boxes import largest_component_boxes
+from camjax.cam import class_activation_maps, normalize, upsample
+from camjax.data.transforms import normalize_image
+from camjax.evaluation.metrics import box_hits
+from camjax.models.heads import global_pool
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def _features(graphdef, state, images):
+    model = nnx.merge(graphdef, state)
+    _, f = model(images)
+    return global_pool(f, model.head.pooling), f
+
+
+def extract(model, images_u8, batch: int = 100):
+    graphdef, state = nnx.split(model)
+    pooled, feats = [], []
+    for i in range(0, len(images_u8), batch):
+        x = jnp.asarray(np.stack([normalize_image(im) for im in images_u8[i:i + batch]]))
+        p, f = jax.device_get(_features(graphdef, state, x))
+        pooled.append(p)
+        feats.append(f)
+    return np.concatenate(pooled), np.concatenate(feats)
+
+
+def crop(images_u8, boxes):
+    out = []
+    for im, b in zip(images_u8, boxes):
+        x0, y0, x1, y1 = (int(v) for v in b)
+        x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+        out.append(cv2.resize(im[y0:y1 + 1, x0:x1 + 1], im.shape[1::-1],
+                              interpolation=cv2.INTER_LINEAR))
+    return np.stack(out)
+
+
+def svm(x, y, c):
+    scale = np.linalg.norm(x, axis=1, keepdims=True).mean()   # features on a unit scale
+    clf = LinearSVC(C=c, max_iter=20000).fit(x / scale, y)
+    return clf, scale
+
+
+def main():
+    p = common.parser(__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--source", type=int, nargs="+", default=list(range(6)))
+    p.add_argument("--target", type=int, nargs="+", default=list(range(6, 12)))
+    p.add_argument("--train-images", type=int, default=2400,
+                   help="target-class training images for the SVM")
+    p.add_argument("--svm-c", type=float, default=1.0)
+    args = p.parse_args()
+    t0 = time.perf_counter()
+    out = common.results_dir(args, "generic_features")
+    config = common.load_config(args.config, num_train_steps=args.steps, pooling="gap",
+                                seed=args.seed)
+    train_src, test_src = common.sources(config)
+    tag = f"{config.dataset.replace('/', '_')}"
+    data = (common.class_subset(train_src, args.source, f"{tag}_train"),
+            common.class_subset(test_src, args.source, f"{tag}_test"))
+    config.unlock()
+    config.source_classes = list(args.source)       # part of the cache key
+    metrics, workdir = common.train(config, common.run_name(
+        args, "gap", f"s{args.seed}", "src" + "-".join(map(str, args.source))), data=data)
+    names = train_src.dataset_info.features["label"].names
+    model = common.load_model(config, workdir, len(names))
+    tr = common.collect(model, config, common.class_subset(train_src, args.target, f"{tag}_train"),
+                        limit=args.train_images)
+    te = common.collect(model, config, common.class_subset(test_src, args.target, f"{tag}_test"),
+                        limit=args.eval_images, keep_features=True)
+    ytr, yte = tr["label"], te["label"]
+    clf, scale = svm(tr["pooled"], ytr, args.svm_c)
+    acc_full = 100 * (clf.predict(te["pooled"] / scale) == yte).mean()
+    # CAMs from the SVM weights: (K, C') with C' the target classes in clf.classes_ order
+    W = jnp.asarray(clf.coef_.T / scale, jnp.float32)
+    pos = {c: j for j, c in enumerate(clf.classes_)}
+    pred = clf.predict(te["pooled"] / scale)
+    cls = np.stack([[pos[c] for c in yte], [pos[c] for c in pred]], axis=1)
+    maps = np.concatenate([np.asarray(normalize(upsample(class_activation_maps(
+        jnp.asarray(te["features"][i:i + 100]), W, jnp.asarray(cls[i:i + 100])), (112, 112))))
+        for i in range(0, len(yte), 100)])
+    boxes = largest_component_boxes(maps, threshold=config.cam_threshold)
+    hits = box_hits(boxes, te["gt"])
+    gt_known, loc1 = 100 * hits[:, 0].mean(), 100 * (hits[:, 1] & (pred == yte)).mean()
+    # the source network's own head on its own classes, for reference
+    src_cam = metrics["cam"]
+
+    # Table 4 protocol: crops to the top-1 CAM box (train images: their own CAM boxes)
+    _, ftr = extract(model, tr["image"])
+    tr_pred = clf.predict(tr["pooled"] / scale)
+    tr_maps = np.concatenate([np.asarray(normalize(upsample(class_activation_maps(
+        jnp.asarray(ftr[i:i + 100]), W,
+        jnp.asarray([[pos[c]] for c in tr_pred[i:i + 100]])), (112, 112))))
+        for i in range(0, len(ytr), 100)])
+    tr_boxes = largest_component_boxes(tr_maps[:, 0], threshold=config.cam_threshold)
+    res = {"full image": acc_full}
+    for name, btr, bte in (("CAM box crop", tr_boxes, boxes[:, 1]),
+                           ("ground-truth box crop", [g[0] for g in tr["gt"]],
+                            [g[0] for g in te["gt"]])):
+        xtr, _ = extract(model, crop(tr["image"], btr))
+        xte, _ = extract(model, crop(te["image"], bte))
+        c2, s2 = svm(xtr, ytr, args.svm_c)
+        res[name] = 100 * (c2.predict(xte / s2) == yte).mean()
+    idx = np.arange(6)
+    panels = [viz.upscale(viz.localization_panel(te["image"][i], maps[i, 1], boxes[i, 1],
+                                                 te["gt"][i]), 2) for i in idx]
+    titles = [f"{names[pred[i]]} (true {names[yte[i]]})" for i in idx]
+    viz.titled_grid(out / "transfer_cams.png", panels, titles, ncols=len(idx),
+                    suptitle="Unseen classes: CAM from the linear SVM's weights (top-1), "
+                             "box red, ground truth green")
+    table = common.markdown_table(["setting", "value (%)"], [
+        ["source net on its own classes: cls top-1 err", f"{src_cam['cls_top1_err']:.1f}"],
+        ["source net on its own classes: GT-known acc", f"{src_cam['gt_known_acc']:.1f}"],
+        ["target classes, linear SVM on GAP features: accuracy", f"{acc_full:.1f}"],
+        ["target classes, SVM-weight CAM: GT-known acc", f"{gt_known:.1f}"],
+        ["target classes, SVM-weight CAM: top-1 loc acc", f"{loc1:.1f}"]])
+    crops = common.markdown_table(["features from", "SVM accuracy (%)"],
+                                  [[k, f"{v:.1f}"] for k, v in res.items()])
+    body = f"""Source network: tiny_gap GAP seed {args.seed} trained on classes
+{', '.join(names[c] for c in args.source)} only ({common.train_seconds(workdir) / 60:.1f} min);
+target classes {', '.join(names[c] for c in args.target)}, never seen in training.
+SVM: {len(ytr)} target training images, {len(yte)} target test images.
+
+Why LinearSVC: it is what the paper uses on CAM features (section 4), it is a convex fit
+with one hyper-parameter (C = {args.svm_c}, features divided by their mean L2 norm), and
+its (K, C) weights plug into `class_activation_maps` like the network's own dense layer.
+
+{table}
+
+Fine-grained protocol (paper Table 4: full image vs CAM-box crop vs ground-truth box):
+
+{crops}
+
+![transfer CAMs](transfer_cams.png)
+
+## Reading
+
+Paper: GAP features transfer to other tasks with a linear classifier, their CAMs
+localize the new classes, and cropping to the CAM box helps fine-grained
+classification (CUB: 67.8 -> 70.5%, GT box 76.0%). The numbers above are what a
+network trained for minutes on 6 shapes gives on 6 others.
+"""
+    common.write_results(out, "Generic localizable features", body,
+                         seconds=time.perf_counter() - t0, config=config)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,11 @@ with its bounding box, pixel count and first pixel (raster order).
 Everything is vectorised over the batch: one pass per level, whatever the batch
 size, and per-pixel work that does not depend on the level (neighbour tests,
 edge reduction) is done once up front.
+
+The box sweeps use the compiled tree of :mod:`camjax.boxes.unionfind` (a few
+times faster); this NumPy version is kept as an independent implementation the
+tests compare it with, and for its neighbour tables (``RING``, ``_TABLES``),
+which the compiled sweep shares.
 """
 from __future__ import annotations
 

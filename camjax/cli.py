@@ -63,7 +63,8 @@ def run(argv: list[str]) -> int:
             metrics = loop.evaluate_workdir(cfg, args.workdir)
         else:
             metrics = loop.train_and_evaluate(cfg, args.workdir)
-        if "cam" in metrics:
+        import jax
+        if "cam" in metrics and jax.process_index() == 0:
             from camjax.report import metrics_table
             print(metrics_table(metrics))
             print(f"report: {Path(args.workdir) / 'eval' / 'report.md'}")

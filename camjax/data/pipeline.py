@@ -1,8 +1,12 @@
 """TFDS array_record sources read through grain, sharded per process.
 
-Process p of P reads global elements p, p + P, p + 2P, ...: its local batch s is
-the slice of global batch s that lands on its devices, so a run gives the same
-global batches whatever the number of processes.
+Training: global batch s is elements [s*B, (s+1)*B) of one shuffled, augmented,
+endless stream; process p of P reads the contiguous block [s*B + p*B/P, s*B + (p+1)*B/P)
+of it, the rows that ``jax.make_array_from_process_local_data`` places on its devices.
+So the global batches, row for row, do not depend on the number of processes or
+devices, and an iterator's state (batches consumed) is the training step.
+
+Evaluation: process p takes elements p, p + P, ...; the evaluator sums counts.
 """
 from __future__ import annotations
 
@@ -34,8 +38,18 @@ def prepare(name: str, directory: str) -> None:
         shapes.prepare(directory, config=config or "default")
         return
     builder = tfds.builder(name, data_dir=directory, file_format="array_record")
-    if not builder.is_prepared():
+    if builder.is_prepared():
+        return
+    try:
         builder.download_and_prepare(file_format="array_record")
+    except AssertionError as err:   # TFDS's way of saying "manual download missing"
+        if "manual" not in str(err).lower():
+            raise
+        manual = Path(directory) / "downloads" / "manual"
+        raise FileNotFoundError(
+            f"dataset {name!r} needs a manual download: put its archives "
+            f"(imagenet2012: ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from "
+            f"https://image-net.org) in {manual}, then rerun; see docs/training.md") from err
 
 
 def source(name: str, split: str, directory: str):
@@ -55,24 +69,73 @@ def num_classes(src) -> int:
     return src.dataset_info.features["label"].num_classes
 
 
-def train_iterator(src, config, *, seed: int):
-    """An endless, checkpointable iterator of local batches (dict of numpy arrays)."""
-    local_batch = config.batch_size // jax.process_count()
+def has_boxes(src) -> bool:
+    """Whether the records carry boxes (``bbox`` or ``objects/bbox``): imagenet2012 does not."""
+    features = src.dataset_info.features
+    if "bbox" in features:
+        return True
+    return "objects" in features and "bbox" in features["objects"]
+
+
+def _train_dataset(src, config, *, seed: int) -> grain.MapDataset:
+    """Endless map dataset of this process's local batches (see the module docstring)."""
+    procs = jax.process_count()
+    local_batch = config.batch_size // procs
     fn = functools.partial(transforms.train_example, image_size=config.image_size,
                            augment=config.get("augment", "flip"))
     ds = (grain.MapDataset.source(src).shuffle(seed=seed).repeat()
           .random_map(lambda rec, rng: fn(rec, rng), seed=seed + 1))
-    ds = ds[jax.process_index()::jax.process_count()]
-    ds = ds.batch(local_batch, drop_remainder=True)
-    workers = config.get("data_threads", min(4, os.cpu_count() or 1))
-    return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=workers,
-                                                     prefetch_buffer_size=2 * workers)))
+    # local-batch-sized chunks; chunk s*P + p is process p's share of global batch s
+    return ds.batch(local_batch, drop_remainder=True)[jax.process_index()::procs]
+
+
+def train_iterator(src, config, *, seed: int):
+    """An endless, checkpointable iterator of local batches (dict of numpy arrays).
+
+    With threads (``config.data_threads``), ``get_state()`` is ``{"next_index": batches
+    consumed}``. ``config.data_workers`` > 0 decodes and augments in that many grain
+    worker processes instead (same batches; a state of another form).
+    """
+    if config.get("augment", "flip") not in transforms.AUGMENTATIONS:
+        from camjax.config import ConfigError
+        raise ConfigError(f"config.augment must be one of {transforms.AUGMENTATIONS}, "
+                          f"got {config.augment!r}")
+    ds = _train_dataset(src, config, seed=seed)
+    threads = config.get("data_threads", min(4, os.cpu_count() or 1))
+    it_ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=threads,
+                                                 prefetch_buffer_size=2 * max(threads, 1)))
+    workers = config.get("data_workers", 0)
+    if workers:
+        from absl import flags
+        if not flags.FLAGS.is_parsed():   # grain's workers read absl flags; camjax has none
+            flags.FLAGS.mark_as_parsed()
+        it_ds = it_ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
+    return iter(it_ds)
+
+
+def restore_iterator(it, state: dict | None, step: int) -> str:
+    """Put ``it`` where a checkpoint of ``step`` left it; returns how.
+
+    ``state`` is this process's saved iterator state; ``None`` when the checkpoint was
+    written by a different number of processes. Then the position is recomputed: the
+    global batches do not depend on the process count, so it is ``step`` batches.
+    """
+    if state is not None:
+        it.set_state(state)
+        return "saved"
+    fresh = it.get_state()
+    if set(fresh) != {"next_index"}:
+        raise ValueError("the checkpoint holds no data position for this process (it was "
+                         "written by another number of processes) and a data_workers "
+                         "iterator cannot be placed by step: resume with config.data_workers=0")
+    it.set_state({"next_index": int(step)})
+    return "recomputed"
 
 
 def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = None):
     """Local eval batches over the whole split in order, the last padded (``valid`` False).
 
-    Yields (global_start_index, batch); every process yields the same number of batches.
+    Yields (batch index, local batch); every process yields the same number of batches.
     """
     n = len(src) if limit is None else min(limit, len(src))
     procs, me = jax.process_count(), jax.process_index()

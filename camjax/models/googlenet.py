@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from flax import nnx
 
@@ -22,8 +23,9 @@ from camjax.models.registry import register
 
 # torchvision's ``_transform_input``: ImageNet-normalised input -> the (x - 0.5) / 0.5 scaling
 # its ported GoogLeNet weights expect (torchvision sets it when it loads those weights).
-_TRANSFORM_SCALE = jnp.array([0.229, 0.224, 0.225]) / 0.5
-_TRANSFORM_SHIFT = (jnp.array([0.485, 0.456, 0.406]) - 0.5) / 0.5
+# numpy, not jnp: importing camjax must not start JAX before jax.distributed.initialize
+_TRANSFORM_SCALE = np.array([0.229, 0.224, 0.225], np.float32) / 0.5
+_TRANSFORM_SHIFT = (np.array([0.485, 0.456, 0.406], np.float32) - 0.5) / 0.5
 
 # name: (in, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj), torchvision's table
 INCEPTIONS = {

@@ -12,16 +12,35 @@ def maybe_initialize_distributed(config) -> None:
     """Start ``jax.distributed`` when the config or the environment asks for it.
 
     ``config.distributed`` = True uses JAX's auto-detection (TPU pods, SLURM, ...);
-    ``CAMJAX_COORDINATOR`` / ``CAMJAX_NUM_PROCESSES`` / ``CAMJAX_PROCESS_ID`` start
-    a process group by hand (e.g. several processes on one machine).
+    ``CAMJAX_COORDINATOR`` (host:port of process 0) with ``CAMJAX_NUM_PROCESSES`` and
+    ``CAMJAX_PROCESS_ID`` start a process group by hand (GPU hosts, several processes on
+    one machine). A no-op when ``jax.distributed`` is already initialised. It must run
+    before anything computes with JAX (a module-level ``jnp`` constant included).
     """
     coordinator = os.environ.get("CAMJAX_COORDINATOR")
-    if coordinator:
-        jax.distributed.initialize(coordinator_address=coordinator,
-                                   num_processes=int(os.environ["CAMJAX_NUM_PROCESSES"]),
-                                   process_id=int(os.environ["CAMJAX_PROCESS_ID"]))
-    elif config.get("distributed", False):
-        jax.distributed.initialize()
+    if not (coordinator or config.get("distributed", False)) or jax.distributed.is_initialized():
+        return
+    if jax.config.values.get("jax_cpu_collectives_implementation") == "none":
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes
+    try:
+        if coordinator:
+            missing = [k for k in ("CAMJAX_NUM_PROCESSES", "CAMJAX_PROCESS_ID")
+                       if k not in os.environ]
+            if missing:
+                from camjax.config import ConfigError
+                raise ConfigError(f"CAMJAX_COORDINATOR is set but {', '.join(missing)} is not")
+            jax.distributed.initialize(coordinator_address=coordinator,
+                                       num_processes=int(os.environ["CAMJAX_NUM_PROCESSES"]),
+                                       process_id=int(os.environ["CAMJAX_PROCESS_ID"]))
+        else:
+            jax.distributed.initialize()
+    except RuntimeError as err:
+        if "must be called before" not in str(err):
+            raise
+        raise RuntimeError(
+            "multi-process training was requested but JAX was already initialised in this "
+            "process (by a computation at import time, or before train_and_evaluate); "
+            "jax.distributed.initialize() must come first") from err
 
 
 def data_mesh() -> jax.sharding.Mesh:
@@ -44,9 +63,10 @@ def batch_sharded(mesh) -> NamedSharding:
 
 def check_batch_size(global_batch: int, name: str = "batch_size") -> int:
     """The per-process batch; the global batch must divide by the device count."""
+    from camjax.config import ConfigError   # a ValueError the CLI reports in one line
     devices = jax.device_count()
     if global_batch % devices:
-        raise ValueError(f"config.{name}={global_batch} must be divisible by the number of "
+        raise ConfigError(f"config.{name}={global_batch} must be divisible by the number of "
                          f"devices ({devices}); choose a multiple of {devices}")
     return global_batch // jax.process_count()
 

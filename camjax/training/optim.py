@@ -21,7 +21,9 @@ def learning_rate_schedule(config) -> optax.Schedule:
     elif kind == "constant":
         sched = optax.constant_schedule(base)
     else:
-        raise ValueError(f"config.lr_schedule must be 'step', 'cosine' or 'constant', got {kind!r}")
+        from camjax.config import ConfigError
+        raise ConfigError(f"config.lr_schedule must be 'step', 'cosine' or 'constant', "
+                          f"got {kind!r}")
     if warmup:
         sched = optax.join_schedules([optax.linear_schedule(0.0, base, warmup), sched], [warmup])
     return sched

@@ -43,7 +43,8 @@ def train_step(state: TrainState, batch: dict, *, graphdef, tx,
     params = optax.apply_updates(state.params, updates)
     accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
     new_state = TrainState(step=state.step + 1, params=params, rest=rest, opt_state=opt_state)
-    return new_state, {"loss": loss, "accuracy": accuracy}
+    # a finite loss with a non-finite gradient would still poison the parameters
+    return new_state, {"loss": loss, "accuracy": accuracy, "grad_norm": optax.global_norm(grads)}
 
 
 def eval_step(params, rest, images, *, graphdef, k: int = 5):

@@ -16,6 +16,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.augment = "flip"                # none | flip | random_resized_crop | resize_crop
     c.max_boxes = 8
     c.data_threads = 2
+    c.data_workers = 0                # > 0: decode/augment in grain worker processes
     # model
     c.model = "tiny_gap"
     c.pooling = "gap"
@@ -41,6 +42,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval_every_steps = 0            # 0: evaluate at the end only
     c.eval_during_training_images = 1000
     c.distributed = False             # jax.distributed.initialize() (TPU pods, SLURM)
+    c.stop_check_every_steps = 10     # multi-process: steps between SIGTERM agreements
+    c.eval_at_end = True              # evaluate config.eval_split when training ends
     # evaluation
     c.eval_batch_size = 100
     c.top_k = 5

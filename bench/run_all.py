@@ -1,0 +1,14 @@
+"""`make bench`: every benchmark in bench/, each rewriting its section of BENCHMARKS.md."""
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+if __name__ == "__main__":
+    failed = []
+    for script in ("localization.py", "train_step.py"):
+        print(f"== bench/{script}", flush=True)
+        if subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent):
+            failed.append(script)
+    sys.exit(f"failed: {', '.join(failed)}" if failed else 0)

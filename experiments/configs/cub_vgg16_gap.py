@@ -1,0 +1,25 @@
+"""VGGnet-GAP fine-tuned on CUB-200-2011 (200 bird species, one box per image).
+
+The released CAM solver's optimiser (see paper.py: SGD momentum 0.9, wd 5e-4, lr 0.001,
+batch 64, ImageNet weights, 10x learning rate on the new layers) on a schedule scaled to
+CUB: 4,700 steps (50 epochs), lr x0.1 every 1,400. TFDS downloads caltech_birds2011.
+
+    camjax train --config experiments/configs/cub_vgg16_gap.py --workdir runs/cub_vgg16_gap
+
+Multi-host (on each host i of N): CAMJAX_COORDINATOR=host0:1234 CAMJAX_NUM_PROCESSES=N \
+CAMJAX_PROCESS_ID=i camjax train ... (TPU pods: --config.distributed=True). On GPUs or
+TPUs add --config.compute_dtype=bfloat16. Weights: $CAMJAX_WEIGHTS_DIR (default ./weights).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import default  # noqa: E402
+import paper  # noqa: E402
+
+
+def get_config():
+    c = default.get_config()
+    paper.released_solver(c, "vgg16_gap")
+    c.pooling = "gap"
+    return paper.cub(c, augment="resize_crop")

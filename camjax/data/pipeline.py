@@ -132,6 +132,40 @@ def restore_iterator(it, state: dict | None, step: int) -> str:
     return "recomputed"
 
 
+def box_lookup(config) -> dict | None:
+    """file stem -> (n, 4) pixel boxes from ``config.eval_annotations`` (None when unset)."""
+    path = config.get("eval_annotations", "")
+    if not path:
+        return None
+    from camjax.config import ConfigError
+    from camjax.evaluation import annotations
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config.eval_annotations not found: {path}")
+    if path.is_dir() and (path / "image_ids.txt").exists():
+        found = annotations.read_wsol_metadata(path)
+    else:
+        if not config.get("synsets"):
+            raise ConfigError(f"config.eval_annotations={path} needs config.synsets "
+                              "(LOC_synset_mapping.txt) to map synsets to labels")
+        synsets = annotations.read_synsets(config.synsets)
+        read = (annotations.read_loc_val_solution if path.suffix == ".csv"
+                else annotations.read_ilsvrc_xml)
+        found = read(path, synsets)
+    return {annotations.file_stem(k): v for k, v in found.boxes.items()}
+
+
+def _with_boxes(record: dict, lookup: dict) -> dict:
+    from camjax.evaluation.annotations import file_stem
+    name = record.get("file_name", record.get("image/filename"))
+    if name is None:
+        raise KeyError("config.eval_annotations needs records with a 'file_name' feature")
+    stem = file_stem(name)
+    if stem not in lookup:
+        raise KeyError(f"config.eval_annotations has no boxes for image {stem!r}")
+    return {**record, "boxes": lookup[stem]}
+
+
 def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = None):
     """Local eval batches over the whole split in order, the last padded (``valid`` False).
 
@@ -142,7 +176,11 @@ def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = No
     local_batch = config.eval_batch_size // procs
     fn = functools.partial(transforms.eval_example, image_size=config.image_size,
                            max_boxes=config.get("max_boxes", 8), with_boxes=with_boxes)
-    ds = grain.MapDataset.source(src)[:n][me::procs].map(fn)
+    ds = grain.MapDataset.source(src)[:n][me::procs]
+    lookup = box_lookup(config) if with_boxes else None
+    if lookup is not None:
+        ds = ds.map(functools.partial(_with_boxes, lookup=lookup))
+    ds = ds.map(fn)
     per_process = -(-n // procs)
     steps = -(-per_process // local_batch)
     it = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=config.get("data_threads", 2))))

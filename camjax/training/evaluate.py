@@ -55,7 +55,7 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None,
     """(metrics, gallery) of ``src``: localization + classification when it has boxes."""
     n = len(src) if limit is None else min(limit, len(src))
     steps = num_eval_batches(n, config)
-    boxes = pipeline.has_boxes(src)
+    boxes = pipeline.has_boxes(src) or bool(config.get("eval_annotations", ""))
     batches = pipeline.eval_batches(src, config, with_boxes=boxes, limit=limit)
     if boxes:
         from camjax.evaluation import runner

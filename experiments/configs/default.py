@@ -15,6 +15,11 @@ def get_config() -> ml_collections.ConfigDict:
     c.image_size = 112
     c.augment = "flip"                # none | flip | random_resized_crop | resize_crop
     c.max_boxes = 8
+    # Boxes joined by file name for splits whose records have none (imagenet2012): an
+    # ILSVRC validation XML folder, LOC_val_solution.csv, or a wsolevaluation metadata
+    # folder; XML and CSV need the synset list (LOC_synset_mapping.txt) in `synsets`.
+    c.eval_annotations = ""
+    c.synsets = ""
     c.data_threads = 2
     c.data_workers = 0                # > 0: decode/augment in grain worker processes
     # model

@@ -16,7 +16,7 @@ def get_config():
     c.pooling = "gap"
     c.image_size = 112
     c.batch_size = 64
-    c.num_train_steps = 1500
+    c.num_train_steps = 900
     c.learning_rate = 0.05
     c.lr_schedule = "cosine"
     c.warmup_steps = 100

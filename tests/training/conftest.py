@@ -84,7 +84,10 @@ def wait_for_step(proc, workdir, step: int, timeout: float = 300) -> int:
         if proc.poll() is not None:
             raise AssertionError(f"training ended (rc {proc.returncode}) before step {step}:\n"
                                  f"{output(workdir)[-3000:]}")
-        time.sleep(0.02)
+        try:   # a short wait on the process itself: the poll interval of this loop
+            proc.wait(timeout=0.02)
+        except subprocess.TimeoutExpired:
+            pass
     proc.kill()
     raise AssertionError(f"no step {step} within {timeout} s:\n{output(workdir)[-3000:]}")
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from camjax.evaluation.iou import paired_iou
+
 
 def _check_scoremaps(scoremaps) -> np.ndarray:
     """(N, H, W) float maps in [0, 1] without NaN (wsolevaluation's check_scoremap_validity)."""
@@ -43,18 +45,6 @@ def _check_gt_boxes(gt_boxes, n: int) -> list[np.ndarray]:
     return out
 
 
-def _pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of a[i] with b[i] (both (P, 4)): the +1 formula of camjax.evaluation.iou."""
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]) + 1, 0, None)
-    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]) + 1, 0, None)
-    inter = iw * ih
-    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
-    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-    union = area_a + area_b - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def max_iou_per_threshold(box_set, gt_boxes: list[np.ndarray], num_thresholds: int) -> np.ndarray:
     """(N, T) max IoU over the boxes of each (image, threshold) x the image's GT boxes.
 
@@ -82,7 +72,7 @@ def max_iou_per_threshold(box_set, gt_boxes: list[np.ndarray], num_thresholds: i
     # index of the GT box inside the image: 0..reps-1 for each predicted box
     within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
     gt_idx = gt_start[image[pred_idx]] + within
-    ious = _pairwise_iou(boxes[pred_idx], gt_all[gt_idx])
+    ious = paired_iou(boxes[pred_idx], gt_all[gt_idx])
     best = np.full(n * num_thresholds, -1.0)
     np.maximum.at(best, image[pred_idx] * num_thresholds + thr[pred_idx], ious)
     if (best < 0).any():

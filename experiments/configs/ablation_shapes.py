@@ -14,18 +14,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import default  # noqa: E402
+import demo  # noqa: E402
 
 
 def get_config():
-    c = default.get_config()
-    c.model = "tiny_gap"
-    c.pooling = "gap"
-    c.image_size = 112
-    c.batch_size = 64
+    c = demo.get_config()             # tiny_gap, GAP, 112 px, batch 64, lr 0.05 cosine
     c.num_train_steps = 500
-    c.learning_rate = 0.05
-    c.lr_schedule = "cosine"
     c.warmup_steps = 50
     c.log_every_steps = 50
     c.checkpoint_every_steps = 500

@@ -138,7 +138,7 @@ def box_lookup(config) -> dict | None:
     if not path:
         return None
     from camjax.config import ConfigError
-    from camjax.evaluation import annotations
+    from camjax.evaluation import annotations, ilsvrc
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config.eval_annotations not found: {path}")
@@ -148,9 +148,8 @@ def box_lookup(config) -> dict | None:
         if not config.get("synsets"):
             raise ConfigError(f"config.eval_annotations={path} needs config.synsets "
                               "(LOC_synset_mapping.txt) to map synsets to labels")
-        synsets = annotations.read_synsets(config.synsets)
-        read = (annotations.read_loc_val_solution if path.suffix == ".csv"
-                else annotations.read_ilsvrc_xml)
+        synsets = ilsvrc.read_synsets(config.synsets)
+        read = ilsvrc.read_loc_val_solution if path.suffix == ".csv" else ilsvrc.read_ilsvrc_xml
         found = read(path, synsets)
     return {annotations.file_stem(k): v for k, v in found.boxes.items()}
 

@@ -1,7 +1,7 @@
 """Evaluation, separate from training: the paper's and the WSOL benchmark's metrics."""
 from camjax.evaluation.annotations import (AnnotationError, Annotations, join_by_file_name,
-                                           read_ilsvrc_xml, read_loc_val_solution,
-                                           read_synsets, read_wsol_metadata, tfds_boxes)
+                                           read_wsol_metadata, tfds_boxes)
+from camjax.evaluation.ilsvrc import read_ilsvrc_xml, read_loc_val_solution, read_synsets
 from camjax.evaluation.iou import iou, rescale_boxes
 from camjax.evaluation.metrics import (box_hits, classification_error, gt_known_accuracy,
                                        localization_error)

@@ -79,6 +79,29 @@ def test_mapping_resolution(name, size, kwargs, hw, channels):
     assert model.head.classifier.kernel.shape == (channels, C)  # what class_weights returns
 
 
+@pytest.mark.parametrize("kwargs, hw, rf", [
+    ({}, 14, 55),                                                   # the demo's tiny_gap
+    ({"strides": (2, 2, 1, 1, 1)}, 28, 39),
+    ({"strides": (2, 2, 2, 1, 1), "kernels": (3, 3, 3, 1, 1)}, 14, 31),
+    ({"widths": (32, 48, 64), "strides": (4, 1, 1), "kernels": (4, 3, 3)}, 28, 28),
+])
+def test_tiny_gap_resolution_and_receptive_field(kwargs, hw, rf):
+    model = abstract("tiny_gap", **kwargs)
+    assert output_shapes(model, 112)[1][1:3] == (hw, hw)
+    # Receptive field by hand: each k x k layer adds (k - 1) * (product of earlier
+    # strides); the CAM conv is 3x3 at the final stride.
+    kernels = kwargs.get("kernels", (3,) * len(kwargs.get("strides", (2, 2, 1, 2, 1))))
+    strides = kwargs.get("strides", (2, 2, 1, 2, 1))
+    jumps = np.cumprod((1, *strides))
+    assert 1 + sum((k - 1) * j for k, j in zip((*kernels, 3), jumps)) == rf
+    assert 112 // jumps[-1] == hw
+
+
+def test_tiny_gap_layer_lists_must_match():
+    with pytest.raises(ValueError, match="differ in length"):
+        abstract("tiny_gap", strides=(2, 2, 1), kernels=(3, 3))
+
+
 def test_fully_convolutional_input_size():
     # a non-square input that is not a standard size
     assert output_shapes(abstract("vgg16_gap"), 160)[1] == (2, 10, 10, 1024)

@@ -6,9 +6,7 @@ CUB: 4,700 steps (50 epochs), lr x0.1 every 1,400. TFDS downloads caltech_birds2
 
     camjax train --config experiments/configs/cub_resnet50_gap.py --workdir runs/cub_resnet50_gap
 
-Multi-host (on each host i of N): CAMJAX_COORDINATOR=host0:1234 CAMJAX_NUM_PROCESSES=N \
-CAMJAX_PROCESS_ID=i camjax train ... (TPU pods: --config.distributed=True). On GPUs or
-TPUs add --config.compute_dtype=bfloat16. Weights: $CAMJAX_WEIGHTS_DIR (default ./weights).
+Solver, weights ($CAMJAX_WEIGHTS_DIR), multi-host and bfloat16: paper.py, docs/training.md.
 """
 import os
 import sys

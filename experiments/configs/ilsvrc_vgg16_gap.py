@@ -1,15 +1,11 @@
 """VGGnet-GAP (paper section 3.1): VGG16 conv1_1..conv5_3 without pool5 and fc, a 3x3
 conv of 1024 units (groups 2), GAP, softmax.
 
-Released CAM solver (see paper.py): SGD momentum 0.9, wd 5e-4, lr 0.001 x0.1 every
-40k iterations, batch 64, ImageNet weights with a 10x learning rate on the new layers.
-ImageNet: see docs/training.md (manual download of ILSVRC2012_img_{train,val}.tar).
+The released CAM solver (paper.py); ImageNet is a manual download (docs/training.md).
 
     camjax train --config experiments/configs/ilsvrc_vgg16_gap.py --workdir runs/vgg16_gap
 
-Multi-host (on each host i of N): CAMJAX_COORDINATOR=host0:1234 CAMJAX_NUM_PROCESSES=N \
-CAMJAX_PROCESS_ID=i camjax train ... (TPU pods: --config.distributed=True). On GPUs or
-TPUs add --config.compute_dtype=bfloat16. Weights: $CAMJAX_WEIGHTS_DIR (default ./weights).
+Solver, weights ($CAMJAX_WEIGHTS_DIR), multi-host and bfloat16: paper.py, docs/training.md.
 """
 import os
 import sys

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
-from camjax.boxes import unionfind
+from camjax.boxes import rules_numba, unionfind
 from camjax.boxes.checks import check_maps, check_thresholds
 from camjax.boxes.contours import BoxSet, check_scoremaps, to_uint8
 
@@ -76,7 +76,7 @@ class _OutOfRange(Exception):
 
 
 def _v2(maps: np.ndarray, taus: np.ndarray, offset: int) -> BoxSet:
-    boxes, image, thr, ok = unionfind.v2_batch(maps, taus)
+    boxes, image, thr, ok = rules_numba.v2_batch(maps, taus)
     if not ok:
         raise _OutOfRange
     return BoxSet(boxes, image + offset, thr)
@@ -102,7 +102,7 @@ def _v1_opencv(img: np.ndarray, v: int) -> tuple[int, int, int, int]:
 
 
 def _v1(maps: np.ndarray, taus: np.ndarray, offset: int) -> BoxSet:
-    boxes, unsure, levels, ok = unionfind.v1_batch(maps, taus)
+    boxes, unsure, levels, ok = rules_numba.v1_batch(maps, taus)
     if not ok:
         raise _OutOfRange
     n, T = levels.shape
@@ -165,7 +165,7 @@ def component_boxes_sweep(maps, thresholds, *, workers: int | None = None) -> np
         flat = flat.astype(np.float64)        # exact for float16; compared in float64
     flat = np.ascontiguousarray(flat)
     workers = default_workers() if workers is None else int(workers)
-    parts = _map_chunks(lambda a, b: unionfind.paper_batch(flat[a:b], thresholds),
+    parts = _map_chunks(lambda a, b: rules_numba.paper_batch(flat[a:b], thresholds),
                         flat.shape[0], workers)
     out = np.concatenate(parts) if len(parts) > 1 else parts[0]
     return out.reshape(*maps.shape[:-2], thresholds.size, 4)

@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
+from camjax.boxes import rules_numba
 from camjax.boxes import unionfind as uf
 from camjax.boxes import wsol_boxes, wsol_boxes_reference
 from camjax.boxes.tree import component_tree
@@ -120,7 +121,7 @@ def test_v1_ties_go_to_opencv():
     m[0, 7:10, 12:15] = 1.0
     m[0, 3, 3] = 0.5                     # a hole at some levels
     taus = np.array([0.0, 0.3, 0.6])
-    _, unsure, levels, ok = uf.v1_batch(np.ascontiguousarray(m), taus)
+    _, unsure, levels, ok = rules_numba.v1_batch(np.ascontiguousarray(m), taus)
     assert ok and unsure.all()
     assert_same(wsol_boxes(m, taus, False), wsol_boxes_reference(m, taus, False))
 

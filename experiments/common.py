@@ -134,8 +134,12 @@ def train(config, name: str, *, data=None) -> tuple[dict, Path]:
         if record["config_key"] == key:
             print(f"[cache] {name}: reusing {workdir} ({record['train_seconds']:.0f} s of training)")
             return record["metrics"], workdir
-    if workdir.exists():
+    # A run stopped by a signal resumes from its checkpoint when the config is the same.
+    started = workdir / "experiment_key"
+    if workdir.exists() and not (started.is_file() and started.read_text() == key):
         shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    started.write_text(key)
     original = loop.open_data
     if data is not None:
         loop.open_data = lambda config, workdir: data
@@ -145,6 +149,9 @@ def train(config, name: str, *, data=None) -> tuple[dict, Path]:
     finally:
         loop.open_data = original
     seconds = time.perf_counter() - t0
+    if "stopped_at" in metrics:   # preempted: not a finished model, nothing to cache
+        raise SystemExit(f"{name}: {metrics['signal']} at step {metrics['stopped_at']}; "
+                         "run the same command again to resume")
     metrics = json.loads(json.dumps(metrics, default=float))
     done.write_text(json.dumps({"config_key": key, "train_seconds": seconds,
                                 "metrics": metrics}, indent=1))

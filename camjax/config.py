@@ -21,7 +21,8 @@ def load(path, overrides: dict | None = None) -> ml_collections.ConfigDict:
     try:
         spec.loader.exec_module(module)
     except Exception as err:
-        raise ConfigError(f"config file {path} failed to load: {type(err).__name__}: {err}") from err
+        raise ConfigError(f"config file {path} failed to load: "
+                          f"{type(err).__name__}: {err}") from err
     if not hasattr(module, "get_config"):
         raise ConfigError(f"config file {path} has no get_config() function")
     config = module.get_config()
@@ -54,8 +55,9 @@ def set_key(config, dotted: str, value, source: str = "config") -> None:
     old = node[leaf]
     if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    both_str = isinstance(old, str) and isinstance(value, str)
     if old is not None and not isinstance(old, ml_collections.ConfigDict) \
-            and type(value) is not type(old) and not (isinstance(old, str) and isinstance(value, str)):
+            and type(value) is not type(old) and not both_str:
         if isinstance(old, str):
             value = str(value)
         else:

@@ -125,7 +125,8 @@ def write(out_dir, metrics: dict, pictures, config, class_names) -> Path:
     if "wsol_v2" in metrics:
         curves_png(out_dir / "threshold_curves.png", metrics)
         parts += ["## WSOL benchmark metrics (wsolevaluation's definitions)", "",
-                  "On the ground-truth class's min-max normalised CAM, thresholds 0.00 to 0.99.", "",
+                  "On the ground-truth class's min-max normalised CAM, "
+                  "thresholds 0.00 to 0.99.", "",
                   wsol_table(metrics), "", "![accuracy against threshold](threshold_curves.png)",
                   ""]
     if pictures.get("gallery"):

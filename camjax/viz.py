@@ -15,7 +15,8 @@ def heat_colors(cam: np.ndarray, cmap: str = "jet") -> np.ndarray:
     return (matplotlib.colormaps[cmap](cam)[..., :3] * 255).astype(np.uint8)
 
 
-def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5,
+            cmap: str = "jet") -> np.ndarray:
     """Blend a [0, 1] map over a uint8 (H, W, 3) image of the same size."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -51,7 +52,8 @@ def grid(images, ncols: int, pad: int = 2, fill: int = 255) -> np.ndarray:
     out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, 3), fill, np.uint8)
     for i, im in enumerate(images):
         r, c = divmod(i, ncols)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = im
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        out[y:y + h, x:x + w] = im
     return out
 
 

@@ -132,7 +132,8 @@ def train(config, name: str, *, data=None) -> tuple[dict, Path]:
     if done.is_file():
         record = json.loads(done.read_text())
         if record["config_key"] == key:
-            print(f"[cache] {name}: reusing {workdir} ({record['train_seconds']:.0f} s of training)")
+            print(f"[cache] {name}: reusing {workdir} "
+                  f"({record['train_seconds']:.0f} s of training)")
             return record["metrics"], workdir
     # A run stopped by a signal resumes from its checkpoint when the config is the same.
     started = workdir / "experiment_key"

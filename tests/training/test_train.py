@@ -13,10 +13,12 @@ def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path
     assert [x["step"] for x in lines] == [1, 2]
     for x in lines:
         assert np.isfinite(x["loss"]) and x["learning_rate"] > 0
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == ["1", "2"]
+    steps = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps == ["1", "2"]
     assert metrics["cam"]["num_images"] == 32 and metrics["step"] == 2
     assert 0 <= metrics["cam"]["gt_known_acc"] <= 100
-    assert (tmp_path / "eval" / "report.md").read_text().count("| GT-known localization accuracy |") == 1
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert report.count("| GT-known localization accuracy |") == 1
     assert (tmp_path / "eval" / "gallery.png").stat().st_size > 1000
     for png in ("threshold_curves.png", "best_worst.png"):
         assert (tmp_path / "eval" / png).stat().st_size > 1000

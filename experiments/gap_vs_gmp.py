@@ -29,6 +29,19 @@ def pick(metrics, path):
     return float(metrics)
 
 
+def caveat(rows, chance: float) -> str:
+    """A sentence when a pooling's classifier did not get clear of chance: then the table
+    compares how fast each pooling trains, not localization at equal accuracy."""
+    stuck = [pl.upper() for pl, v in rows.items() if np.mean(v["cls top-1 err"]) > chance - 10]
+    if not stuck:
+        return ""
+    return (f"\n{' and '.join(stuck)} stayed within 10 points of chance (top-1 error "
+            f"{chance:.1f}% for this many classes) in this training budget, so its maps "
+            "carry little class evidence: at this budget the table measures how fast each "
+            "pooling trains, not localization at equal accuracy. Pass `--steps` for longer "
+            "runs.")
+
+
 def main():
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -78,6 +91,7 @@ def main():
                     suptitle="CAM of the true class, box at 20% of max (red), ground truth (green)")
 
     g, m = rows["gap"], rows["gmp"]
+    chance = 100 * (1 - 1 / common.num_classes_of(config))
     d = {n: np.mean(g[n]) - np.mean(m[n]) for n in names}
     body = f"""Seeds: {', '.join(map(str, args.seeds))} per pooling. Test split, {int(rows and
 len(shown['gap'][0]['label']))} images. Errors and accuracies in %; mean ± half the range over
@@ -102,6 +116,7 @@ Here (GAP minus GMP, means over seeds): classification top-1 error {d['cls top-1
 localization top-1 error {d['loc top-1 err']:+.2f}, GT-known accuracy {d['GT-known acc']:+.2f},
 MaxBoxAccV2 {d['MaxBoxAccV2']:+.2f}, PxAP {d['PxAP']:+.2f} points; box area ratio GAP
 {np.mean(g['box area / GT area']):.2f} vs GMP {np.mean(m['box area / GT area']):.2f}.
+{caveat(rows, chance)}
 """
     common.write_results(out, "GAP vs GMP", body, seconds=time.perf_counter() - t0,
                          config=config)

@@ -29,11 +29,7 @@ def main():
     args = p.parse_args()
     t0 = time.perf_counter()
     out = common.results_dir(args, "class_units")
-    config, metrics, workdir = common.trained(args, ("gap", f"s{args.seed}"), pooling="gap",
-                                              seed=args.seed)
-    _, src = common.sources(config)
-    names = src.dataset_info.features["label"].names
-    model = common.load_model(config, workdir, len(names))
+    config, _, _, src, names, model = common.seed_gap_model(args)
     d = common.collect(model, config, src, limit=args.eval_images, keep_features=True)
     W = np.asarray(model.head.classifier.kernel[...])                 # (K, C)
     feats = d["features"]                                             # (N, h, w, K)

@@ -278,5 +278,15 @@ def trained(args, name_parts, **overrides):
     return config, metrics, workdir
 
 
+def seed_gap_model(args):
+    """The gap_vs_gmp GAP model of ``args.seed`` (trained if not cached) and the eval split:
+    (config, metrics, workdir, eval source, class names, model)."""
+    config, metrics, workdir = trained(args, ("gap", f"s{args.seed}"), pooling="gap",
+                                       seed=args.seed)
+    _, src = sources(config)
+    names = src.dataset_info.features["label"].names
+    return config, metrics, workdir, src, names, load_model(config, workdir, len(names))
+
+
 def num_classes_of(config) -> int:
     return pipeline.num_classes(sources(config)[0])

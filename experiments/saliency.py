@@ -36,10 +36,7 @@ def main():
     args = p.parse_args()
     t0 = time.perf_counter()
     out = common.results_dir(args, "saliency")
-    config, metrics, workdir = common.trained(args, ("gap", f"s{args.seed}"), pooling="gap",
-                                              seed=args.seed)
-    _, src = common.sources(config)
-    model = common.load_model(config, workdir, common.num_classes_of(config))
+    config, metrics, _, src, _, model = common.seed_gap_model(args)
     d = common.collect(model, config, src, limit=args.eval_images)
     images = jnp.asarray(np.stack([normalize_image(im) for im in d["image"]]))
     classes = np.stack([d["label"], d["top"][:, 0]], axis=1)          # [label, top-1]

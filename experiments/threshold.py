@@ -43,11 +43,7 @@ def main():
     args = p.parse_args()
     t0 = time.perf_counter()
     out = common.results_dir(args, "threshold")
-    config, metrics, workdir = common.trained(args, ("gap", f"s{args.seed}"), pooling="gap",
-                                              seed=args.seed)
-    _, src = common.sources(config)
-    names = src.dataset_info.features["label"].names
-    model = common.load_model(config, workdir, len(names))
+    config, metrics, workdir, src, names, model = common.seed_gap_model(args)
     d = common.collect(model, config, src, limit=args.eval_images)
     labels, top, gt = d["label"], d["top"], d["gt"]
     right1 = top[:, 0] == labels

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export CAMJAX_DATA_DIR ?= $(CURDIR)/.cache/tfds
 
-.PHONY: demo test bench experiments install clean
+.PHONY: demo test lint bench experiments install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/camjax demo --workdir demo_out
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check camjax tests bench experiments
+
+test: lint
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests
 
 bench: $(STAMP)

@@ -1,5 +1,22 @@
-"""camjax: Class Activation Mapping and weakly supervised localization in JAX/Flax NNX."""
-from camjax import boxes, cam, evaluation, models
+"""camjax: Class Activation Mapping and weakly supervised localization in JAX/Flax NNX.
+
+Submodules load on first use (``camjax.cam``, ``camjax.models``, ...), so
+``import camjax`` costs milliseconds and pulls in neither JAX nor OpenCV.
+"""
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["boxes", "cam", "evaluation", "models"]
+
+_SUBMODULES = ("boxes", "cam", "config", "data", "distributed", "errors", "evaluation",
+               "evaluator", "geometry", "models", "saliency", "tencrop", "training", "viz")
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"camjax.{name}")
+    raise AttributeError(f"module 'camjax' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_SUBMODULES])

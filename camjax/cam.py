@@ -1,4 +1,5 @@
-"""Class activation maps (paper eq. 2), upsampling and normalisation, all jitted.
+"""Class activation maps (paper eq. 2), upsampling, normalisation and the one jitted
+``predict`` (model -> top-k -> maps) that evaluation, localize and experiments share.
 
 ``M[b, c, y, x] = sum_k W[k, c] f[b, y, x, k]``: the requested classes' columns
 of W are gathered first, so the cost is O(B h w K k) whatever the class count.
@@ -10,6 +11,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 from flax import nnx
+
+from camjax.models import class_weights
 
 UPSAMPLE_METHODS = {"bilinear": "linear", "bicubic": "cubic"}
 NORMALIZE_MODES = ("minmax", "max")
@@ -99,21 +102,32 @@ def maps_at_size(features, weights, classes, size, *, method: str = "bilinear",
 
 
 @partial(jax.jit, static_argnames=("graphdef", "k", "method", "mode"))
-def _predict(graphdef, state, images, k, method, mode):
-    model = nnx.merge(graphdef, state)
+def predict(graphdef, state, images, labels=None, *, k: int = 5, method: str = "bilinear",
+            mode: str = "minmax"):
+    """Images -> model -> top-k classes -> normalised CAMs at image size, as one jit.
+
+    Pure over ``nnx.split`` state: ``graphdef`` (static) and ``state`` (one state or a
+    tuple of states, as ``nnx.merge`` takes them) of any network whose call returns
+    ``(logits, features)`` and whose ``class_weights`` are defined. Returns
+    ``(logits (B, C), top (B, k), maps (B, k, H, W))``; with ``labels`` (B,) the maps
+    are those of ``[label, top-1, ..., top-k]`` (B, 1 + k, H, W), the ground-truth
+    class's first. A batch sharded along ``data`` stays sharded.
+    """
+    states = state if isinstance(state, tuple) else (state,)
+    model = nnx.merge(graphdef, *states)
     logits, features = model(images)
-    classes = jax.lax.top_k(logits, k)[1]
-    weights = model.head.classifier.kernel[...]
-    return logits, classes, maps_at_size(features, weights, classes, images.shape[1:3],
-                                         method=method, mode=mode)
+    top = jax.lax.top_k(logits, k)[1]
+    classes = top if labels is None else jnp.concatenate([labels[:, None], top], axis=1)
+    maps = maps_at_size(features, class_weights(model), classes, images.shape[1:3],
+                        method=method, mode=mode)
+    return logits, top, maps
 
 
 def predict_cams(model: nnx.Module, images, *, k: int = 5, method: str = "bilinear",
                  mode: str = "minmax"):
-    """Images -> model -> top-k classes -> normalised CAMs at image size, as one jit.
+    """:func:`predict` of an NNX model: ``(logits (B, C), classes (B, k), maps (B, k, H, W))``.
 
-    Returns ``(logits (B, C), classes (B, k), maps (B, k, H, W))``. The model is
-    put in evaluation mode.
+    The model is put in evaluation mode.
     """
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be (B, H, W, 3), got shape {images.shape}")
@@ -121,4 +135,4 @@ def predict_cams(model: nnx.Module, images, *, k: int = 5, method: str = "biline
         raise ValueError(f"bad method {method!r} or mode {mode!r}")
     model.eval()
     graphdef, state = nnx.split(model)
-    return _predict(graphdef, state, images, k, method, mode)
+    return predict(graphdef, state, images, k=k, method=method, mode=mode)

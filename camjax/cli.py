@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "configs" / "demo.py"
+from camjax.errors import UserError
 
 
-class UsageError(Exception):
-    pass
+class UsageError(UserError):
+    """A command line that does not parse."""
 
 
 def _overrides(extra: list[str]) -> dict:
@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("train", "train (resuming), then evaluate"),
                        ("evaluate", "evaluate the latest checkpoint of a workdir")):
         s = sub.add_parser(name, help=text)
-        s.add_argument("--config", required=True, help="an experiments/configs/*.py file")
+        s.add_argument("--config", required=True,
+                       help="a config file (experiments/configs/*.py) or a packaged name (demo)")
         s.add_argument("--workdir", required=True)
     pr = sub.add_parser("prepare", help="prepare a TFDS dataset as array_record")
     pr.add_argument("--dataset", default="camjax_shapes")
@@ -56,16 +57,16 @@ def run(argv: list[str]) -> int:
     if args.command in ("train", "evaluate", "demo"):
         from camjax import config as config_lib
         overrides = _overrides(extra)
-        path = DEMO_CONFIG if args.command == "demo" else args.config
+        path = config_lib.packaged("demo") if args.command == "demo" else args.config
         cfg = config_lib.load(path, overrides)
-        from camjax.training import loop
+        from camjax import training
         if args.command == "evaluate":
-            metrics = loop.evaluate_workdir(cfg, args.workdir)
+            metrics = training.evaluate_workdir(cfg, args.workdir)
         else:
-            metrics = loop.train_and_evaluate(cfg, args.workdir)
+            metrics = training.train_and_evaluate(cfg, args.workdir)
         import jax
         if "cam" in metrics and jax.process_index() == 0:
-            from camjax.report import metrics_table
+            from camjax.evaluator import metrics_table
             print(metrics_table(metrics))
             print(f"report: {Path(args.workdir) / 'eval' / 'report.md'}")
         return 0
@@ -84,16 +85,13 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from camjax.config import ConfigError
-    from camjax.training.checkpoint import CheckpointError
-    user_errors = (UsageError, ConfigError, CheckpointError, FileNotFoundError)
     try:
         return run(sys.argv[1:] if argv is None else argv)
-    except user_errors as err:
+    except (UserError, FileNotFoundError) as err:
         print(f"camjax: error: {err}", file=sys.stderr)
         return 2
     except Exception as err:
-        from camjax.training.loop import NonFiniteLossError
+        from camjax.training import NonFiniteLossError
         if isinstance(err, NonFiniteLossError):
             print(f"camjax: error: {err}", file=sys.stderr)
             return 1

@@ -1,21 +1,52 @@
-"""Load an ml_collections config file and apply ``--config.key=value`` overrides."""
+"""Configs: a file (or a packaged name) merged onto the packaged defaults, then overrides.
+
+Every key has its default in ``camjax/configs/default.py``; a config file's
+``get_config()`` may return the whole config or only what it changes, and
+``--config.key=value`` overrides come last. Code reads ``config.key`` directly.
+"""
 from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 from pathlib import Path
 
 import ml_collections
 
+from camjax.errors import ConfigError
 
-class ConfigError(ValueError):
-    """A config file or override a user can fix."""
+PACKAGED = Path(__file__).resolve().parent / "configs"
+# keys whose value is a free-form mapping (a model's constructor arguments)
+FREE_FORM = ("model_kwargs",)
+
+__all__ = ["ConfigError", "defaults", "from_json", "load", "packaged", "set_key"]
 
 
-def load(path, overrides: dict | None = None) -> ml_collections.ConfigDict:
-    path = Path(path)
+def defaults() -> ml_collections.ConfigDict:
+    from camjax.configs import default
+    return default.get_config()
+
+
+def packaged(name: str) -> Path:
+    """The file of a packaged config (``"demo"``, ``"default"``)."""
+    path = PACKAGED / f"{name}.py"
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        names = sorted(p.stem for p in PACKAGED.glob("*.py") if not p.stem.startswith("_"))
+        raise ConfigError(f"no packaged config {name!r}; packaged: {', '.join(names)}")
+    return path
+
+
+def _resolve(path) -> Path:
+    """A file path, or the name of a packaged config when no such file exists."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    if p.suffix == "" and p.parent == Path(".") and (PACKAGED / f"{p.name}.py").is_file():
+        return PACKAGED / f"{p.name}.py"
+    raise ConfigError(f"config file not found: {p}")
+
+
+def _from_file(path: Path) -> ml_collections.ConfigDict:
     spec = importlib.util.spec_from_file_location(f"camjax_config_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     try:
@@ -26,10 +57,78 @@ def load(path, overrides: dict | None = None) -> ml_collections.ConfigDict:
     if not hasattr(module, "get_config"):
         raise ConfigError(f"config file {path} has no get_config() function")
     config = module.get_config()
+    if isinstance(config, dict):
+        config = ml_collections.ConfigDict(config)
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise ConfigError(f"get_config() of {path} returned {type(config).__name__}, "
+                          "not an ml_collections.ConfigDict")
+    return config
+
+
+def load(path="default", overrides: dict | None = None) -> ml_collections.ConfigDict:
+    """The defaults, the config file ``path`` merged onto them, then ``overrides``
+    (``{"a.b": value}``; a string value is parsed as a Python literal). Locked."""
+    path = _resolve(path)
+    config = defaults()
+    merge(config, _from_file(path), source=str(path))
     for key, value in (overrides or {}).items():
         set_key(config, key, value, source=str(path))
     config.lock()
     return config
+
+
+def from_json(path, overrides: dict | None = None) -> ml_collections.ConfigDict:
+    """A run's saved ``config.json`` merged onto today's defaults, then ``overrides``:
+    a run saved before a key existed gets that key's default."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: is {path.parent} a camjax train workdir?")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8-sig"))
+    except ValueError as err:
+        raise ConfigError(f"{path} is not valid JSON: {err}") from err
+    config = defaults()
+    merge(config, ml_collections.ConfigDict(saved), source=str(path), from_json=True)
+    for key, value in (overrides or {}).items():
+        set_key(config, key, value, source=str(path))
+    config.lock()
+    return config
+
+
+def merge(config, update, *, source: str, prefix: str = "", from_json: bool = False) -> None:
+    """Set every key of ``update`` in ``config``; a key ``config`` lacks is an error."""
+    for key, value in update.items():
+        dotted = prefix + key
+        if key not in config:
+            raise ConfigError(f"unknown config key {dotted!r} in {source}{_hint(config, key)}")
+        old = config[key]
+        with config.unlocked():
+            if dotted in FREE_FORM:
+                config[key] = ml_collections.ConfigDict(dict(value))
+            elif isinstance(old, ml_collections.ConfigDict):
+                merge(old, value, source=source, prefix=dotted + ".", from_json=from_json)
+            else:
+                config[key] = _coerce(old, value, dotted, source, from_json)
+
+
+def _hint(node, leaf: str) -> str:
+    close = [k for k in node.keys() if k.split("_")[0] == leaf.split("_")[0]]
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _coerce(old, value, dotted: str, source: str, from_json: bool = False):
+    """``value`` for a key whose default is ``old``: an int where a float is expected
+    becomes a float; a list from JSON becomes a tuple; another type is an error."""
+    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if from_json and isinstance(old, tuple) and isinstance(value, list):
+        return tuple(value)
+    if old is None or type(value) is type(old):
+        return value
+    if isinstance(old, str):
+        return str(value)
+    raise ConfigError(f"config key {dotted!r} expects {type(old).__name__}, got {value!r} "
+                      f"(in {source})")
 
 
 def _parse(text: str):
@@ -47,20 +146,13 @@ def set_key(config, dotted: str, value, source: str = "config") -> None:
         if name not in node:
             raise ConfigError(f"unknown config key {dotted!r} in {source}")
         node = node[name]
-    if leaf not in node:
-        close = [k for k in node.keys() if k.split("_")[0] == leaf.split("_")[0]]
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown config key {dotted!r} in {source}{hint}")
+    free = ".".join(parents) in FREE_FORM
+    if leaf not in node and not free:
+        raise ConfigError(f"unknown config key {dotted!r} in {source}{_hint(node, leaf)}")
     value = _parse(value) if isinstance(value, str) else value
-    old = node[leaf]
-    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    both_str = isinstance(old, str) and isinstance(value, str)
-    if old is not None and not isinstance(old, ml_collections.ConfigDict) \
-            and type(value) is not type(old) and not both_str:
-        if isinstance(old, str):
-            value = str(value)
-        else:
-            raise ConfigError(f"config key {dotted!r} expects {type(old).__name__}, got {value!r}")
+    if not free:
+        old = node[leaf]
+        if not isinstance(old, ml_collections.ConfigDict):
+            value = _coerce(old, value, dotted, source)
     with node.unlocked():
         node[leaf] = value

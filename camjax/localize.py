@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import ml_collections
 import numpy as np
 
 from camjax import viz
@@ -28,19 +27,17 @@ def localize_files(workdir, image_paths, out_dir, *, top_k: int = 1) -> Path:
     import jax
     from flax import nnx
 
+    from camjax import config as config_lib
     from camjax.boxes import largest_component_boxes
     from camjax.cam import predict_cams
     from camjax.data.transforms import normalize_image, resize
-    from camjax.evaluation.iou import rescale_boxes
-    from camjax.training import loop
+    from camjax.geometry import rescale_boxes
+    from camjax.training import restore_for_inference
 
     workdir, out_dir = Path(workdir), Path(out_dir)
-    info = workdir / "config.json"
-    if not info.is_file():
-        raise FileNotFoundError(f"{info} not found: is {workdir} a camjax train workdir?")
-    config = ml_collections.ConfigDict(json.loads(info.read_text()))
+    config = config_lib.from_json(workdir / "config.json")
     names = json.loads((workdir / "class_names.json").read_text())
-    graphdef, state, _ = loop.restore_for_inference(config, workdir, len(names))
+    graphdef, state, _ = restore_for_inference(config, workdir, len(names))
     model = nnx.merge(graphdef, state.params, state.rest)
     size = config.image_size
     results = []

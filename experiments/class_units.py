@@ -17,6 +17,7 @@ import numpy as np
 import common
 from camjax import viz
 from camjax.cam import upsample
+from camjax.models import class_weights
 
 
 def main():
@@ -31,7 +32,7 @@ def main():
     out = common.results_dir(args, "class_units")
     config, _, _, src, names, model = common.seed_gap_model(args)
     d = common.collect(model, config, src, limit=args.eval_images, keep_features=True)
-    W = np.asarray(model.head.classifier.kernel[...])                 # (K, C)
+    W = np.asarray(class_weights(model))                 # (K, C)
     feats = d["features"]                                             # (N, h, w, K)
     peak = feats.max(axis=(1, 2))                                     # (N, K)
     panels, titles, rows, labels = [], [], [], []

@@ -28,11 +28,11 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from camjax import config as config_lib  # noqa: E402
-from camjax.cam import maps_at_size  # noqa: E402
+from camjax import cam, config as config_lib  # noqa: E402
 from camjax.data import pipeline  # noqa: E402
 from camjax.data.transforms import denormalize_image  # noqa: E402
-from camjax.evaluation.iou import iou  # noqa: E402
+from camjax.geometry import iou  # noqa: E402
+from camjax.models import class_weights  # noqa: E402
 from camjax.models.heads import global_pool  # noqa: E402
 
 CACHE = Path(os.environ.get("CAMJAX_EXPERIMENTS_CACHE", REPO / ".cache" / "experiments"))
@@ -125,7 +125,7 @@ def train(config, name: str, *, data=None) -> tuple[dict, Path]:
 
     ``data`` optionally replaces the (train, eval) sources, e.g. class subsets.
     """
-    from camjax.training import loop
+    from camjax.training import train_and_evaluate
     workdir = CACHE / name
     done = workdir / "experiment_done.json"
     key = config_key(config)
@@ -141,14 +141,8 @@ def train(config, name: str, *, data=None) -> tuple[dict, Path]:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     started.write_text(key)
-    original = loop.open_data
-    if data is not None:
-        loop.open_data = lambda config, workdir: data
     t0 = time.perf_counter()
-    try:
-        metrics = loop.train_and_evaluate(config, workdir)
-    finally:
-        loop.open_data = original
+    metrics = train_and_evaluate(config, workdir, data=data)
     seconds = time.perf_counter() - t0
     if "stopped_at" in metrics:   # preempted: not a finished model, nothing to cache
         raise SystemExit(f"{name}: {metrics['signal']} at step {metrics['stopped_at']}; "
@@ -164,7 +158,7 @@ def train_seconds(workdir) -> float:
 
 
 def load_model(config, workdir, num_classes: int) -> nnx.Module:
-    from camjax.training.evaluate import restore_for_inference
+    from camjax.training import restore_for_inference
     graphdef, state, _ = restore_for_inference(config, workdir, num_classes)
     model = nnx.merge(graphdef, jax.device_get(state.params), jax.device_get(state.rest))
     model.eval()
@@ -172,15 +166,12 @@ def load_model(config, workdir, num_classes: int) -> nnx.Module:
 
 
 # ----------------------------------------------------------------------------- inference
-@partial(jax.jit, static_argnames=("graphdef", "k", "method"))
-def _infer(graphdef, state, images, labels, *, k, method):
+@partial(jax.jit, static_argnames=("graphdef",))
+def _features(graphdef, state, images):
+    """(pooled (B, K), features (B, h, w, K)) of the model's final conv maps."""
     model = nnx.merge(graphdef, state)
-    logits, features = model(images)
-    top = jax.lax.top_k(logits, k)[1]
-    weights = model.head.classifier.kernel[...]
-    classes = jnp.concatenate([labels[:, None], top[:, :3]], axis=1)   # label, top-1..3
-    maps = maps_at_size(features, weights, classes, images.shape[1:3], method=method)
-    return logits, top, global_pool(features, model.head.pooling), features, maps
+    _, features = model(images)
+    return global_pool(features, model.head.pooling), features
 
 
 def collect(model, config, src, *, limit=None, keep_features: bool = False, k: int = 5) -> dict:
@@ -200,10 +191,12 @@ def collect(model, config, src, *, limit=None, keep_features: bool = False, k: i
     for _, b in tqdm(pipeline.eval_batches(src, config, limit=limit), total=steps,
                      desc="collect", unit="batch"):
         v = b["valid"]
-        logits, top, pooled, feats, maps = jax.device_get(_infer(
-            graphdef, state, jnp.asarray(b["image"]), jnp.asarray(b["label"]),
-            k=min(k, model.head.classifier.kernel.shape[1]),
-            method=config.get("upsample", "bilinear")))
+        images = jnp.asarray(b["image"])
+        logits, top, maps = jax.device_get(cam.predict(
+            graphdef, state, images, jnp.asarray(b["label"]),
+            k=min(k, class_weights(model).shape[1]), method=config.upsample))
+        maps = maps[:, :4]                              # label, top-1..3
+        pooled, feats = jax.device_get(_features(graphdef, state, images))
         out["image"].append(denormalize_image(b["image"][v]))
         out["label"].append(b["label"][v])
         out["gt"].extend(g[g[:, 0] >= 0] for g in b["boxes"][v])

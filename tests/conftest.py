@@ -7,6 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "experiments" / "configs"
+DEMO = ROOT / "camjax" / "configs" / "demo.py"
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +23,7 @@ def tiny_data_dir(tmp_path_factory):
 def tiny_config(tiny_data_dir):
     """The demo config shrunk to seconds: 32 px inputs, 2 steps, the tiny dataset."""
     from camjax import config as config_lib
-    return config_lib.load(CONFIGS / "demo.py", {
+    return config_lib.load(DEMO, {
         "dataset": "camjax_shapes/tiny", "data_dir": tiny_data_dir, "image_size": 32,
         "batch_size": 8, "eval_batch_size": 16, "num_train_steps": 2, "log_every_steps": 1,
         "checkpoint_every_steps": 1, "warmup_steps": 0, "data_threads": 1})

@@ -1,11 +1,14 @@
-"""Datasets: TFDS builders (the built-in ``camjax_shapes``), box conversion, pipelines.
+"""Datasets: sources (TFDS builders, the built-in ``camjax_shapes``), per-example
+transforms, and the ground-truth readers (wsolevaluation metadata, ILSVRC XML/CSV).
 
 ``camjax.data.builders`` (TFDS, OpenCV) and ``camjax.data.pipeline`` (grain, jax) are
-imported on first use, so ``camjax.data.boxes`` stays cheap to import.
+imported on first use, so the readers stay cheap to import.
 """
 import importlib
 
-from camjax.data.boxes import pixel_to_tfds_boxes, tfds_to_pixel_boxes
+from camjax.data.annotations import (AnnotationError, Annotations, join_by_file_name,
+                                     read_wsol_metadata, tfds_boxes)
+from camjax.data.ilsvrc import read_ilsvrc_xml, read_loc_val_solution, read_synsets
 
 _LAZY = ("builders", "pipeline", "transforms")
 
@@ -16,4 +19,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'camjax.data' has no attribute {name!r}")
 
 
-__all__ = ["pixel_to_tfds_boxes", "tfds_to_pixel_boxes", *_LAZY]
+__all__ = ["AnnotationError", "Annotations", "join_by_file_name", "read_ilsvrc_xml",
+           "read_loc_val_solution", "read_synsets", "read_wsol_metadata", "tfds_boxes",
+           *_LAZY]

@@ -20,13 +20,14 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from camjax.data import transforms
+from camjax.errors import ConfigError
 
 BUILTIN = "camjax_shapes"
 
 
 def data_dir(config, workdir) -> str:
     """config.data_dir, else $CAMJAX_DATA_DIR, else WORKDIR/tfds (never the home folder)."""
-    d = config.get("data_dir") or os.environ.get("CAMJAX_DATA_DIR") or str(Path(workdir) / "tfds")
+    d = config.data_dir or os.environ.get("CAMJAX_DATA_DIR") or str(Path(workdir) / "tfds")
     return str(Path(d).expanduser().absolute())
 
 
@@ -82,7 +83,7 @@ def _train_dataset(src, config, *, seed: int) -> grain.MapDataset:
     procs = jax.process_count()
     local_batch = config.batch_size // procs
     fn = functools.partial(transforms.train_example, image_size=config.image_size,
-                           augment=config.get("augment", "flip"))
+                           augment=config.augment)
     ds = (grain.MapDataset.source(src).shuffle(seed=seed).repeat()
           .random_map(lambda rec, rng: fn(rec, rng), seed=seed + 1))
     # local-batch-sized chunks; chunk s*P + p is process p's share of global batch s
@@ -96,15 +97,14 @@ def train_iterator(src, config, *, seed: int):
     consumed}``. ``config.data_workers`` > 0 decodes and augments in that many grain
     worker processes instead (same batches; a state of another form).
     """
-    if config.get("augment", "flip") not in transforms.AUGMENTATIONS:
-        from camjax.config import ConfigError
+    if config.augment not in transforms.AUGMENTATIONS:
         raise ConfigError(f"config.augment must be one of {transforms.AUGMENTATIONS}, "
                           f"got {config.augment!r}")
     ds = _train_dataset(src, config, seed=seed)
-    threads = config.get("data_threads", min(4, os.cpu_count() or 1))
+    threads = config.data_threads
     it_ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=threads,
                                                  prefetch_buffer_size=2 * max(threads, 1)))
-    workers = config.get("data_workers", 0)
+    workers = config.data_workers
     if workers:
         from absl import flags
         if not flags.FLAGS.is_parsed():   # grain's workers read absl flags; camjax has none
@@ -134,18 +134,17 @@ def restore_iterator(it, state: dict | None, step: int) -> str:
 
 def box_lookup(config) -> dict | None:
     """file stem -> (n, 4) pixel boxes from ``config.eval_annotations`` (None when unset)."""
-    path = config.get("eval_annotations", "")
+    path = config.eval_annotations
     if not path:
         return None
-    from camjax.config import ConfigError
-    from camjax.evaluation import annotations, ilsvrc
+    from camjax.data import annotations, ilsvrc
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config.eval_annotations not found: {path}")
     if path.is_dir() and (path / "image_ids.txt").exists():
         found = annotations.read_wsol_metadata(path)
     else:
-        if not config.get("synsets"):
+        if not config.synsets:
             raise ConfigError(f"config.eval_annotations={path} needs config.synsets "
                               "(LOC_synset_mapping.txt) to map synsets to labels")
         synsets = ilsvrc.read_synsets(config.synsets)
@@ -155,7 +154,7 @@ def box_lookup(config) -> dict | None:
 
 
 def _with_boxes(record: dict, lookup: dict) -> dict:
-    from camjax.evaluation.annotations import file_stem
+    from camjax.data.annotations import file_stem
     name = record.get("file_name", record.get("image/filename"))
     if name is None:
         raise KeyError("config.eval_annotations needs records with a 'file_name' feature")
@@ -174,7 +173,7 @@ def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = No
     procs, me = jax.process_count(), jax.process_index()
     local_batch = config.eval_batch_size // procs
     fn = functools.partial(transforms.eval_example, image_size=config.image_size,
-                           max_boxes=config.get("max_boxes", 8), with_boxes=with_boxes)
+                           max_boxes=config.max_boxes, with_boxes=with_boxes)
     ds = grain.MapDataset.source(src)[:n][me::procs]
     lookup = box_lookup(config) if with_boxes else None
     if lookup is not None:
@@ -182,7 +181,7 @@ def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = No
     ds = ds.map(fn)
     per_process = -(-n // procs)
     steps = -(-per_process // local_batch)
-    it = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=config.get("data_threads", 2))))
+    it = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=config.data_threads)))
     template = None
     for step in range(steps):
         items = []

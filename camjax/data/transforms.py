@@ -9,8 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from camjax.data.boxes import tfds_to_pixel_boxes
-from camjax.evaluation.iou import rescale_boxes
+from camjax.geometry import rescale_boxes, tfds_to_pixel_boxes
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 STD = np.array([0.229, 0.224, 0.225], np.float32) * 255

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from camjax.evaluation.iou import iou
+from camjax.geometry import iou
 
 
 def _check_gt(gt_boxes, n: int) -> list[np.ndarray]:

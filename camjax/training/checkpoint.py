@@ -23,11 +23,13 @@ import jax
 import orbax.checkpoint as ocp
 from etils import epath
 
+from camjax.errors import UserError
+
 # meta keys that must match between the checkpoint and the config that resumes it
 IDENTITY_KEYS = ("model", "pooling", "num_classes", "dataset", "batch_size", "model_kwargs")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError):
     """A checkpoint folder that cannot be read back: corrupt, or from another run."""
 
 

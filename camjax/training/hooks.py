@@ -10,6 +10,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from camjax import distributed
+
 
 class NonFiniteLossError(RuntimeError):
     """The loss or the gradient became NaN or infinite."""
@@ -79,14 +81,6 @@ class MetricsWriter:
             self.tb.close()
 
 
-def any_process(flag: bool) -> bool:
-    """True on every process when ``flag`` is True on any (a collective: all must call)."""
-    if jax.process_count() == 1:
-        return bool(flag)
-    from jax.experimental import multihost_utils
-    return bool(np.any(multihost_utils.process_allgather(np.array([flag], np.int32))))
-
-
 class StopRequest:
     """SIGTERM / SIGINT (preemption, Ctrl-C) set a flag; the loop saves and returns.
 
@@ -123,7 +117,7 @@ class StopRequest:
         """Whether to stop after ``step`` (every process gets the same answer)."""
         if jax.process_count() == 1:
             return self.requested
-        return (step % self.check_every == 0 or last) and any_process(self.requested)
+        return (step % self.check_every == 0 or last) and distributed.any_process(self.requested)
 
     def __exit__(self, *exc):
         for sig, handler in self._old.items():

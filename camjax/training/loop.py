@@ -17,23 +17,18 @@ import json
 import time
 from pathlib import Path
 
-import jax
 from tqdm.auto import tqdm
 
+from camjax import distributed
 from camjax.data import pipeline
+from camjax.errors import ConfigError
 from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib
-from camjax.training.evaluate import (evaluate_split, evaluate_workdir,  # noqa: F401
-                                      final_evaluation, history_record,
-                                      restore_for_inference)
-from camjax.training.hooks import MetricsWriter, NonFiniteLossError, StopRequest, check_finite
-from camjax.training.state import build_model, compile_train_step, initial_state  # noqa: F401
-
-__all__ = ["NonFiniteLossError", "evaluate_workdir", "restore_for_inference",
-           "train_and_evaluate"]
+from camjax.training.evaluate import evaluate_split, final_evaluation, history_record
+from camjax.training.hooks import MetricsWriter, StopRequest, check_finite
+from camjax.training.state import build_model, compile_train_step, initial_state
 
 
 def _check_loop_config(config) -> None:
-    from camjax.config import ConfigError
     for key in ("num_train_steps", "log_every_steps", "checkpoint_every_steps"):
         if config[key] < 1:
             raise ConfigError(f"config.{key} must be >= 1, got {config[key]}")
@@ -42,32 +37,34 @@ def _check_loop_config(config) -> None:
 def open_data(config, workdir: Path):
     """(train source, eval source); process 0 prepares the dataset first."""
     ddir = pipeline.data_dir(config, workdir)
-    if mesh_lib.is_main_process():
+    if distributed.is_main_process():
         pipeline.prepare(config.dataset, ddir)
-    _barrier("camjax_prepare")
+    distributed.barrier("camjax_prepare")
     return (pipeline.source(config.dataset, config.train_split, ddir),
             pipeline.source(config.dataset, config.eval_split, ddir))
 
 
-def train_and_evaluate(config, workdir) -> dict:
+def train_and_evaluate(config, workdir, data=None) -> dict:
     """Train ``config`` in ``workdir`` (resuming from its latest checkpoint), then evaluate.
 
-    Returns the final evaluation metrics, or ``{"stopped_at": step, ...}`` when a
-    SIGTERM / SIGINT ended the run early (a checkpoint of that step is on disk).
+    ``data``: an optional (train, eval) pair of random-access sources (e.g. class subsets
+    of a dataset) instead of ``config.dataset``'s splits. Returns the final evaluation
+    metrics, or ``{"stopped_at": step, ...}`` when a SIGTERM / SIGINT ended the run early
+    (a checkpoint of that step is on disk).
     """
-    mesh_lib.maybe_initialize_distributed(config)
+    distributed.maybe_initialize(config.distributed)
     workdir = Path(workdir).absolute()
-    main = mesh_lib.is_main_process()
+    main = distributed.is_main_process()
     log = print if main else (lambda *args, **kwargs: None)
     workdir.mkdir(parents=True, exist_ok=True)
     mesh = mesh_lib.data_mesh()
     mesh_lib.check_batch_size(config.batch_size)
     mesh_lib.check_batch_size(config.eval_batch_size, "eval_batch_size")
     _check_loop_config(config)
-    train_src, eval_src = open_data(config, workdir)
+    train_src, eval_src = open_data(config, workdir) if data is None else data
     num_classes = pipeline.num_classes(train_src)
 
-    mngr = checkpoint.manager(workdir, max_to_keep=config.get("keep_checkpoints", 3))
+    mngr = checkpoint.manager(workdir, max_to_keep=config.keep_checkpoints)
     data_iter = None
     try:
         resume = mngr.latest_step() is not None
@@ -97,7 +94,7 @@ def train_and_evaluate(config, workdir) -> dict:
             data_iter.close()
     if stopped:
         return stopped
-    if not config.get("eval_at_end", True):
+    if not config.eval_at_end:
         return {"step": int(state.step)}
     return final_evaluation(state, eval_src, setup.eval_graphdef, mesh, config, workdir)
 
@@ -105,14 +102,14 @@ def train_and_evaluate(config, workdir) -> dict:
 def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, meta,
            eval_src, log):
     """The step loop; returns (state, None) at the end or (state, stop record)."""
-    main = mesh_lib.is_main_process()
+    main = distributed.is_main_process()
     start, total, batch = int(state.step), config.num_train_steps, config.batch_size
     writer = MetricsWriter(workdir, start, main)
     bar = tqdm(total=max(0, total - start) * batch, unit="img", unit_scale=True,
                desc="train", disable=not main, smoothing=0.1)
     pending, t_log, seen = [], time.perf_counter(), 0
     try:
-        with StopRequest(config.get("stop_check_every_steps", 10)) as stop:
+        with StopRequest(config.stop_check_every_steps) as stop:
             for step in range(start + 1, total + 1):
                 state, metrics = train_step(state, mesh_lib.global_batch(mesh, next(data_iter)))
                 pending.append((step, metrics))
@@ -146,7 +143,7 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
                 if config.eval_every_steps and step % config.eval_every_steps == 0 and not last:
                     metrics_eval, _ = evaluate_split(
                         state, eval_src, setup.eval_graphdef, mesh, config, gallery_size=0,
-                        limit=config.get("eval_during_training_images", 1000))
+                        limit=config.eval_during_training_images)
                     if main:
                         with (workdir / "eval_history.jsonl").open("a") as f:
                             f.write(json.dumps(history_record(step, metrics_eval)) + "\n")
@@ -154,12 +151,6 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
         bar.close()
         writer.close()
     return state, None
-
-
-def _barrier(name: str) -> None:
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-        multihost_utils.sync_global_devices(name)
 
 
 def save_run_info(workdir: Path, config, src) -> None:

@@ -5,23 +5,24 @@ from __future__ import annotations
 import jax
 import optax
 
+from camjax.errors import ConfigError
+
 # Top-level modules a camjax network adds on top of an ImageNet backbone.
 NEW_LAYER_PREFIXES = ("cam_conv", "head", "extra")
 
 
 def learning_rate_schedule(config) -> optax.Schedule:
     base = config.learning_rate
-    kind = config.get("lr_schedule", "step")
-    warmup = config.get("warmup_steps", 0)
+    kind = config.lr_schedule
+    warmup = config.warmup_steps
     if kind == "step":   # the released Caffe solver: lr x gamma every step_size iterations
-        sched = optax.exponential_decay(base, config.lr_step_size, config.get("lr_gamma", 0.1),
+        sched = optax.exponential_decay(base, config.lr_step_size, config.lr_gamma,
                                         staircase=True)
     elif kind == "cosine":
         sched = optax.cosine_decay_schedule(base, max(1, config.num_train_steps - warmup))
     elif kind == "constant":
         sched = optax.constant_schedule(base)
     else:
-        from camjax.config import ConfigError
         raise ConfigError(f"config.lr_schedule must be 'step', 'cosine' or 'constant', "
                           f"got {kind!r}")
     if warmup:
@@ -47,7 +48,7 @@ def param_labels(params) -> object:
 def make_optimizer(config, params) -> tuple[optax.GradientTransformation, optax.Schedule]:
     """The transformation and the backbone's schedule (the one logged as learning_rate)."""
     schedule = learning_rate_schedule(config)
-    mult = config.get("new_layer_lr_mult", 1.0)
+    mult = config.new_layer_lr_mult
     if mult == 1.0:
         return _sgd(schedule, config), schedule
     new_schedule = lambda step: mult * schedule(step)  # noqa: E731

@@ -11,6 +11,7 @@ import optax
 from flax import nnx
 
 from camjax import models
+from camjax.errors import ConfigError
 from camjax.training import mesh as mesh_lib, optim, step as step_lib
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -29,9 +30,8 @@ class Setup(NamedTuple):
 
 
 def compute_dtype(config):
-    name = config.get("compute_dtype", "float32")
+    name = config.compute_dtype
     if name not in COMPUTE_DTYPES:
-        from camjax.config import ConfigError
         raise ConfigError(f"config.compute_dtype must be one of {sorted(COMPUTE_DTYPES)}, "
                          f"got {name!r}")
     return COMPUTE_DTYPES[name]
@@ -50,8 +50,8 @@ def build_model(config, num_classes: int, *, load_weights: bool = True,
     """``config.model`` with fresh weights, then ``config.pretrained`` (a torchvision
     state dict) when set and ``load_weights`` (False on resume: the checkpoint has them)."""
     model = models.create(config.model, num_classes=num_classes, pooling=config.pooling,
-                          rngs=nnx.Rngs(config.seed), **config.get("model_kwargs", {}))
-    if config.get("pretrained") and load_weights:
+                          rngs=nnx.Rngs(config.seed), **config.model_kwargs)
+    if config.pretrained and load_weights:
         report = models.load_pretrained(model, config.pretrained)
         log(f"pretrained {config.pretrained}: {len(report.loaded)} tensors loaded, "
             f"{len(report.new)} new ({', '.join(sorted({n.split('.')[0] for n in report.new}))})")
@@ -84,7 +84,7 @@ def compile_train_step(train_graphdef, tx, mesh, config):
 
 def run_meta(config, num_classes: int) -> dict:
     """What a checkpoint records about its run (checked when resuming)."""
-    kwargs = config.get("model_kwargs", {})
+    kwargs = config.model_kwargs
     kwargs = kwargs.to_dict() if hasattr(kwargs, "to_dict") else dict(kwargs)
     return {"model": config.model, "pooling": config.pooling, "num_classes": int(num_classes),
             "dataset": config.dataset, "batch_size": int(config.batch_size),

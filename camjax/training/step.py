@@ -1,4 +1,4 @@
-"""Pure train and eval steps over ``nnx.split`` state; jitted by the loop with shardings."""
+"""The pure train step over ``nnx.split`` state; jitted by the loop with shardings."""
 from __future__ import annotations
 
 from typing import Any
@@ -46,9 +46,3 @@ def train_step(state: TrainState, batch: dict, *, graphdef, tx,
     # a finite loss with a non-finite gradient would still poison the parameters
     return new_state, {"loss": loss, "accuracy": accuracy, "grad_norm": optax.global_norm(grads)}
 
-
-def eval_step(params, rest, images, *, graphdef, k: int = 5):
-    """Logits, top-k classes and the final features in evaluation mode."""
-    model = nnx.merge(graphdef, params, rest)
-    logits, features = model(images)
-    return logits, jax.lax.top_k(logits, k)[1], features

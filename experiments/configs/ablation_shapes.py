@@ -10,11 +10,7 @@ At ImageNet / CUB scale pass another config instead, e.g.
 ``--config experiments/configs/ilsvrc_vgg16_gap.py`` (the scripts only override
 ``pooling``, ``seed`` and ``model_kwargs`` of whatever config they are given).
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
-import demo  # noqa: E402
+from camjax.configs import demo
 
 
 def get_config():

@@ -12,9 +12,10 @@ import sys
 
 import ml_collections
 
-sys.path.insert(0, os.path.dirname(__file__))
-import default  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))   # paper.py, beside this file
 import paper  # noqa: E402
+
+from camjax.configs import default  # noqa: E402
 
 
 def get_config():

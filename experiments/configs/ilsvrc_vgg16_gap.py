@@ -10,9 +10,10 @@ Solver, weights ($CAMJAX_WEIGHTS_DIR), multi-host and bfloat16: paper.py, docs/t
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
-import default  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))   # paper.py, beside this file
 import paper  # noqa: E402
+
+from camjax.configs import default  # noqa: E402
 
 
 def get_config():

@@ -1,6 +1,7 @@
 """What the paper's training configs share: the released Caffe solver and the data recipes.
 
-Not run on its own; ``ilsvrc_*.py`` and ``cub_*.py`` call these on top of ``default.py``.
+Not run on its own; ``ilsvrc_*.py`` and ``cub_*.py`` call these on top of the packaged
+defaults (``camjax/configs/default.py``).
 
 The released CAM solver (``solver.prototxt`` of the CAM repository): SGD with momentum
 0.9, weight decay 5e-4, base learning rate 0.001 multiplied by 0.1 every 40k iterations,

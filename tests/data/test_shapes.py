@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from camjax.data.boxes import tfds_to_pixel_boxes
+from camjax.geometry import tfds_to_pixel_boxes
 from camjax.data.builders import render
 
 N = 600   # examples rendered once for the statistical tests (about 3 s)

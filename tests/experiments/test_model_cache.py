@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from camjax.training import loop
+from camjax import training
 
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -28,29 +28,29 @@ def test_stopped_run_is_not_cached_and_resumes(common, monkeypatch):
     config = common.load_config("experiments/configs/ablation_shapes.py")
     calls = []
 
-    def preempted(config, workdir):
+    def preempted(config, workdir, data=None):
         (workdir / "checkpoints").mkdir()           # what a SIGTERM save leaves behind
         calls.append("stopped")
         return {"stopped_at": 7, "signal": "SIGTERM"}
 
-    def finishes(config, workdir):
+    def finishes(config, workdir, data=None):
         assert (workdir / "checkpoints").is_dir()    # the checkpoint is still there to resume
         calls.append("finished")
         return {"cam": {"gt_known_acc": 12.5}, "step": 500}
 
-    monkeypatch.setattr(loop, "train_and_evaluate", preempted)
+    monkeypatch.setattr(training, "train_and_evaluate", preempted)
     with pytest.raises(SystemExit, match="SIGTERM at step 7"):
         common.train(config, "run")
     assert not (common.CACHE / "run" / "experiment_done.json").exists()
 
-    monkeypatch.setattr(loop, "train_and_evaluate", finishes)
+    monkeypatch.setattr(training, "train_and_evaluate", finishes)
     metrics, workdir = common.train(config, "run")
     assert metrics["cam"]["gt_known_acc"] == 12.5
     assert common.train(config, "run")[0] == metrics        # cached: not trained again
     assert calls == ["stopped", "finished"]
 
     config.seed = 1                                          # another config: trained afresh
-    monkeypatch.setattr(loop, "train_and_evaluate", preempted)
+    monkeypatch.setattr(training, "train_and_evaluate", preempted)
     with pytest.raises(SystemExit):
         common.train(config, "run")
     assert calls[-1] == "stopped"

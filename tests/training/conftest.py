@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import CONFIGS, ROOT
+from tests.conftest import DEMO, ROOT
 
 # the tiny run of tests/conftest.py's tiny_config, as command-line overrides
 TINY = {"dataset": "camjax_shapes/tiny", "image_size": 32, "batch_size": 8,
@@ -47,12 +47,12 @@ DISTRIBUTED_LAUNCHER = (
     "from camjax.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
-def start_train(workdir, args, env, config="demo.py", launcher=None) -> subprocess.Popen:
+def start_train(workdir, args, env, config=DEMO, launcher=None) -> subprocess.Popen:
     """``python -m camjax.cli train`` in the background; output in workdir/../<name>.log."""
     log = open(Path(str(workdir) + ".log"), "a")
     program = ["-c", launcher] if launcher else ["-m", "camjax.cli"]
     return subprocess.Popen([sys.executable, *program, "train", "--config",
-                             str(CONFIGS / config), "--workdir", str(workdir), *args],
+                             str(config), "--workdir", str(workdir), *args],
                             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 
 

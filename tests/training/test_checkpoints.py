@@ -8,16 +8,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from camjax import cli, config as config_lib
+from camjax import cli, config as config_lib, training
 from camjax.config import ConfigError
 from camjax.data import pipeline
 from camjax.training import checkpoint, loop, mesh as mesh_lib
-from tests.conftest import CONFIGS
+from tests.conftest import DEMO
 from tests.training.conftest import TINY, tiny_args
 
 
 def tiny(data_dir, **overrides):
-    return config_lib.load(CONFIGS / "demo.py", {**TINY, "data_dir": data_dir, **overrides})
+    return config_lib.load(DEMO, {**TINY, "data_dir": data_dir, **overrides})
 
 
 def test_data_iterator_state_restores_the_exact_batches(tiny_data_dir):
@@ -90,7 +90,7 @@ def test_global_batch_must_divide_by_the_device_count(monkeypatch):
 
 
 def test_keeps_the_last_k_and_clears_a_torn_temporary(tiny_data_dir, tmp_path):
-    loop.train_and_evaluate(tiny(tiny_data_dir, num_train_steps=4, keep_checkpoints=2,
+    training.train_and_evaluate(tiny(tiny_data_dir, num_train_steps=4, keep_checkpoints=2,
                                  eval_at_end=False, eval_every_steps=2,
                                  eval_during_training_images=16), tmp_path)
     history = [json.loads(x) for x in (tmp_path / "eval_history.jsonl").read_text().splitlines()]
@@ -102,7 +102,7 @@ def test_keeps_the_last_k_and_clears_a_torn_temporary(tiny_data_dir, tmp_path):
     torn = ckpts / "5.orbax-checkpoint-tmp-1234"      # what a kill during a save leaves
     (torn / "state").mkdir(parents=True)
     (torn / "state" / "junk").write_text("partial")
-    out = loop.train_and_evaluate(tiny(tiny_data_dir, num_train_steps=5, keep_checkpoints=2,
+    out = training.train_and_evaluate(tiny(tiny_data_dir, num_train_steps=5, keep_checkpoints=2,
                                        eval_at_end=False), tmp_path)
     assert out == {"step": 5} and not torn.exists()
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
@@ -127,7 +127,7 @@ def _poison_step(monkeypatch, at: int):
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_good_checkpoints(
         tiny_data_dir, tmp_path, monkeypatch, capsys):
     _poison_step(monkeypatch, at=5)
-    args = ["train", "--config", str(CONFIGS / "demo.py"), "--workdir", str(tmp_path),
+    args = ["train", "--config", str(DEMO), "--workdir", str(tmp_path),
             *tiny_args(tiny_data_dir, num_train_steps=8, log_every_steps=4,
                        checkpoint_every_steps=2)]
     assert cli.main(args) == 1
@@ -137,13 +137,13 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_good_checkpoints(
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [4]
     cfg = tiny(tiny_data_dir)
-    _, state, _ = loop.restore_for_inference(cfg, tmp_path, 12)  # camjax_shapes: 12 classes
+    _, state, _ = training.restore_for_inference(cfg, tmp_path, 12)  # camjax_shapes: 12 classes
     assert int(state.step) == 4
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(jax.device_get(state.params)))
 
 
 def test_a_huge_learning_rate_ends_with_one_line_and_exit_1(tiny_data_dir, tmp_path, capsys):
-    args = ["train", "--config", str(CONFIGS / "demo.py"), "--workdir", str(tmp_path),
+    args = ["train", "--config", str(DEMO), "--workdir", str(tmp_path),
             *tiny_args(tiny_data_dir, num_train_steps=6, learning_rate=1e38,
                        checkpoint_every_steps=6)]
     assert cli.main(args) == 1
@@ -156,12 +156,12 @@ def test_a_huge_learning_rate_ends_with_one_line_and_exit_1(tiny_data_dir, tmp_p
 def trained(tiny_data_dir, tmp_path_factory):
     """A 2-step workdir (checkpoints 1 and 2) to copy and damage."""
     work = tmp_path_factory.mktemp("trained")
-    loop.train_and_evaluate(tiny(tiny_data_dir, eval_at_end=False), work)
+    training.train_and_evaluate(tiny(tiny_data_dir, eval_at_end=False), work)
     return work
 
 
 def _train_cli(work, data_dir, **overrides):
-    return cli.main(["train", "--config", str(CONFIGS / "demo.py"), "--workdir", str(work),
+    return cli.main(["train", "--config", str(DEMO), "--workdir", str(work),
                      *tiny_args(data_dir, num_train_steps=3, eval_at_end=False, **overrides)])
 
 

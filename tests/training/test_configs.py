@@ -16,10 +16,10 @@ import pytest
 import tensorflow_datasets as tfds
 from flax import nnx
 
-from camjax import config as config_lib, models
+from camjax import config as config_lib, models, training
 from camjax.data import pipeline
 from camjax.models.pretrained import ARCHITECTURES, LoadReport
-from camjax.training import loop, optim, state as state_lib, step as step_lib
+from camjax.training import optim, state as state_lib, step as step_lib
 from tests.conftest import CONFIGS
 
 PAPER = ["ilsvrc_vgg16_gap", "ilsvrc_googlenet_gap", "ilsvrc_googlenet_gmp",
@@ -127,7 +127,7 @@ def test_two_steps_on_mock_data(name, tmp_path, monkeypatch):
     real_source = pipeline.source
     monkeypatch.setattr(pipeline, "source", lambda *a: _ValidBoxes(real_source(*a)))
     with tfds.testing.mock_data(num_examples=8):
-        metrics = loop.train_and_evaluate(c, tmp_path / "work")
+        metrics = training.train_and_evaluate(c, tmp_path / "work")
     assert [path for _, path in loaded] == [c.pretrained]     # config.pretrained is loaded
     lines = (tmp_path / "work" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2

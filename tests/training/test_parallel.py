@@ -7,9 +7,8 @@ import sys
 import jax
 import pytest
 
-from camjax import config as config_lib
-from camjax.training import loop
-from tests.conftest import CONFIGS
+from camjax import config as config_lib, training
+from tests.conftest import DEMO
 from tests.training.conftest import (DISTRIBUTED_LAUNCHER, TINY, assert_trees_close, cli_env,
                                      finish, free_port, logged_steps, losses, output,
                                      start_train, tiny_args)
@@ -43,10 +42,10 @@ def test_same_run_on_1_2_8_devices_and_2_processes(tiny_data_dir, tmp_path, jax_
             CAMJAX_PROCESS_ID=i), launcher=DISTRIBUTED_LAUNCHER) for i in (0, 1)]
 
     assert jax.device_count() == 1            # this process: the 1-device reference
-    config = config_lib.load(CONFIGS / "demo.py", {**TINY, "data_dir": tiny_data_dir, **RUN})
+    config = config_lib.load(DEMO, {**TINY, "data_dir": tiny_data_dir, **RUN})
     ref_dir = tmp_path / "devices1"
-    ref_metrics = loop.train_and_evaluate(config, ref_dir)
-    _, ref_state, _ = loop.restore_for_inference(config, ref_dir, NUM_CLASSES)
+    ref_metrics = training.train_and_evaluate(config, ref_dir)
+    _, ref_state, _ = training.restore_for_inference(config, ref_dir, NUM_CLASSES)
 
     for work, procs in runs.items():
         try:
@@ -59,7 +58,7 @@ def test_same_run_on_1_2_8_devices_and_2_processes(tiny_data_dir, tmp_path, jax_
         # one line per step: with 2 processes, only process 0 writes
         assert [r["step"] for r in logged_steps(work)] == [1, 2, 3, 4], work.name
         assert losses(work) == pytest.approx(losses(ref_dir), rel=1e-5), work.name
-        _, state, _ = loop.restore_for_inference(config, work, NUM_CLASSES)
+        _, state, _ = training.restore_for_inference(config, work, NUM_CLASSES)
         assert int(state.step) == 4
         assert_trees_close(state, ref_state, rtol=1e-4, atol=1e-5)   # params, BN stats, momentum
         if work != multi:
@@ -73,14 +72,14 @@ def test_same_run_on_1_2_8_devices_and_2_processes(tiny_data_dir, tmp_path, jax_
         pytest.skip(_gloo_reason())
     # elastic resume: the 2-process checkpoint continues on 1 process (no data position
     # for process 0 of 1 in it: recomputed from the step) like the 1-device run does
-    more = config_lib.load(CONFIGS / "demo.py", {**TINY, "data_dir": tiny_data_dir, **RUN,
+    more = config_lib.load(DEMO, {**TINY, "data_dir": tiny_data_dir, **RUN,
                                                   "num_train_steps": 6, "eval_at_end": False})
     for work in (ref_dir, multi):
-        assert loop.train_and_evaluate(more, work) == {"step": 6}
+        assert training.train_and_evaluate(more, work) == {"step": 6}
     assert losses(multi) == pytest.approx(losses(ref_dir), rel=1e-5)
     assert [r["step"] for r in logged_steps(multi)] == [1, 2, 3, 4, 5, 6]
-    _, state, _ = loop.restore_for_inference(config, multi, NUM_CLASSES)
-    _, ref_state, _ = loop.restore_for_inference(config, ref_dir, NUM_CLASSES)
+    _, state, _ = training.restore_for_inference(config, multi, NUM_CLASSES)
+    _, ref_state, _ = training.restore_for_inference(config, ref_dir, NUM_CLASSES)
     assert_trees_close(state, ref_state, rtol=1e-4, atol=1e-5)
 
 

@@ -5,9 +5,8 @@ import signal
 
 import pytest
 
-from camjax import config as config_lib
-from camjax.training import loop
-from tests.conftest import CONFIGS
+from camjax import config as config_lib, training
+from tests.conftest import DEMO
 from tests.training.conftest import (TINY, assert_trees_close, cli_env, finish, logged_steps,
                                      losses, output, start_train, tiny_args, wait_for_step)
 
@@ -54,19 +53,19 @@ def test_stopped_and_killed_runs_resume_exactly(tiny_data_dir, tmp_path, jax_cac
     assert killed_at < TOTAL, "the run finished before the kill: make it longer"
     last_ckpt = _checkpoints(work)[-1]
 
-    config = config_lib.load(CONFIGS / "demo.py", {**TINY, "data_dir": tiny_data_dir, **RUN})
-    assert loop.train_and_evaluate(config, work) == {"step": TOTAL}
+    config = config_lib.load(DEMO, {**TINY, "data_dir": tiny_data_dir, **RUN})
+    assert training.train_and_evaluate(config, work) == {"step": TOTAL}
     assert _checkpoints(work) == [TOTAL - TOTAL % 7, TOTAL]          # keep_checkpoints=2
     reference = tmp_path / "reference"
-    loop.train_and_evaluate(config, reference)
+    training.train_and_evaluate(config, reference)
 
     resumed, uninterrupted = losses(work), losses(reference)
     assert sorted(resumed) == list(range(1, TOTAL + 1)), "every step logged exactly once"
     assert [r["step"] for r in logged_steps(work)] == list(range(1, TOTAL + 1))
     assert resumed == pytest.approx(uninterrupted, rel=1e-6, abs=1e-7)
     num_classes = 12
-    _, state, _ = loop.restore_for_inference(config, work, num_classes)
-    _, expected, _ = loop.restore_for_inference(config, reference, num_classes)
+    _, state, _ = training.restore_for_inference(config, work, num_classes)
+    _, expected, _ = training.restore_for_inference(config, reference, num_classes)
     assert int(state.step) == int(expected.step) == TOTAL
     assert_trees_close(state, expected)       # params, BN stats, momentum, step
     print(f"stops at {first} (SIGINT), {second} (SIGTERM); killed at {killed_at}, "

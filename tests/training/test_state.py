@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from camjax import config as config_lib, models
+from camjax import config as config_lib, models, training
 from camjax.models.pretrained import LoadReport
-from camjax.training import loop, mesh as mesh_lib, optim, state as state_lib
-from tests.conftest import CONFIGS
+from camjax.training import mesh as mesh_lib, optim, state as state_lib
+from tests.conftest import DEMO
 from tests.training.conftest import TINY
 
 
 def tiny(data_dir="", **overrides):
-    return config_lib.load(CONFIGS / "demo.py", {**TINY, "data_dir": data_dir, **overrides})
+    return config_lib.load(DEMO, {**TINY, "data_dir": data_dir, **overrides})
 
 
 def test_new_layers_move_new_layer_lr_mult_times_faster():
@@ -62,9 +62,9 @@ def test_pretrained_weights_load_on_a_fresh_start_only(tiny_data_dir, tmp_path, 
         return LoadReport()
     monkeypatch.setattr(models, "load_pretrained", fake)
     c = tiny(tiny_data_dir, pretrained="weights/x.pth", eval_at_end=False)
-    loop.train_and_evaluate(c, tmp_path)
+    training.train_and_evaluate(c, tmp_path)
     assert calls == ["weights/x.pth"]
-    loop.train_and_evaluate(tiny(tiny_data_dir, pretrained="weights/x.pth", eval_at_end=False,
+    training.train_and_evaluate(tiny(tiny_data_dir, pretrained="weights/x.pth", eval_at_end=False,
                                  num_train_steps=3), tmp_path)
     assert calls == ["weights/x.pth"]      # resumed: the checkpoint holds the weights
 

@@ -3,12 +3,12 @@ import json
 
 import numpy as np
 
-from camjax.training import loop
-from tests.conftest import CONFIGS, run_cli
+from camjax import training
+from tests.conftest import DEMO, run_cli
 
 
 def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path):
-    metrics = loop.train_and_evaluate(tiny_config, tmp_path)
+    metrics = training.train_and_evaluate(tiny_config, tmp_path)
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines] == [1, 2]
     for x in lines:
@@ -27,7 +27,7 @@ def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path
     assert len(saved["wsol_v2"]["curves"]["50"]) == 100
     assert sum(r["images"] for r in saved["per_class"]) == 32
     # evaluate restores the same weights: same numbers
-    again = loop.evaluate_workdir(tiny_config, tmp_path)
+    again = training.evaluate_workdir(tiny_config, tmp_path)
     assert again["cam"] == metrics["cam"]
 
 
@@ -38,13 +38,13 @@ def test_cli_missing_config_file_is_one_line_exit_2(tmp_path):
 
 
 def test_cli_unknown_config_key_is_one_line_exit_2(tmp_path):
-    out = run_cli("train", "--config", str(CONFIGS / "demo.py"), "--workdir", str(tmp_path),
+    out = run_cli("train", "--config", str(DEMO), "--workdir", str(tmp_path),
                   "--config.batch_sise=4")
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "unknown config key 'batch_sise'" in out.stderr
 
 
 def test_cli_wrong_type_for_a_key_is_exit_2(tmp_path):
-    out = run_cli("train", "--config", str(CONFIGS / "demo.py"), "--workdir", str(tmp_path),
+    out = run_cli("train", "--config", str(DEMO), "--workdir", str(tmp_path),
                   "--config.batch_size=big")
     assert out.returncode == 2 and "expects int" in out.stderr

@@ -22,7 +22,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 from tensorflow_datasets.core import utils as tfds_utils
 
-from camjax.data.boxes import pixel_to_tfds_boxes
+from camjax.geometry import pixel_to_tfds_boxes
 from camjax.data.builders import render
 
 IMAGE_SIZE = 112

@@ -108,17 +108,18 @@ def per_class_table(metrics: dict, class_names, n: int = 10) -> str:
     return "\n".join(lines)
 
 
-def write(out_dir, metrics: dict, pictures, config, class_names) -> Path:
-    """metrics.json, report.md and its PNGs in ``out_dir``."""
+def write(out_dir, metrics: dict, pictures, *, title: str, class_names,
+          cam_threshold: float) -> Path:
+    """metrics.json, report.md and its PNGs in ``out_dir``; ``title`` names the model and
+    the evaluated dataset and split."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(pictures, list):
         pictures = {"gallery": pictures}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    parts = [f"# camjax evaluation: {config.model} ({config.pooling.upper()}) on "
-             f"{config.dataset} / {config.eval_split}", "",
+    parts = [f"# camjax evaluation: {title}", "",
              f"Step {metrics.get('step', '?')}; boxes by the paper rule (largest connected "
-             f"component above {config.get('cam_threshold', 0.2):.0%} of the CAM's max); "
+             f"component above {cam_threshold:.0%} of the CAM's max); "
              "IoU with the +1 convention. The baseline predicts, for every image, the box of "
              "mean ground-truth size centred in the image, with the CAM's class predictions.", "",
              metrics_table(metrics), ""]
@@ -144,4 +145,25 @@ def write(out_dir, metrics: dict, pictures, config, class_names) -> Path:
                   per_class_table(metrics, class_names), ""]
     path = out_dir / "report.md"
     path.write_text("\n".join(parts))
+    return path
+
+
+def write_classification(out_dir, metrics: dict, *, title: str) -> Path:
+    """metrics.json and report.md of a split evaluated for classification only."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    c = metrics["classification"]
+    table = "\n".join([
+        "| metric (%) | value |", "|---|---:|",
+        f"| classification top-1 error | {c['cls_top1_err']:.2f} |",
+        f"| classification top-5 error | {c['cls_top5_err']:.2f} |",
+        f"| images | {c['num_images']} |"])
+    path = out / "report.md"
+    path.write_text(
+        f"# camjax evaluation: {title}\n\nStep {metrics['step']}. Localization "
+        f"{metrics['localization']} (imagenet2012 in TFDS carries no boxes; evaluate "
+        "localization with the ILSVRC validation XML, see docs/evaluation.md).\n\n"
+        f"{table}\n")
+    print(table)
     return path

@@ -1,7 +1,8 @@
 """The evaluator's bookkeeping: outcomes per image, the centred baseline, per-class counts."""
 import numpy as np
 
-from camjax.evaluation.tally import Tally, centred_box, image_outcomes
+from camjax.evaluator.tally import Tally, image_outcomes
+from camjax.geometry import centred_box
 
 
 def test_centred_box_by_hand():

@@ -1,6 +1,7 @@
 """Defaults every camjax config starts from (flax-examples key names).
 
-Not run on its own; the other files in this folder override it.
+Not run on its own: `camjax.config.load` merges every config file onto it, so a
+file sets only what it changes and every key is read as `config.key`.
 """
 import ml_collections
 

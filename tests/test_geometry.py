@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from camjax.data.boxes import pixel_to_tfds_boxes, tfds_to_pixel_boxes
+from camjax.geometry import pixel_to_tfds_boxes, tfds_to_pixel_boxes
 
 
 @pytest.mark.parametrize("bbox, h, w, expected", [

@@ -15,10 +15,11 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from camjax.evaluation.iou import rescale_boxes
+from camjax.errors import UserError
+from camjax.geometry import rescale_boxes, tfds_to_pixel_boxes
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserError):
     """A malformed annotation: ``str(err)`` is ``"path:line: what is wrong"``."""
 
     def __init__(self, path, line: int | None, message: str):
@@ -203,9 +204,8 @@ def read_wsol_metadata(folder, *, clip: bool = False) -> Annotations:
 def tfds_boxes(record: dict[str, Any]) -> np.ndarray:
     """(n, 4) camjax boxes of a TFDS record: ``bbox`` (caltech_birds2011, one box) or
     ``objects/bbox`` (n boxes), normalised (ymin, xmin, ymax, xmax), converted with the
-    image's height and width by ``camjax.data.boxes.tfds_to_pixel_boxes``. Other keys
+    image's height and width by ``camjax.geometry.tfds_to_pixel_boxes``. Other keys
     (``segmentation_mask``, labels) are ignored."""
-    from camjax.data.boxes import tfds_to_pixel_boxes
     if "bbox" in record:
         bbox = record["bbox"]
     elif "objects" in record and "bbox" in record["objects"]:

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camjax.evaluation import (AnnotationError, join_by_file_name, read_ilsvrc_xml,
-                               read_loc_val_solution, read_synsets, read_wsol_metadata,
-                               tfds_boxes)
+from camjax.data import (AnnotationError, join_by_file_name, read_ilsvrc_xml,
+                         read_loc_val_solution, read_synsets, read_wsol_metadata,
+                         tfds_boxes)
 
 
 def write(path: Path, text: str) -> Path:

@@ -1,13 +1,9 @@
 """The demo: tiny_gap (GAP) on the built-in camjax_shapes dataset, 2 CPU cores, minutes.
 
     camjax demo --workdir demo_out
-    camjax train --config experiments/configs/demo.py --workdir demo_out
+    camjax train --config demo --workdir demo_out      # the same, by its packaged name
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
-import default  # noqa: E402
+from camjax.configs import default
 
 
 def get_config():

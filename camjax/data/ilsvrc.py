@@ -12,7 +12,7 @@ from xml.parsers import expat
 
 import numpy as np
 
-from camjax.evaluation.annotations import (AnnotationError, Annotations, _check_box, _fields,
+from camjax.data.annotations import (AnnotationError, Annotations, _check_box, _fields,
                                            _int, _lines)
 
 _SYNSET = re.compile(r"n\d{8}")

@@ -6,10 +6,10 @@ import heapq
 
 import numpy as np
 
-from camjax.evaluation.iou import iou
+from camjax.distributed import sum_over_processes
 from camjax.evaluation.metrics import box_hits
 from camjax.evaluation.wsol import BoxAccumulator, MaskAccumulator
-from camjax.training import mesh as mesh_lib
+from camjax.geometry import centred_box, iou
 
 COUNTS = ("cls_top1_wrong", "cls_top5_wrong", "loc_top1_wrong", "loc_top5_wrong",
           "gt_known_correct")
@@ -85,17 +85,17 @@ class Tally:
                     heapq.heapreplace(heap, entry)
 
     def result(self, image_size: int) -> dict:
-        n = int(mesh_lib.sum_over_processes(np.array([self._seen]))[0])
-        counts = mesh_lib.sum_over_processes(self.counts)
+        n = int(sum_over_processes(np.array([self._seen]))[0])
+        counts = sum_over_processes(self.counts)
         out = {"cam": as_percent(counts, n), "baseline": self._baseline(image_size, n)}
-        per_class = mesh_lib.sum_over_processes(self.per_class)
+        per_class = sum_over_processes(self.per_class)
         out["per_class"] = [{"class": c, "images": int(a), "gt_known_acc": 100.0 * b / a,
                              "loc_top1_acc": 100.0 * d / a}
                             for c, (a, b, d) in enumerate(per_class) if a]
         for name, acc in (("wsol_v2", self.box_v2), ("wsol_v1", self.box_v1)):
             if acc is not None:
                 state = acc.get_state()
-                state["num_correct"] = mesh_lib.sum_over_processes(state["num_correct"])
+                state["num_correct"] = sum_over_processes(state["num_correct"])
                 state["num_images"] = n
                 acc.set_state(state)
                 r = acc.result()
@@ -105,7 +105,7 @@ class Tally:
         if self.masks is not None:
             state = self.masks.get_state()
             for key in ("fg_hist", "bg_hist"):
-                state[key] = mesh_lib.sum_over_processes(state[key])
+                state[key] = sum_over_processes(state[key])
             self.masks.set_state(state)
             out["pxap"] = float(self.masks.result()["pxap"])
         return out
@@ -115,10 +115,10 @@ class Tally:
         top, labels, gt = (np.concatenate(self.kept["top"]), np.concatenate(self.kept["labels"]),
                            self.kept["gt"])
         wh = np.concatenate([g[:, 2:] - g[:, :2] + 1 for g in gt]).astype(np.float64)
-        sums = mesh_lib.sum_over_processes(np.array([wh[:, 0].sum(), wh[:, 1].sum(), len(wh)]))
+        sums = sum_over_processes(np.array([wh[:, 0].sum(), wh[:, 1].sum(), len(wh)]))
         box = centred_box(sums[0] / sums[2], sums[1] / sums[2], size)
         boxes = np.broadcast_to(box, (len(labels), 1 + top.shape[1], 4))
-        out = as_percent(mesh_lib.sum_over_processes(counts_of(
+        out = as_percent(sum_over_processes(counts_of(
             image_outcomes(top, labels, boxes, gt))), n)
         out["box"] = box.tolist()
         return out
@@ -129,9 +129,3 @@ class Tally:
         worst = [e[2] for e in sorted(self.worst, key=lambda e: e[:2], reverse=True)]
         return best, worst
 
-
-def centred_box(width: float, height: float, size: int) -> np.ndarray:
-    """The inclusive box of the given size centred in a size x size image."""
-    w, h = int(round(width)), int(round(height))
-    x0, y0 = (size - w) // 2, (size - h) // 2
-    return np.array([x0, y0, x0 + w - 1, y0 + h - 1])

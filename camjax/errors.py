@@ -1,0 +1,14 @@
+"""The errors a user can cause and fix (the bottom layer: every module may raise them).
+
+Each is a ``ValueError`` whose message names the input (a file and line, a config key,
+an image) and what to do; the command line prints it as one line and exits with 2.
+"""
+from __future__ import annotations
+
+
+class UserError(ValueError):
+    """A bad input the user can fix; ``str(err)`` names the input."""
+
+
+class ConfigError(UserError):
+    """A config file, key or value the user can fix."""

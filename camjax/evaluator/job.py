@@ -1,0 +1,81 @@
+"""The evaluation job: run a predict function over a split's batches, boxes on the host,
+counts in a :class:`~camjax.evaluator.tally.Tally`.
+
+The job knows nothing of checkpoints, configs or meshes: it receives a predict function
+and the batches. A trained workdir and a pretrained classifier are evaluated by the same
+code; only the predict function differs (``camjax.training.evaluate`` builds them).
+
+* ``predict(images, labels) -> (logits (B, C), top (B, k), maps (B, 1 + k, H, W))``:
+  normalised maps at image size of ``[label, top-1, ..., top-k]`` (e.g.
+  :func:`camjax.cam.predict` with ``labels``). Outputs may be global arrays sharded
+  along ``data``: the job keeps this process's rows.
+* ``batches`` yields ``(index, local batch)`` with ``image``, ``label``, ``valid``,
+  ``boxes`` (padded with -1) and optionally ``mask`` (``camjax.data.pipeline.eval_batches``).
+
+Every process evaluates its own slice of the split; the tally keeps counts, not
+percentages, and sums them over processes, so the numbers do not depend on the
+number of processes or the batch size.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from camjax import distributed
+from camjax.boxes import largest_component_boxes
+from camjax.evaluator.tally import Tally
+
+
+def localization(predict, batches, *, num_classes: int, image_size: int,
+                 cam_threshold: float = 0.2, num_batches: int | None = None,
+                 gallery_size: int = 16, wsol: bool = True) -> tuple[dict, dict]:
+    """Classification and localization metrics of CAM boxes and of the centred-box baseline,
+    MaxBoxAcc (V1, V2) and PxAP of the ground-truth class's map, per-class accuracies.
+
+    Returns (metrics, pictures): metrics in percent with num_images; pictures holds the
+    first images ("gallery") and the best and worst localized ones for the report.
+    """
+    tally = Tally(num_classes, wsol=wsol, extremes=8 if gallery_size else 0)
+    gallery = []
+    bar = tqdm(batches, total=num_batches, desc="evaluate", unit="batch",
+               disable=not distributed.is_main_process())
+    t0, seen = time.perf_counter(), 0
+    for _, local in bar:
+        _, top, maps = predict(local["image"], local["label"])
+        top, maps = distributed.local_numpy(top), distributed.local_numpy(maps)
+        valid = local["valid"]
+        labels = local["label"][valid]
+        gt = [b[b[:, 0] >= 0] for b in local["boxes"][valid]]
+        top, maps = top[valid], maps[valid]
+        boxes = largest_component_boxes(maps, threshold=cam_threshold)
+        masks = local["mask"][valid] if "mask" in local else None
+        images = local["image"][valid] if gallery_size else None
+        tally.update(top, labels, boxes, gt, maps[:, 0], masks, images=images)
+        for i in range(min(len(labels), gallery_size - len(gallery))):
+            gallery.append({"image": images[i], "label": int(labels[i]), "gt_boxes": gt[i],
+                            "top": top[i], "maps": maps[i], "boxes": boxes[i]})
+        seen += len(labels)
+        bar.set_postfix(img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
+    metrics = tally.result(image_size)
+    best, worst = tally.extreme_images()
+    return metrics, {"gallery": gallery, "best": best, "worst": worst}
+
+
+def classification(top_k, batches, *, num_batches: int | None = None) -> dict:
+    """Top-1 / top-5 classification errors (percent) over the valid rows of ``batches``.
+
+    ``top_k(images) -> (B, k)`` class indices, best first (k >= 1; top-5 uses the first 5).
+    """
+    counts = np.zeros(3, np.int64)     # top-1 wrong, top-5 wrong, images
+    bar = tqdm(batches, total=num_batches, desc="evaluate", unit="batch",
+               disable=not distributed.is_main_process())
+    for _, local in bar:
+        top = distributed.local_numpy(top_k(local["image"]))
+        valid = local["valid"]
+        right = top[valid][:, :5] == local["label"][valid, None]
+        counts += [np.sum(~right[:, 0]), np.sum(~right.any(1)), int(valid.sum())]
+    top1, top5, n = distributed.sum_over_processes(counts)
+    return {"cls_top1_err": 100.0 * top1 / max(n, 1), "cls_top5_err": 100.0 * top5 / max(n, 1),
+            "num_images": int(n)}

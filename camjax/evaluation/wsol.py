@@ -49,7 +49,7 @@ def max_iou_per_threshold(box_set, gt_boxes: list[np.ndarray], num_thresholds: i
     """(N, T) max IoU over the boxes of each (image, threshold) x the image's GT boxes.
 
     ``box_set`` is (boxes (M, 4), image (M,), threshold (M,)) -- the ``BoxSet`` of
-    ``camjax.boxes.contours.wsol_boxes`` or any 3-tuple like it, ``threshold`` holding
+    ``camjax.boxes.wsol_boxes`` or any 3-tuple like it, ``threshold`` holding
     indices into the threshold list. Vectorised: every (predicted box, GT box of its
     image) pair is formed with ``np.repeat``, then ``np.maximum.at`` reduces per
     (image, threshold).
@@ -115,7 +115,7 @@ class BoxAccumulator:
 
     def update(self, scoremaps, gt_boxes) -> None:
         """scoremaps (N, H, W) float in [0, 1]; gt_boxes a list of N (n_i, 4) int arrays."""
-        from camjax.boxes.contours import wsol_boxes  # the WSOL rule, algorithms.md 2c
+        from camjax.boxes import wsol_boxes  # the WSOL rule, algorithms.md 2c
         s = _check_scoremaps(scoremaps)
         gts = _check_gt_boxes(gt_boxes, s.shape[0])
         self._count(wsol_boxes(s, self.cam_thresholds, self.multi_contour), gts)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from camjax.boxes import dt_box, heuristic_boxes, read_heatmap
+from camjax.boxes._stdsort import std_sort
 from camjax.boxes.official import eroded_mask, merge_rects
-from camjax.boxes.stdsort import std_sort
 
 from .brute import edt_brute
 

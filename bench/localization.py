@@ -5,12 +5,14 @@
 On the same CAM maps (top-5 classes of a batch, 224x224, min-max normalised):
 
 (a) the WSOL rule, V2 (all contours) and V1, for thresholds arange(0, 1, 0.001):
-    camjax's sweep (compiled component trees, camjax.boxes.unionfind, threads
+    camjax's sweep (compiled component trees, camjax.boxes._unionfind, threads
     over the batch) vs the per-threshold OpenCV loop written as wsolevaluation
-    writes it; the bench asserts the boxes are identical and reports the first
-    call's time (numba compile, or loading its on-disk cache);
+    writes it (the test oracle, tests/boxes/oracle.py); the bench asserts the
+    boxes are identical and reports the first call's time (numba compile, or
+    loading its on-disk cache);
 (b) the paper rule at one threshold (0.2): camjax on the host (OpenCV labelling)
-    and on the device (jitted JAX labelling) vs a per-map scikit-image loop;
+    and on the device (jitted JAX labelling) vs a per-map scikit-image loop (the
+    oracle); (b') the same at 51 thresholds in one call (camjax's sweep);
 (c) CAMs for the top-5 classes from 14x14x1024 features to 224x224 maps with
     camjax.cam (class_activation_maps + upsample + normalize), maps per second.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -30,10 +33,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import camjax
-from camjax.boxes import BoxSet
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))         # camjax and the test oracle from this checkout
+
+import camjax  # noqa: E402
+from camjax.boxes._checks import default_workers  # noqa: E402
+from tests.boxes import oracle  # noqa: E402
+
 START, END = "<!-- localization:start -->", "<!-- localization:end -->"
 
 
@@ -60,43 +66,6 @@ def cam_maps(feats, weights, top):
     maps = camjax.cam.class_activation_maps(feats, weights, top)
     maps = camjax.cam.upsample(maps, (224, 224), "bilinear")
     return camjax.cam.normalize(maps, "minmax")
-
-
-def wsol_loop(scoremaps, thresholds, multi_contour):
-    """The per-threshold loop as wsolevaluation writes it (compute_bboxes_from_scoremaps)."""
-    out = []
-    for scoremap in scoremaps:
-        height, width = scoremap.shape
-        image = np.expand_dims((scoremap * 255).astype(np.uint8), 2)
-        per_threshold = []
-        for threshold in thresholds:
-            _, thr = cv2.threshold(image, int(threshold * np.max(image)), 255,
-                                   cv2.THRESH_BINARY)
-            contours = cv2.findContours(thr, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
-            if len(contours) == 0:
-                per_threshold.append(np.asarray([[0, 0, 0, 0]]))
-                continue
-            if not multi_contour:
-                contours = [max(contours, key=cv2.contourArea)]
-            boxes = []
-            for contour in contours:
-                x, y, w, h = cv2.boundingRect(contour)
-                boxes.append([x, y, min(x + w, width - 1), min(y + h, height - 1)])
-            per_threshold.append(np.asarray(boxes))
-        out.append(per_threshold)
-    return out
-
-
-def loop_to_boxset(out) -> BoxSet:
-    boxes, image, thr = [], [], []
-    for i, row in enumerate(out):
-        for j, b in enumerate(row):
-            b = b[np.lexsort(b.T[::-1])]
-            boxes.append(b)
-            image += [i] * len(b)
-            thr += [j] * len(b)
-    return BoxSet(np.concatenate(boxes).astype(np.int64), np.asarray(image, np.int64),
-                  np.asarray(thr, np.int64))
 
 
 def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
@@ -144,19 +113,20 @@ def main(argv=None):
     say("|---|---|---|---|")
     first = {}
     for multi, name in ((True, "V2 (all contours)"), (False, "V1 (largest contour)")):
-        want = loop_to_boxset(wsol_loop(maps_a, taus, multi))
+        want = oracle.wsol_boxes_reference(maps_a, taus, multi)
         t = time.perf_counter()
         got = camjax.boxes.wsol_boxes(maps_a, taus, multi)
         first[name] = time.perf_counter() - t
         for a, b in zip(want, got):
             assert np.array_equal(a, b), f"{name}: camjax boxes differ from the OpenCV loop"
-        t_ref = median_time(lambda: wsol_loop(maps_a, taus, multi), max(1, rep - 1))
+        t_ref = median_time(lambda: oracle.wsol_boxes_reference(maps_a, taus, multi),
+                            max(1, rep - 1))
         t_new = median_time(lambda: camjax.boxes.wsol_boxes(maps_a, taus, multi), rep)
         say(f"| {name} | {t_ref / n * 1e3:.1f} ms/map | {t_new / n * 1e3:.2f} ms/map | "
             f"{t_ref / t_new:.1f}x |")
     say()
     say(f"boxes identical to the loop's ({len(got.boxes)} boxes for V1, checked per pair); "
-        f"{camjax.boxes.sweep.default_workers()} worker threads; first call (JIT compile or "
+        f"{default_workers()} worker threads; first call (JIT compile or "
         "cache load, plus the work): " + ", ".join(f"{k.split()[0]} {v:.1f} s"
                                                    for k, v in first.items()))
     say()
@@ -164,12 +134,12 @@ def main(argv=None):
     # (b) paper rule, one threshold
     maps_b = maps.astype(np.float32)
     nb = maps_b.shape[0] * maps_b.shape[1]
-    ref = camjax.boxes.largest_component_boxes_reference(maps_b, 0.2)
+    ref = oracle.largest_component_boxes_reference(maps_b, 0.2)
     host = camjax.boxes.largest_component_boxes(maps_b, 0.2)
     dev_maps = jnp.asarray(maps_b)
     dev = np.asarray(camjax.boxes.largest_component_boxes_device(dev_maps, 0.2))
     assert np.array_equal(ref, host) and np.array_equal(ref, dev), "paper-rule boxes differ"
-    t_ref = median_time(lambda: camjax.boxes.largest_component_boxes_reference(maps_b, 0.2), rep)
+    t_ref = median_time(lambda: oracle.largest_component_boxes_reference(maps_b, 0.2), rep)
     t_host = median_time(lambda: camjax.boxes.largest_component_boxes(maps_b, 0.2), rep)
     t_dev = median_time(lambda: camjax.boxes.largest_component_boxes_device(
         dev_maps, 0.2, check=False).block_until_ready(), rep)
@@ -178,7 +148,8 @@ def main(argv=None):
     say("| implementation | ms/map | vs scikit-image loop |")
     say("|---|---|---|")
     say(f"| per-map skimage.measure.label loop (reference) | {t_ref / nb * 1e3:.3f} | 1.0x |")
-    say(f"| camjax host (OpenCV labelling) | {t_host / nb * 1e3:.3f} | {t_ref / t_host:.1f}x |")
+    say(f"| camjax host (OpenCV labelling, {default_workers()} worker threads) | "
+        f"{t_host / nb * 1e3:.3f} | {t_ref / t_host:.1f}x |")
     say(f"| camjax device, jitted JAX on {jax.devices()[0].platform} | {t_dev / nb * 1e3:.3f} | "
         f"{t_ref / t_dev:.2f}x |")
     say()
@@ -186,9 +157,9 @@ def main(argv=None):
     # (b') paper rule, many thresholds in one call
     maps_m = maps_b[:4].reshape(-1, 224, 224)
     ts = np.linspace(0.0, 1.0, 51)
-    want = camjax.boxes.largest_component_boxes_reference(maps_m, ts)
+    want = oracle.largest_component_boxes_reference(maps_m, ts)
     assert np.array_equal(camjax.boxes.largest_component_boxes(maps_m, ts), want)
-    t_ref = median_time(lambda: camjax.boxes.largest_component_boxes_reference(maps_m, ts),
+    t_ref = median_time(lambda: oracle.largest_component_boxes_reference(maps_m, ts),
                         max(1, rep - 1))
     t_new = median_time(lambda: camjax.boxes.largest_component_boxes(maps_m, ts), rep)
     say(f"(b') paper rule, {len(ts)} thresholds in one call, {len(maps_m)} maps: skimage loop "

@@ -1,4 +1,4 @@
-"""The official box generator of the CAM release (``bboxgenerator/dt_box.cpp``), algorithms.md 2b.
+"""The official box generator of the CAM release (``bboxgenerator/dt_box.cpp``).
 
 For each threshold ``t`` of a uint8 heatmap at image size:
 
@@ -12,7 +12,7 @@ For each threshold ``t`` of a uint8 heatmap at image size:
    least 5 pixels inside the right and bottom edges.
 
 The rectangles of all thresholds are pooled, sorted by area, largest first, with
-``std::sort`` (not stable: :mod:`camjax.boxes.stdsort` replays GCC's algorithm so
+``std::sort`` (not stable: :mod:`camjax.boxes._stdsort` replays GCC's algorithm so
 that ties fall the same way), and de-duplicated: for each ``i`` in order and each
 ``j`` after it, if the intersection of ``i`` and ``j`` exceeds half the larger area
 (integer-truncated), ``j`` is erased and, as the C++ loop does, the element that
@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from camjax.boxes.stdsort import std_sort
+from camjax.boxes._stdsort import std_sort
 
 OFFICIAL_THRESHOLDS = (20, 100, 110)   # the thresholds of the paper's ILSVRC runs
 CPP_DEFAULT_THRESHOLDS = (30, 90, 150)

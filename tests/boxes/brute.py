@@ -1,4 +1,6 @@
-"""Brute-force references for the box rules, written independently of camjax."""
+"""Brute-force references for the box rules, written independently of camjax, and the
+map families the tests draw from. (The rules as their reference code writes them are in
+oracle.py.)"""
 from __future__ import annotations
 
 from collections import deque
@@ -47,24 +49,6 @@ def paper_rule(m: np.ndarray, t: float) -> tuple[int, int, int, int]:
         return (0, 0, 0, 0)
     best = max(range(len(comps)), key=lambda i: (len(comps[i]), -i))
     return bbox(comps[best])
-
-
-def wsol_rule_cv2(scoremap: np.ndarray, tau: float, multi_contour: bool) -> np.ndarray:
-    """wsolevaluation's compute_bboxes_from_scoremaps for one threshold, canonical row order."""
-    height, width = scoremap.shape
-    image = np.expand_dims((scoremap.astype(np.float64) * 255).astype(np.uint8), 2)
-    _, binary = cv2.threshold(image, int(tau * np.max(image)), 255, cv2.THRESH_BINARY)
-    contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
-    if len(contours) == 0:
-        return np.zeros((1, 4), np.int64)
-    if not multi_contour:
-        contours = [max(contours, key=cv2.contourArea)]
-    boxes = []
-    for c in contours:
-        x, y, w, h = cv2.boundingRect(c)
-        boxes.append([x, y, min(x + w, width - 1), min(y + h, height - 1)])
-    boxes = np.asarray(boxes, np.int64)
-    return boxes[np.lexsort(boxes.T[::-1])]
 
 
 def v2_by_components(binary: np.ndarray) -> np.ndarray:

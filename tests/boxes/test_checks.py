@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from camjax.boxes import component_boxes_sweep, largest_component_boxes, wsol_boxes
+from camjax.boxes import largest_component_boxes, wsol_boxes
 
 
 @pytest.mark.parametrize("fn", [
     lambda m, t: largest_component_boxes(m, t),
-    lambda m, t: component_boxes_sweep(m, [t]),
+    lambda m, t: largest_component_boxes(m, [t]),           # the many-threshold sweep
     lambda m, t: wsol_boxes(m, [t]),
 ])
 def test_bad_maps_and_thresholds(fn):

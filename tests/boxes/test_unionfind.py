@@ -1,15 +1,18 @@
-"""The compiled component trees (camjax.boxes.unionfind) and the facts the V1 path uses."""
+"""The compiled component trees (camjax.boxes._unionfind, _borders) and the facts the V1
+path uses."""
 import cv2
 import numpy as np
 import pytest
 
-from camjax.boxes import rules_numba
-from camjax.boxes import unionfind as uf
-from camjax.boxes import wsol_boxes, wsol_boxes_reference
-from camjax.boxes.tree import component_tree
+from camjax.boxes import _unionfind as uf
+from camjax.boxes import wsol_boxes
+from camjax.boxes._borders import outer_area2
+from camjax.boxes._wsol_sweep import v1_batch
 
 from .brute import flood_components
-from .test_contours import assert_same
+from .oracle import wsol_boxes_reference
+from .test_wsol import assert_same
+from .tree import component_tree
 
 
 def _contour_area2(mask: np.ndarray) -> int:
@@ -54,7 +57,7 @@ def test_component_nodes_against_bfs():
                                     if all(0 < y < H - 1 and 0 < x < W - 1 for y, x in h))
                         assert nd[uf.E4, i] == 4 * (1 - holes)
                         area2 = _contour_area2(mask)
-                        assert uf.outer_area2(img, v, first) == area2
+                        assert outer_area2(img, v, first) == area2
                         if holes == 0:
                             assert nd[uf.Q2, i] == area2
                         else:
@@ -85,7 +88,7 @@ def test_outer_area_of_random_components():
         for c in range(1, count):
             mask = labels == c
             first = int(np.flatnonzero(mask.ravel())[0])
-            assert uf.outer_area2(b, 1, first) == _contour_area2(mask)
+            assert outer_area2(b, 1, first) == _contour_area2(mask)
             n += 1
     assert n > 1000
 
@@ -121,7 +124,7 @@ def test_v1_ties_go_to_opencv():
     m[0, 7:10, 12:15] = 1.0
     m[0, 3, 3] = 0.5                     # a hole at some levels
     taus = np.array([0.0, 0.3, 0.6])
-    _, unsure, levels, ok = rules_numba.v1_batch(np.ascontiguousarray(m), taus)
+    _, unsure, levels, ok = v1_batch(np.ascontiguousarray(m), taus)
     assert ok and unsure.all()
     assert_same(wsol_boxes(m, taus, False), wsol_boxes_reference(m, taus, False))
 

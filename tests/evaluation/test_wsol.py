@@ -1,7 +1,6 @@
 """MaxBoxAcc (BoxAccumulator) and PxAP (MaskAccumulator, pxap): hand-worked values,
 agreement with a transcription of wsolevaluation's BoxEvaluator loop, invariance to
 batching, order and merging. Arithmetic in comments."""
-import cv2
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,28 +8,7 @@ from hypothesis import strategies as st
 
 from camjax.evaluation import BoxAccumulator, MaskAccumulator, pxap
 from camjax.evaluation.wsol import max_iou_per_threshold
-
-
-# ------------------------------------------------- a local wsolevaluation reference
-def _ref_boxes(scoremap, thresholds, multi_contour):
-    """wsolevaluation's compute_bboxes_from_scoremaps, u8 in float64 (algorithms.md 2c)."""
-    h, w = scoremap.shape
-    u8 = (scoremap.astype(np.float64) * 255).astype(np.uint8)
-    out = []
-    for tau in thresholds:
-        _, binary = cv2.threshold(u8, int(tau * np.max(u8)), 255, cv2.THRESH_BINARY)
-        contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
-        if len(contours) == 0:
-            out.append(np.array([[0, 0, 0, 0]]))
-            continue
-        if not multi_contour:
-            contours = [max(contours, key=cv2.contourArea)]
-        boxes = []
-        for c in contours:
-            x, y, bw, bh = cv2.boundingRect(c)
-            boxes.append([x, y, min(x + bw, w - 1), min(y + bh, h - 1)])
-        out.append(np.array(boxes))
-    return out
+from tests.boxes.oracle import wsol_boxes_per_threshold
 
 
 def _ref_iou(a, b):
@@ -48,7 +26,7 @@ def _reference_max_box_acc(scoremaps, gt_boxes, cam_thresholds, iou_keys, multi_
     """BoxEvaluator.accumulate / compute, one image and one threshold at a time."""
     num_correct = {k: np.zeros(len(cam_thresholds)) for k in iou_keys}
     for s, gt in zip(scoremaps, gt_boxes):
-        per_thr = _ref_boxes(s, cam_thresholds, multi_contour)
+        per_thr = wsol_boxes_per_threshold(s, cam_thresholds, multi_contour)
         sliced = [_ref_iou(b, np.asarray(gt)).max() for b in per_thr]
         for k in iou_keys:
             num_correct[k][np.where(np.asarray(sliced) >= k / 100)[0]] += 1

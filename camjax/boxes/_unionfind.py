@@ -1,80 +1,81 @@
-"""Compiled component trees (numba): one union-find sweep per image for every level.
+"""The compiled component tree (numba): one union-find sweep per image for every level.
 
 For an integer image ``lev`` (values 0..K) the foreground at level ``v`` (1..K) is
 ``lev >= v``. The sets are nested, so their connected components form a tree
 (the max-tree). :func:`tree_nodes` adds the pixels sorted by level, from the top
 (a counting sort), to a union-find over the pixel grid that keeps, per root, the
 component's bounding box, pixel count, first pixel in raster order and two sums
-over the 2x2 windows it meets (twice the polygon area of its outer border when it
-has no hole, and its Euler number). After the pixels of level ``v`` are in, every
-component that gained pixels at ``v`` (new, grown, or merged) gets a new node with
-``hi = v``; the nodes it replaces are closed with ``lo = v``. A node is one
-component, alive (unchanged) for the levels ``lo < v <= hi``; ``lo = 0`` for
-nodes alive down to level 1.
+over the 2x2 windows it meets (:mod:`camjax.boxes._borders`: twice the polygon area
+of its outer border when it has no hole, and its Euler number). After the pixels of
+level ``v`` are in, every component that gained pixels at ``v`` (new, grown, or
+merged) gets a new node with ``hi = v``; the nodes it replaces are closed with
+``lo = v``. A node is one component, alive (unchanged) for the levels
+``lo < v <= hi``; ``lo = 0`` for nodes alive down to level 1.
 
-On top of the tree, per image and for the levels a threshold list needs
-(in :mod:`camjax.boxes.rules_numba`):
-
-* :func:`v2_batch` - the WSOL rule V2: the boxes of all contours = the outer
-  borders (8-connected components of ``u8 >= v``) and the holes (4-connected
-  components of ``u8 < v`` not touching the image edge), from two trees;
-* :func:`v1_batch` - the WSOL rule V1: the outer border of largest
-  ``cv2.contourArea``. The area is the window sum for a component without holes;
-  for one with holes (whose area is at least the window sum and at most its box's)
-  the border is followed as OpenCV does (Suzuki-Abe) and the shoelace formula
-  summed, only when the bounds cannot decide. Levels whose two largest outer
-  borders have different boxes are flagged for OpenCV (its order decides);
-* :func:`paper_batch` - the paper rule: the largest component by pixel count,
-  ties to the first pixel in raster order.
-
-Compiled on first use and cached on disk (``cache=True``:
-in ``__pycache__`` next to this file, or numba's user cache directory where that
-is read-only); a cold compile takes several seconds (tens on a loaded machine).
+The box rules read the tree in :mod:`camjax.boxes._wsol_sweep` and
+:mod:`camjax.boxes._paper_sweep`. The neighbour tables (:data:`RING`,
+:data:`RING_GROUPS`) are shared with the NumPy tree the tests use as an oracle.
 """
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
-from camjax.boxes.tree import RING, _TABLES
+from camjax.boxes._borders import DE4, DQ2
+from camjax.boxes._compiled import JIT
 
-_JIT = dict(nogil=True, cache=True)
-_SHIFT = 16   # box coordinates packed in one int64 sort key: needs H, W <= 65535
-_MASK = (1 << _SHIFT) - 1
-
-# 2x2 windows of pixel centres, mask bits: top-left 1, top-right 2, bottom-left 4,
-# bottom-right 8. _Q2: twice the area of the convex hull of the window's pixels
-# (a triangle for 3, the square for 4); _E4: four times Gray's bit-quad Euler
-# number for 8-connectivity (+1 for one pixel, -1 for three, -2 for a diagonal pair).
-_POP = np.array([bin(m).count("1") for m in range(16)])
-_Q2 = np.where(_POP == 3, 1, np.where(_POP == 4, 2, 0)).astype(np.int64)
-_E4 = np.where(_POP == 1, 1, np.where(_POP == 3, -1, 0)).astype(np.int64)
-_E4[[0b0110, 0b1001]] = -2
+# The 8 neighbours as a ring, clockwise from north: consecutive entries are
+# 4-adjacent to each other, and the ring's corners (odd entries) are diagonal.
+RING = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
 
 
-def _window_deltas():
-    """(256,) each: the change of the _Q2 and _E4 sums when a pixel is added, for each
-    mask of its ring neighbours (RING order) already present; the four windows
-    holding the pixel, as (top-left, top-right, bottom-left, bottom-right) ring
-    positions, -1 for the pixel itself."""
-    windows = ((7, 0, 6, -1), (0, 1, -1, 2), (6, -1, 5, 4), (-1, 2, 4, 3))
-    dq = np.zeros(256, np.int64)
-    de = np.zeros(256, np.int64)
-    for ring in range(256):
-        for win in windows:
-            before = sum(1 << b for b, i in enumerate(win) if i >= 0 and ring >> i & 1)
-            after = before | sum(1 << b for b, i in enumerate(win) if i < 0)
-            dq[ring] += _Q2[after] - _Q2[before]
-            de[ring] += _E4[after] - _E4[before]
-    return dq, de
+def _ring_groups(connectivity: int) -> np.ndarray:
+    """(256, 4) table: for a mask of higher ring neighbours, one ring position per
+    group of them that is connected inside the 3x3 window (-1 pads).
+
+    Two higher neighbours that are adjacent to each other belong to the same
+    component already, so the new centre pixel needs one edge per group only.
+    With 8-connectivity any two ring neighbours at ring distance 1 or (for two
+    4-neighbours) 2 are adjacent; with 4-connectivity only ring distance 1 is,
+    and a group must hold a 4-neighbour of the centre to touch it.
+    """
+    table = np.full((256, 4), -1, np.int64)
+    for mask in range(256):
+        on = [i for i in range(8) if mask >> i & 1]
+        if connectivity == 4:
+            on_touch = [i for i in on if i % 2 == 0]
+        else:
+            on_touch = on
+        group = {i: i for i in on}
+
+        def root(i):
+            while group[i] != i:
+                i = group[i]
+            return i
+
+        for a in on:
+            for b in on:
+                d = (b - a) % 8
+                adjacent = d == 1 or (connectivity == 8 and d == 2 and a % 2 == 0)
+                if adjacent:
+                    ra, rb = root(a), root(b)
+                    if ra != rb:
+                        group[max(ra, rb)] = min(ra, rb)
+        reps = {}
+        for i in on_touch:
+            reps.setdefault(root(i), i)
+        for k, i in enumerate(sorted(reps.values())):
+            table[mask, k] = i
+    return table
 
 
-_DQ2, _DE4 = _window_deltas()
+RING_GROUPS = {c: _ring_groups(c).astype(np.int8) for c in (4, 8)}
+
+
 # per mask of present ring neighbours: one ring position per group of them that is
 # connected inside the 3x3 window (-1 pads); one union per group is enough
-_GROUPS8 = _TABLES[8].astype(np.int64)
-_GROUPS4 = _TABLES[4].astype(np.int64)
-
+_GROUPS8 = RING_GROUPS[8].astype(np.int64)
+_GROUPS4 = RING_GROUPS[4].astype(np.int64)
 
 _RING_DY = np.array([dy for dy, _ in RING], np.int64)
 _RING_DX = np.array([dx for _, dx in RING], np.int64)
@@ -83,7 +84,7 @@ _RING_DX = np.array([dx for _, dx in RING], np.int64)
 LO, HI, X0, Y0, X1, Y1, COUNT, FIRST, Q2, E4 = range(10)
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def _find(parent, x):
     p = parent[x]
     if p == x:
@@ -100,7 +101,7 @@ def _find(parent, x):
 _BX0, _BY0, _BX1, _BY1, _CNT, _FST, _CUR, _RQ2, _RE4 = range(9)
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def workspace(H, W):
     """Work arrays of :func:`tree_nodes` for (H, W) images, reusable image to image:
     (union-find parents ((H+2)(W+2),) int32, per-root records ((H+2)(W+2), 10) int32,
@@ -110,7 +111,7 @@ def workspace(H, W):
             np.empty((4, H * W), np.int32), np.empty((10, H * W), np.int64))
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def level_order(lev, K, ordr):
     """Counting sort of the pixels of ``lev`` (H, W), values 0..K, by level descending
     and in raster order inside a level, into ``ordr`` (3, H*W) (padded index, y, x).
@@ -140,7 +141,7 @@ def level_order(lev, K, ordr):
     return hist, start
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def tree_nodes(lev, K, conn, invert, windows, space):
     """The component tree of one level image ``lev`` (H, W), values 0..K.
 
@@ -160,7 +161,7 @@ def tree_nodes(lev, K, conn, invert, windows, space):
     return sweep_sorted(lev.shape[1], K, conn, windows, space, hist, start)
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def sweep_sorted(W, K, conn, windows, space, hist, start):
     """The union-find sweep of :func:`tree_nodes` over pixels already sorted by
     :func:`level_order` into ``space[2]``; ``hist``, ``start`` index the levels."""
@@ -244,8 +245,8 @@ def sweep_sorted(W, K, conn, windows, space, hist, start):
                         rec[ra, _CUR] = -1
                         root = ra
             if windows:
-                rec[root, _RQ2] += _DQ2[am]
-                rec[root, _RE4] += _DE4[am]
+                rec[root, _RQ2] += DQ2[am]
+                rec[root, _RE4] += DE4[am]
         # (a component merged into a touched one at v is resolved by _find)
         for k in range(nt):
             r = _find(parent, touched[k])
@@ -266,7 +267,7 @@ def sweep_sorted(W, K, conn, windows, space, hist, start):
     return n_nodes
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def component_nodes(lev, K, conn, invert=False, windows=False):
     """:func:`tree_nodes` with its own work arrays: the node table (10, n) int64."""
     H, W = lev.shape
@@ -274,102 +275,3 @@ def component_nodes(lev, K, conn, invert=False, windows=False):
     n = tree_nodes(lev, K, conn, invert, windows, space)
     return space[3][:, :n].copy()
 
-
-# ---------------------------------------------------------------- contour area
-@nb.njit(**_JIT)
-def _on(lev, H, W, thr, y, x):
-    return 0 <= y < H and 0 <= x < W and lev[y, x] >= thr
-
-
-@nb.njit(**_JIT)
-def outer_area2(lev, thr, first):
-    """Twice ``cv2.contourArea`` of the outer border of the 8-connected component of
-    ``lev >= thr`` whose first pixel (raster order) is ``first``.
-
-    Suzuki-Abe border following as OpenCV's ``findContours`` runs it (start at the
-    first pixel, its west neighbour as the previous one; directions counter-clockwise
-    E, NE, N, NW, W, SW, S, SE), with the shoelace sum over every visited point
-    (CHAIN_APPROX_SIMPLE drops only points inside straight runs: same area).
-    """
-    H, W = lev.shape
-    dx = (1, 1, 0, -1, -1, -1, 0, 1)
-    dy = (0, -1, -1, -1, 0, 1, 1, 1)
-    y0 = first // W
-    x0 = first - y0 * W
-    # 3.1: clockwise from the west neighbour for a foreground pixel
-    s = 4
-    found = False
-    for _ in range(7):
-        s = (s - 1) & 7
-        if _on(lev, H, W, thr, y0 + dy[s], x0 + dx[s]):
-            found = True
-            break
-    if not found:
-        return 0                                  # a single pixel
-    y1 = y0 + dy[s]
-    x1 = x0 + dx[s]
-    y3 = y0
-    x3 = x0
-    area2 = 0
-    while True:
-        # 3.3: counter-clockwise from the next direction after the previous pixel
-        for _ in range(8):
-            s = (s + 1) & 7
-            if _on(lev, H, W, thr, y3 + dy[s], x3 + dx[s]):
-                break
-        y4 = y3 + dy[s]
-        x4 = x3 + dx[s]
-        area2 += x3 * y4 - x4 * y3
-        if y4 == y0 and x4 == x0 and y3 == y1 and x3 == x1:
-            break
-        y3 = y4
-        x3 = x4
-        s = (s + 4) & 7
-    return abs(area2)
-
-
-# ---------------------------------------------------------------- per-level listing
-@nb.njit(**_JIT)
-def _grow(buf, size):
-    if buf.size >= size:
-        return buf
-    new = np.empty(max(size, 2 * buf.size), buf.dtype)
-    new[:buf.size] = buf
-    return new
-
-
-@nb.njit(**_JIT)
-def _bucket(lo, hi, value, needed, offsets, buf):
-    """Bucket ``value[i]`` under each needed level ``v`` with ``lo[i] < v <= hi[i]``:
-    fills ``offsets`` (L+2,) so that level v's values are ``buf[offsets[v]:offsets[v+1]]``;
-    returns ``buf``, grown if it was too small."""
-    L = needed.size - 1
-    offsets[:] = 0
-    for i in range(lo.size):
-        for v in range(lo[i] + 1, hi[i] + 1):
-            if needed[v]:
-                offsets[v + 1] += 1
-    for v in range(L + 1):
-        offsets[v + 1] += offsets[v]
-    buf = _grow(buf, offsets[L + 1])
-    fill = offsets[:L + 1].copy()
-    for i in range(lo.size):
-        for v in range(lo[i] + 1, hi[i] + 1):
-            if needed[v]:
-                buf[fill[v]] = value[i]
-                fill[v] += 1
-    return buf
-
-
-@nb.njit(**_JIT)
-def _needed(levels, peak, L):
-    needed = np.zeros(L + 1, np.bool_)
-    for v in levels:
-        if 1 <= v <= peak:
-            needed[v] = True
-    return needed
-
-
-@nb.njit(**_JIT)
-def _pack(x0, y0, x1, y1):
-    return ((x0 << _SHIFT | y0) << _SHIFT | x1) << _SHIFT | y1

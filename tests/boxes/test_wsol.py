@@ -1,13 +1,14 @@
-"""The WSOL rule (algorithms.md 2c): fast sweep == per-threshold loop == OpenCV."""
+"""The WSOL rule: the fast sweep == the per-threshold OpenCV loop (the oracle)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from camjax.boxes import BoxSet, wsol_boxes, wsol_boxes_reference, wsol_boxes_sweep
-from camjax.boxes.contours import cutoffs, to_uint8
+from camjax.boxes import BoxSet, wsol_boxes
+from camjax.boxes.wsol import cutoffs, to_uint8
 
-from .brute import pairs, random_maps, v2_by_components, wsol_rule_cv2
+from .brute import pairs, random_maps, v2_by_components
+from .oracle import wsol_boxes_per_threshold, wsol_boxes_reference
 
 TAUS = np.arange(0, 1, 0.05)
 
@@ -60,8 +61,7 @@ def test_differential_against_opencv(multi):
         taus = np.concatenate([[0.0], taus, [0.999]])
         fast = pairs(wsol_boxes(maps, taus, multi), len(maps), len(taus))
         for i, m in enumerate(maps):
-            for j, t in enumerate(taus):
-                want = wsol_rule_cv2(m, t, multi)
+            for j, (t, want) in enumerate(zip(taus, wsol_boxes_per_threshold(m, taus, multi))):
                 np.testing.assert_array_equal(fast[i, j], want, err_msg=f"{H}x{W} map {i} tau {t}")
         total += len(maps)
     assert total >= 2000
@@ -75,7 +75,8 @@ def test_v2_equals_components_and_holes():
         binary = rng.random((H, W)) < rng.random()
         want = v2_by_components(binary)
         s = binary.astype(np.float64)
-        got = wsol_rule_cv2(s, 0.0, True) if binary.any() else np.zeros((1, 4), np.int64)
+        got = (wsol_boxes_per_threshold(s, [0.0], True)[0] if binary.any()
+               else np.zeros((1, 4), np.int64))
         np.testing.assert_array_equal(got, want)
 
 
@@ -88,7 +89,7 @@ maps_strategy = hnp.arrays(
 @given(maps=maps_strategy, taus=st.lists(st.floats(0, 1), min_size=1, max_size=6),
        multi=st.booleans())
 def test_sweep_equals_loop(maps, taus, multi):
-    assert_same(wsol_boxes_sweep(maps, taus, multi), wsol_boxes_reference(maps, taus, multi))
+    assert_same(wsol_boxes(maps, taus, multi), wsol_boxes_reference(maps, taus, multi))
 
 
 def test_fine_thresholds_smooth_224():

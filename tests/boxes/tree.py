@@ -1,4 +1,4 @@
-"""Component trees of integer level images: every threshold's components in one sweep.
+"""A NumPy component tree (test oracle): every threshold's components in one sweep.
 
 For an integer image ``lev`` (values 0..K) the foreground at level ``v`` (1..K) is
 ``lev >= v``; these sets are nested, so their connected components form a tree
@@ -12,10 +12,10 @@ Everything is vectorised over the batch: one pass per level, whatever the batch
 size, and per-pixel work that does not depend on the level (neighbour tests,
 edge reduction) is done once up front.
 
-The box sweeps use the compiled tree of :mod:`camjax.boxes.unionfind` (a few
-times faster); this NumPy version is kept as an independent implementation the
-tests compare it with, and for its neighbour tables (``RING``, ``_TABLES``),
-which the compiled sweep shares.
+The box rules use the compiled tree of :mod:`camjax.boxes._unionfind` (a few
+times faster); this NumPy version is a test oracle, an independent implementation
+the tests compare the compiled one with. It shares the compiled tree's neighbour
+tables (``RING``, ``RING_GROUPS``).
 """
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-# The 8 neighbours as a ring, clockwise from north: consecutive entries are
-# 4-adjacent to each other, and the ring's corners (odd entries) are diagonal.
-RING = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+from camjax.boxes._unionfind import RING, RING_GROUPS
 
 
 class Nodes(NamedTuple):
@@ -43,49 +41,6 @@ class Nodes(NamedTuple):
     y1: np.ndarray
     count: np.ndarray
     first: np.ndarray   # raster index (y * W + x) of the component's first pixel
-
-
-def _ring_groups(connectivity: int) -> np.ndarray:
-    """(256, 4) table: for a mask of higher ring neighbours, one ring position per
-    group of them that is connected inside the 3x3 window (-1 pads).
-
-    Two higher neighbours that are adjacent to each other belong to the same
-    component already, so the new centre pixel needs one edge per group only.
-    With 8-connectivity any two ring neighbours at ring distance 1 or (for two
-    4-neighbours) 2 are adjacent; with 4-connectivity only ring distance 1 is,
-    and a group must hold a 4-neighbour of the centre to touch it.
-    """
-    table = np.full((256, 4), -1, np.int64)
-    for mask in range(256):
-        on = [i for i in range(8) if mask >> i & 1]
-        if connectivity == 4:
-            on_touch = [i for i in on if i % 2 == 0]
-        else:
-            on_touch = on
-        group = {i: i for i in on}
-
-        def root(i):
-            while group[i] != i:
-                i = group[i]
-            return i
-
-        for a in on:
-            for b in on:
-                d = (b - a) % 8
-                adjacent = d == 1 or (connectivity == 8 and d == 2 and a % 2 == 0)
-                if adjacent:
-                    ra, rb = root(a), root(b)
-                    if ra != rb:
-                        group[max(ra, rb)] = min(ra, rb)
-        reps = {}
-        for i in on_touch:
-            reps.setdefault(root(i), i)
-        for k, i in enumerate(sorted(reps.values())):
-            table[mask, k] = i
-    return table
-
-
-_TABLES = {c: _ring_groups(c).astype(np.int8) for c in (4, 8)}
 
 
 def _masks(lev: np.ndarray, connectivity: int):
@@ -199,7 +154,7 @@ def component_tree(lev: np.ndarray, nlevels: int, connectivity: int = 8,
     # level-independent edges, in level order: p and q as positions in ``pix``
     pos = np.empty(N, np.int64)                        # pixel -> its place in ``pix``
     pos[pix] = np.arange(N)
-    table = _TABLES[connectivity]
+    table = RING_GROUPS[connectivity]
     um = up_mask[pix]
     rep = table[um, 0]
     has_up = rep >= 0

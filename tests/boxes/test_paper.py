@@ -1,13 +1,13 @@
-"""The paper rule (algorithms.md 2a): skimage path, one-pass sweep, BFS brute force."""
+"""The paper rule: OpenCV path, one-pass sweep, the skimage oracle, BFS brute force."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from camjax.boxes import (component_boxes_sweep, largest_component_boxes,
-                          largest_component_boxes_reference)
-from camjax.boxes.tree import component_tree
+from camjax.boxes import largest_component_boxes
 
 from .brute import flood_components, paper_rule, random_maps
+from .oracle import largest_component_boxes_reference
+from .tree import component_tree
 
 maps_strategy = hnp.arrays(
     np.float32, st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 11),
@@ -28,7 +28,7 @@ def test_reference_equals_bfs(maps, t):
 @given(maps=maps_strategy, ts=st.lists(st.floats(0, 1), min_size=1, max_size=8))
 def test_sweep_equals_reference(maps, ts):
     want = largest_component_boxes_reference(maps, ts)
-    np.testing.assert_array_equal(component_boxes_sweep(maps, ts), want)
+    np.testing.assert_array_equal(largest_component_boxes(maps, ts, workers=1), want)
     np.testing.assert_array_equal(largest_component_boxes(maps, ts), want)
 
 
@@ -36,7 +36,7 @@ def test_sweep_many_maps_many_thresholds():
     rng = np.random.default_rng(11)
     maps = random_maps(rng, 60, 24, 30)
     ts = np.concatenate([np.linspace(0, 1, 41), [0.2, 0.2]])
-    np.testing.assert_array_equal(component_boxes_sweep(maps, ts),
+    np.testing.assert_array_equal(largest_component_boxes(maps, ts, workers=3),
                                   largest_component_boxes_reference(maps, ts))
 
 
@@ -44,8 +44,9 @@ def test_single_threshold_paths_on_many_families():
     rng = np.random.default_rng(8)
     maps = random_maps(rng, 200, 21, 18)
     for t in (0.0, 0.2, 0.55):
-        np.testing.assert_array_equal(largest_component_boxes(maps, t),
-                                      largest_component_boxes_reference(maps, t))
+        want = largest_component_boxes_reference(maps, t)
+        np.testing.assert_array_equal(largest_component_boxes(maps, t), want)
+        np.testing.assert_array_equal(largest_component_boxes(maps, t, workers=3), want)
 
 
 def test_shapes_and_scalar():
@@ -62,7 +63,7 @@ def test_tie_goes_to_first_in_raster_order():
     m[4, 0:3] = 1        # size 3, starts later in raster order
     m[1, 6:9] = 1        # size 3, first pixel first
     assert largest_component_boxes(m, 0.5).tolist() == [6, 1, 8, 1]
-    assert component_boxes_sweep(m, [0.5]).tolist() == [[6, 1, 8, 1]]
+    assert largest_component_boxes(m, [0.5]).tolist() == [[6, 1, 8, 1]]
 
 
 def test_threshold_in_float64():
@@ -71,7 +72,7 @@ def test_threshold_in_float64():
     m = np.zeros((3, 3), np.float32)
     m[0, 0], m[0, 1] = 1.0, np.float32(0.1)
     assert largest_component_boxes(m, 0.1).tolist() == [0, 0, 1, 0]
-    assert component_boxes_sweep(m, [0.1]).tolist() == [[0, 0, 1, 0]]
+    assert largest_component_boxes(m, [0.1]).tolist() == [[0, 0, 1, 0]]
 
 
 def test_component_tree_against_bfs():

@@ -1,24 +1,25 @@
-"""The batch box rules on the compiled component trees of :mod:`camjax.boxes.unionfind`.
+"""The WSOL rule (V1, V2) for a batch of maps and thresholds, compiled, on the
+component trees of :mod:`camjax.boxes._unionfind`.
 
-* :func:`v2_batch` - the WSOL rule V2 (boxes of all contours, outer borders and holes);
-* :func:`v1_batch` - the WSOL rule V1 (the outer border of largest contour area);
-* :func:`paper_batch` - the paper rule (largest component by pixel count).
+* :func:`v2_batch` - V2: the boxes of all contours, outer borders and holes;
+* :func:`v1_batch` - V1: the outer border of largest contour area.
 
 Each loops over a batch inside one compiled call, reusing its work arrays, and
-releases the GIL so threads share a batch (see unionfind.py for the tree itself).
+releases the GIL so threads share a batch (:mod:`camjax.boxes.wsol` splits it).
 """
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
-from camjax.boxes.unionfind import (_JIT, _MASK, _SHIFT, COUNT, E4, FIRST, HI, LO, Q2, X0,
-                                    X1, Y0, Y1, _bucket, _grow, _needed, _pack, level_order,
-                                    outer_area2, sweep_sorted, tree_nodes, workspace)
+from camjax.boxes._borders import outer_area2
+from camjax.boxes._compiled import JIT, MASK, SHIFT, bucket, grow, needed_levels, pack
+from camjax.boxes._unionfind import (E4, FIRST, HI, LO, Q2, X0, X1, Y0, Y1, level_order,
+                                     sweep_sorted, tree_nodes, workspace)
 
 
 # ---------------------------------------------------------------- WSOL input
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def _to_u8(m, out):
     """``out = floor(m * 255)`` (float64, as wsolevaluation) for a map in [0, 1];
     returns its peak, or -1 if a value is not finite or outside [0, 1]."""
@@ -35,7 +36,7 @@ def _to_u8(m, out):
     return peak
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def _wsol_levels(taus, peak, levels):
     """``levels[t] = int(tau * peak) + 1``: the binarisation ``u8 >= level``."""
     for t in range(taus.size):
@@ -43,7 +44,7 @@ def _wsol_levels(taus, peak, levels):
 
 
 # ---------------------------------------------------------------- WSOL V2
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def v2_batch(maps, taus):
     """All contour boxes of ``u8 >= v`` for each map and each threshold.
 
@@ -74,7 +75,7 @@ def v2_batch(maps, taus):
         if peak < 0:
             return np.empty((0, 4), np.int64), out_img[:0].copy(), out_thr[:0].copy(), False
         _wsol_levels(taus, peak, lv)
-        needed = _needed(lv, peak, 255)
+        needed = needed_levels(lv, peak, 255)
         hist, start = level_order(img, 255, fg_space[2])
         nf = sweep_sorted(W, 255, 8, False, fg_space, hist, start)
         # background at v: 255 - img >= 256 - v, 4-connected; same order, levels reversed
@@ -85,7 +86,7 @@ def v2_batch(maps, taus):
         for i in range(nf):
             lo[m] = f[LO, i]
             hi[m] = f[HI, i]
-            key[m] = _pack(f[X0, i], f[Y0, i], min(f[X1, i] + 1, W - 1),
+            key[m] = pack(f[X0, i], f[Y0, i], min(f[X1, i] + 1, W - 1),
                            min(f[Y1, i] + 1, H - 1))
             m += 1
         for i in range(nb_):
@@ -93,10 +94,10 @@ def v2_batch(maps, taus):
                 # a hole, level w alive for lo < w <= hi: foreground 255 - hi < v <= 255 - lo
                 lo[m] = 255 - g[HI, i]
                 hi[m] = 255 - g[LO, i]
-                key[m] = _pack(g[X0, i] - 1, g[Y0, i] - 1, min(g[X1, i] + 2, W - 1),
+                key[m] = pack(g[X0, i] - 1, g[Y0, i] - 1, min(g[X1, i] + 2, W - 1),
                                min(g[Y1, i] + 2, H - 1))
                 m += 1
-        buf = _bucket(lo[:m], hi[:m], key[:m], needed, offsets, buf)
+        buf = bucket(lo[:m], hi[:m], key[:m], needed, offsets, buf)
         for v in range(1, 256):
             if offsets[v + 1] - offsets[v] > 1:
                 buf[offsets[v]:offsets[v + 1]].sort()
@@ -105,9 +106,9 @@ def v2_batch(maps, taus):
             total += offsets[v + 1] - offsets[v] if 1 <= v <= peak else 1
         if r + total > out_key.size:
             size = max(r + total, 2 * out_key.size)
-            out_key = _grow(out_key, size)
-            out_img = _grow(out_img, size)
-            out_thr = _grow(out_thr, size)
+            out_key = grow(out_key, size)
+            out_img = grow(out_img, size)
+            out_thr = grow(out_thr, size)
         for t in range(T):
             v = lv[t]
             if 1 <= v <= peak:
@@ -124,15 +125,15 @@ def v2_batch(maps, taus):
     boxes = np.empty((r, 4), np.int64)
     for k in range(r):
         c = out_key[k]
-        boxes[k, 0] = c >> (3 * _SHIFT)
-        boxes[k, 1] = (c >> (2 * _SHIFT)) & _MASK
-        boxes[k, 2] = (c >> _SHIFT) & _MASK
-        boxes[k, 3] = c & _MASK
+        boxes[k, 0] = c >> (3 * SHIFT)
+        boxes[k, 1] = (c >> (2 * SHIFT)) & MASK
+        boxes[k, 2] = (c >> SHIFT) & MASK
+        boxes[k, 3] = c & MASK
     return boxes, out_img[:r].copy(), out_thr[:r].copy(), True
 
 
 # ---------------------------------------------------------------- WSOL V1
-@nb.njit(**_JIT)
+@nb.njit(**JIT)
 def v1_batch(maps, taus):
     """The box of the largest contour of ``u8 >= v`` for each map and threshold.
 
@@ -165,12 +166,12 @@ def v1_batch(maps, taus):
         if peak < 0:
             return boxes, unsure, levels, False
         _wsol_levels(taus, peak, levels[b])
-        needed = _needed(levels[b], peak, 255)
+        needed = needed_levels(levels[b], peak, 255)
         m = tree_nodes(img, 255, 8, False, True, space)
         nd = space[3]
         for i in range(m):
             area[i] = nd[Q2, i] if nd[E4, i] == 4 else -1     # -1: not known yet
-        buf = _bucket(nd[LO, :m], nd[HI, :m], ids[:m], needed, offsets, buf)
+        buf = bucket(nd[LO, :m], nd[HI, :m], ids[:m], needed, offsets, buf)
         for v in range(1, 256):
             a = offsets[v]
             e = offsets[v + 1]
@@ -223,69 +224,3 @@ def v1_batch(maps, taus):
                 boxes[b, t] = best_box[v]
                 unsure[b, t] = unsure_at[v]
     return boxes, unsure, levels, True
-
-
-# ---------------------------------------------------------------- paper rule
-@nb.njit(**_JIT)
-def _count_below(u, val):
-    """``#{u < val}`` for sorted ``u`` (``np.searchsorted(u, val, 'left')``), by a
-    binary search with a fixed step count (its comparisons compile to selects)."""
-    base = 0
-    n = u.size
-    while n > 1:
-        half = n // 2
-        base = base + half if u[base + half - 1] < val else base
-        n -= half
-    return base + (1 if n == 1 and u[base] < val else 0)
-
-
-@nb.njit(**_JIT)
-def paper_batch(maps, thresholds):
-    """The paper rule for maps (n, H, W) at thresholds (T,) float64: (n, T, 4) boxes.
-
-    Per map the cutoffs ``t * max`` (float64), their sorted distinct values ``u``,
-    and the level image ``#{u < m}`` (pixel value in float64): the foreground
-    ``m > t * max`` is ``level >= index of t's cutoff in u + 1``. The largest
-    8-connected component by pixel count (ties: first pixel in raster order first)
-    of every needed level, from one tree; (0, 0, 0, 0) where nothing is foreground.
-    """
-    n, H, W = maps.shape
-    T = thresholds.size
-    out = np.zeros((n, T, 4), np.int64)
-    lev = np.empty((H, W), np.int64)
-    level_of = np.empty(T, np.int64)
-    space = workspace(H, W)
-    ids = np.arange(H * W)
-    offsets = np.zeros(T + 3, np.int64)
-    buf = np.empty(1024, np.int64)
-    for b in range(n):
-        m = maps[b]
-        peak = np.float64(m.max())
-        cuts = thresholds * peak
-        u = np.unique(cuts)
-        K = u.size
-        for t in range(T):
-            level_of[t] = np.searchsorted(u, cuts[t]) + 1
-        for y in range(H):
-            for x in range(W):
-                lev[y, x] = _count_below(u, np.float64(m[y, x]))
-        nn = tree_nodes(lev, K, 8, False, False, space)
-        nd = space[3]
-        needed = np.zeros(K + 1, np.bool_)
-        for v in level_of:
-            needed[v] = True
-        buf = _bucket(nd[LO, :nn], nd[HI, :nn], ids[:nn], needed, offsets[:K + 2], buf)
-        for t in range(T):
-            v = level_of[t]
-            win = -1
-            for k in range(offsets[v], offsets[v + 1]):
-                i = buf[k]
-                if win < 0 or nd[COUNT, i] > nd[COUNT, win] or (
-                        nd[COUNT, i] == nd[COUNT, win] and nd[FIRST, i] < nd[FIRST, win]):
-                    win = i
-            if win >= 0:
-                out[b, t, 0] = nd[X0, win]
-                out[b, t, 1] = nd[Y0, win]
-                out[b, t, 2] = nd[X1, win]
-                out[b, t, 3] = nd[Y1, win]
-    return out

@@ -1,4 +1,4 @@
-"""The ten-crop test protocol of the released ILSVRC code (algorithms.md 6).
+"""The ten-crop test protocol of the released ILSVRC code (docs/localization.md).
 
 The released MATLAB pipeline (``prepare_image.m``, ``ILSVRC_generate_heatmap.m``,
 ``mergeTenCrop.m``) resizes each image to 256x256, cuts ten 224x224 crops (the

@@ -1,4 +1,4 @@
-"""The paper's metrics (algorithms.md section 4). Scores are percentages."""
+"""The paper's metrics (docs/evaluation.md). Scores are percentages."""
 from __future__ import annotations
 
 import numpy as np

@@ -4,7 +4,7 @@ Both metrics are accumulators: ``update`` with a batch, ``result`` at the end. T
 state is a few count arrays whose size does not depend on the number of images, so
 accumulators of several processes (or several batches) can be merged by summing
 counts (``merge``, or ``get_state``/``set_state`` around a cross-process sum).
-Scores are percentages. See docs/evaluation.md and algorithms.md sections 2c and 4.
+Scores are percentages. See docs/evaluation.md.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ class BoxAccumulator:
 
     def update(self, scoremaps, gt_boxes) -> None:
         """scoremaps (N, H, W) float in [0, 1]; gt_boxes a list of N (n_i, 4) int arrays."""
-        from camjax.boxes import wsol_boxes  # the WSOL rule, algorithms.md 2c
+        from camjax.boxes import wsol_boxes  # the WSOL rule (docs/localization.md)
         s = _check_scoremaps(scoremaps)
         gts = _check_gt_boxes(gt_boxes, s.shape[0])
         self._count(wsol_boxes(s, self.cam_thresholds, self.multi_contour), gts)

@@ -15,6 +15,10 @@ from .test_wsol import assert_same
 from .tree import component_tree
 
 
+def _rows(rows):
+    return sorted(map(tuple, np.stack(rows, 1).tolist()))
+
+
 def _contour_area2(mask: np.ndarray) -> int:
     """Twice cv2.contourArea of the outer border of a one-component mask."""
     cs = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[-2]
@@ -71,9 +75,8 @@ def test_component_nodes_equal_numpy_tree():
         want = component_tree(lev, 6, conn)
         for b in range(3):
             nd = uf.component_nodes(lev[b], 6, conn)
-            keys = lambda rows: sorted(map(tuple, np.stack(rows, 1).tolist()))
             sel = want.image == b
-            assert keys([nd[r] for r in range(8)]) == keys(
+            assert _rows([nd[r] for r in range(8)]) == _rows(
                 [want.lo[sel], want.hi[sel], want.x0[sel], want.y0[sel], want.x1[sel],
                  want.y1[sel], want.count[sel], want.first[sel]])
 

@@ -101,9 +101,9 @@ def maps_at_size(features, weights, classes, size, *, method: str = "bilinear",
     return _normalize(_upsample(maps.astype(jnp.float32), tuple(size), method), mode)
 
 
-@partial(jax.jit, static_argnames=("graphdef", "k", "method", "mode"))
+@partial(jax.jit, static_argnames=("graphdef", "k", "method", "mode", "size"))
 def predict(graphdef, state, images, labels=None, *, k: int = 5, method: str = "bilinear",
-            mode: str = "minmax"):
+            mode: str = "minmax", size: tuple[int, int] | None = None):
     """Images -> model -> top-k classes -> normalised CAMs at image size, as one jit.
 
     Pure over ``nnx.split`` state: ``graphdef`` (static) and ``state`` (one state or a
@@ -111,14 +111,15 @@ def predict(graphdef, state, images, labels=None, *, k: int = 5, method: str = "
     ``(logits, features)`` and whose ``class_weights`` are defined. Returns
     ``(logits (B, C), top (B, k), maps (B, k, H, W))``; with ``labels`` (B,) the maps
     are those of ``[label, top-1, ..., top-k]`` (B, 1 + k, H, W), the ground-truth
-    class's first. A batch sharded along ``data`` stays sharded.
+    class's first. Maps are upsampled to ``size`` (H, W), default the images' size.
+    A batch sharded along ``data`` stays sharded.
     """
     states = state if isinstance(state, tuple) else (state,)
     model = nnx.merge(graphdef, *states)
     logits, features = model(images)
     top = jax.lax.top_k(logits, k)[1]
     classes = top if labels is None else jnp.concatenate([labels[:, None], top], axis=1)
-    maps = maps_at_size(features, class_weights(model), classes, images.shape[1:3],
+    maps = maps_at_size(features, class_weights(model), classes, size or images.shape[1:3],
                         method=method, mode=mode)
     return logits, top, maps
 

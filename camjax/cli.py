@@ -38,8 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("train", "train (resuming), then evaluate"),
                        ("evaluate", "evaluate the latest checkpoint of a workdir")):
         s = sub.add_parser(name, help=text)
-        s.add_argument("--config", required=True,
-                       help="a config file (experiments/configs/*.py) or a packaged name (demo)")
+        s.add_argument("--config", required=name == "train",
+                       help="a config file (experiments/configs/*.py) or a packaged name "
+                            "(demo); evaluate: default the run's saved WORKDIR/config.json")
         s.add_argument("--workdir", required=True)
     pr = sub.add_parser("prepare", help="prepare a TFDS dataset as array_record")
     pr.add_argument("--dataset", default="camjax_shapes")
@@ -57,8 +58,11 @@ def run(argv: list[str]) -> int:
     if args.command in ("train", "evaluate", "demo"):
         from camjax import config as config_lib
         overrides = _overrides(extra)
-        path = config_lib.packaged("demo") if args.command == "demo" else args.config
-        cfg = config_lib.load(path, overrides)
+        if args.command == "evaluate" and args.config is None:   # the run's own config
+            cfg = config_lib.from_json(Path(args.workdir) / "config.json", overrides)
+        else:
+            path = config_lib.packaged("demo") if args.command == "demo" else args.config
+            cfg = config_lib.load(path, overrides)
         from camjax import training
         if args.command == "evaluate":
             metrics = training.evaluate_workdir(cfg, args.workdir)

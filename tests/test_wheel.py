@@ -71,5 +71,5 @@ def test_an_installed_wheel_runs_the_demo(tmp_path):
     work = elsewhere / "W"
     assert (work / "checkpoints").is_dir() and (work / "metrics.jsonl").is_file()
     report = (work / "eval" / "report.md").read_text()
-    assert "GT-known localization accuracy" in report and (work / "eval" / "gallery.png").is_file()
+    assert "GT-known accuracy, paper rule" in report and (work / "eval" / "gallery.png").is_file()
     assert "camjax_shapes/tiny / test" in report

@@ -53,7 +53,12 @@ def get_config() -> ml_collections.ConfigDict:
     # evaluation
     c.eval_batch_size = 100
     c.top_k = 5
-    c.cam_threshold = 0.2             # the paper's 20% of the map's max
+    c.cam_threshold = 0.2             # the paper's 20% of the map's max ("paper_rule")
+    # The WSOL protocol's operating point: the CAM threshold with the best MaxBoxAcc on this
+    # train-fullsup split ("" = none), applied once to eval_split ("val_threshold").
+    c.val_split = ""
+    c.cam_curve_interval = 0.01       # threshold grid of MaxBoxAcc / PxAP (wsolevaluation: .001)
+    c.eval_map_size = 0               # maps and boxes evaluated at this size; 0 = image_size
     c.upsample = "bilinear"
     c.normalize = "minmax"
     return c

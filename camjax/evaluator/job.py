@@ -28,16 +28,22 @@ from camjax.boxes import largest_component_boxes
 from camjax.evaluator.tally import Tally
 
 
-def localization(predict, batches, *, num_classes: int, image_size: int,
-                 cam_threshold: float = 0.2, num_batches: int | None = None,
-                 gallery_size: int = 16, wsol: bool = True) -> tuple[dict, dict]:
-    """Classification and localization metrics of CAM boxes and of the centred-box baseline,
-    MaxBoxAcc (V1, V2) and PxAP of the ground-truth class's map, per-class accuracies.
+def localization(predict, batches, *, num_classes: int, map_size: int,
+                 points: dict | None = None, cam_curve_interval: float = 0.01,
+                 num_batches: int | None = None, gallery_size: int = 16,
+                 wsol: bool = True) -> tuple[dict, dict]:
+    """Classification and localization metrics of CAM boxes at each operating point
+    (``points``: name -> CAM threshold of the paper rule, default ``{"paper_rule": 0.2}``)
+    and of the centred-box baseline; MaxBoxAcc (V1, V2) and PxAP of the ground-truth
+    class's map and of the centre Gaussian; per-class accuracies.
 
-    Returns (metrics, pictures): metrics in percent with num_images; pictures holds the
-    first images ("gallery") and the best and worst localized ones for the report.
+    Maps and ground truth are at ``map_size`` x ``map_size``. Returns (metrics,
+    pictures): metrics in percent with num_images; pictures holds the first images
+    ("gallery", boxes at the last point) and the best and worst localized ones.
     """
-    tally = Tally(num_classes, wsol=wsol, extremes=8 if gallery_size else 0)
+    points = dict(points or {"paper_rule": 0.2})
+    tally = Tally(num_classes, points=points, wsol=wsol, cam_curve_interval=cam_curve_interval,
+                  extremes=8 if gallery_size else 0)
     gallery = []
     bar = tqdm(batches, total=num_batches, desc="evaluate", unit="batch",
                disable=not distributed.is_main_process())
@@ -49,16 +55,16 @@ def localization(predict, batches, *, num_classes: int, image_size: int,
         labels = local["label"][valid]
         gt = [b[b[:, 0] >= 0] for b in local["boxes"][valid]]
         top, maps = top[valid], maps[valid]
-        boxes = largest_component_boxes(maps, threshold=cam_threshold)
+        boxes = largest_component_boxes(maps, threshold=list(points.values()))
         masks = local["mask"][valid] if "mask" in local else None
         images = local["image"][valid] if gallery_size else None
         tally.update(top, labels, boxes, gt, maps[:, 0], masks, images=images)
         for i in range(min(len(labels), gallery_size - len(gallery))):
             gallery.append({"image": images[i], "label": int(labels[i]), "gt_boxes": gt[i],
-                            "top": top[i], "maps": maps[i], "boxes": boxes[i]})
+                            "top": top[i], "maps": maps[i], "boxes": boxes[i, :, -1]})
         seen += len(labels)
         bar.set_postfix(img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
-    metrics = tally.result(image_size)
+    metrics = tally.result(map_size)
     best, worst = tally.extreme_images()
     return metrics, {"gallery": gallery, "best": best, "worst": worst}
 

@@ -25,13 +25,20 @@ def num_eval_batches(n: int, config) -> int:
     return -(-per_process // (config.eval_batch_size // jax.process_count()))
 
 
-def predict_function(graphdef, states, mesh, *, k: int, method: str, mode: str):
+def map_size(config) -> int:
+    """The side of the maps and ground truth that localization is evaluated at."""
+    return config.eval_map_size or config.image_size
+
+
+def predict_function(graphdef, states, mesh, config):
     """``(images, labels)`` (this process's numpy rows) -> ``cam.predict`` outputs, the
     batch sharded along ``data``: the predict function of ``evaluator.localization``."""
+    size = (map_size(config),) * 2
+
     def predict(images, labels):
         batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
-        return cam.predict(graphdef, states, batch["image"], batch["label"], k=k,
-                           method=method, mode=mode)
+        return cam.predict(graphdef, states, batch["image"], batch["label"], k=config.top_k,
+                           method=config.upsample, mode=config.normalize, size=size)
     return predict
 
 
@@ -49,25 +56,53 @@ def top_k_function(graphdef, states, mesh, k: int):
     return top_k
 
 
-def evaluate_split(state, src, graphdef, mesh, config, *, limit=None,
-                   gallery_size: int = 16) -> tuple[dict, dict]:
-    """(metrics, pictures) of ``src``: localization + classification when it has boxes."""
+def _localization(predict, src, config, *, points, limit=None, gallery_size=0):
     n = len(src) if limit is None else min(limit, len(src))
-    steps = num_eval_batches(n, config)
-    boxes = pipeline.has_boxes(src) or bool(config.eval_annotations)
-    batches = pipeline.eval_batches(src, config, with_boxes=boxes, limit=limit)
-    states, num_classes = (state.params, state.rest), pipeline.num_classes(src)
-    if boxes:
-        predict = predict_function(graphdef, states, mesh, k=config.top_k,
-                                   method=config.upsample, mode=config.normalize)
-        return evaluator.localization(predict, batches, num_classes=num_classes,
-                                      image_size=config.image_size,
-                                      cam_threshold=config.cam_threshold, num_batches=steps,
-                                      gallery_size=gallery_size)
-    top_k = top_k_function(graphdef, states, mesh, min(config.top_k, num_classes))
-    metrics = {"classification": evaluator.classification(top_k, batches, num_batches=steps),
-               "localization": f"skipped: {config.dataset} split {config.eval_split!r} "
-                               "has no boxes"}
+    batches = pipeline.eval_batches(src, config, with_boxes=True, limit=limit)
+    return evaluator.localization(predict, batches, num_classes=pipeline.num_classes(src),
+                                  map_size=map_size(config), points=points,
+                                  cam_curve_interval=config.cam_curve_interval,
+                                  num_batches=num_eval_batches(n, config),
+                                  gallery_size=gallery_size)
+
+
+def val_threshold(predict, val_src, config) -> tuple[float, dict]:
+    """The WSOL protocol's operating point: the CAM threshold of the best MaxBoxAcc (V1:
+    largest contour, IoU 0.5, wsolevaluation's original metric) on the train-fullsup
+    split, and a summary of that split's evaluation."""
+    metrics, _ = _localization(predict, val_src, config,
+                               points={"paper_rule": config.cam_threshold})
+    v1 = metrics["wsol_v1"]
+    threshold = float(v1["best_threshold"][50])
+    return threshold, {"split": config.val_split, "num_images": metrics["cam"]["num_images"],
+                       "max_box_acc": v1["max_box_acc"][50], "best_threshold": threshold,
+                       "max_box_acc_v2": metrics["wsol_v2"]["max_box_acc_v2"]}
+
+
+def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_size: int = 16,
+                   val_src=None) -> tuple[dict, dict]:
+    """(metrics, pictures) of ``src``: localization + classification when it has boxes.
+
+    With ``val_src`` (the train-fullsup split, with boxes) the CAM threshold is chosen
+    there first and the thresholded metrics are reported at both operating points.
+    """
+    states = (state.params, state.rest)
+    if pipeline.has_boxes(src) or bool(config.eval_annotations):
+        predict = predict_function(graphdef, states, mesh, config)
+        points, val = {"paper_rule": config.cam_threshold}, None
+        if val_src is not None:
+            points["val_threshold"], val = val_threshold(predict, val_src, config)
+        metrics, pictures = _localization(predict, src, config, points=points, limit=limit,
+                                          gallery_size=gallery_size)
+        if val is not None:
+            metrics["val"] = val
+        return metrics, pictures
+    n = len(src) if limit is None else min(limit, len(src))
+    batches = pipeline.eval_batches(src, config, with_boxes=False, limit=limit)
+    top_k = top_k_function(graphdef, states, mesh, min(config.top_k, pipeline.num_classes(src)))
+    metrics = {"classification": evaluator.classification(
+        top_k, batches, num_batches=num_eval_batches(n, config)),
+        "localization": f"skipped: {config.dataset} split {config.eval_split!r} has no boxes"}
     return metrics, {}
 
 
@@ -75,16 +110,18 @@ def history_record(step: int, metrics: dict) -> dict:
     return {"step": step, **(metrics["cam"] if "cam" in metrics else metrics["classification"])}
 
 
-def final_evaluation(state, src, graphdef, mesh, config, workdir) -> dict:
-    """Evaluate the split, write workdir/eval/metrics.json and report.md (process 0)."""
-    metrics, pictures = evaluate_split(state, src, graphdef, mesh, config)
+def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=None) -> dict:
+    """Evaluate the split (choosing the threshold on ``val_src`` when given), write
+    workdir/eval/metrics.json and report.md (process 0)."""
+    metrics, pictures = evaluate_split(state, src, graphdef, mesh, config, val_src=val_src)
     metrics["step"] = int(state.step)
+    metrics["dataset"], metrics["split"] = config.dataset, config.eval_split
     if distributed.is_main_process():
         title = (f"{config.model} ({config.pooling.upper()}) on {config.dataset} / "
                  f"{config.eval_split}")
         out = Path(workdir) / "eval"
         if "cam" in metrics:
-            evaluator.write(out, metrics, pictures, title=title, cam_threshold=config.cam_threshold,
+            evaluator.write(out, metrics, pictures, title=title,
                             class_names=src.dataset_info.features["label"].names)
         else:
             evaluator.write_classification(out, metrics, title=title)
@@ -116,6 +153,8 @@ def evaluate_workdir(config, workdir) -> dict:
     distributed.maybe_initialize(config.distributed)
     workdir = Path(workdir).absolute()
     mesh_lib.check_batch_size(config.eval_batch_size, "eval_batch_size")
-    src = pipeline.source(config.dataset, config.eval_split, pipeline.data_dir(config, workdir))
+    ddir = pipeline.data_dir(config, workdir)
+    src = pipeline.source(config.dataset, config.eval_split, ddir)
+    val = pipeline.source(config.dataset, config.val_split, ddir) if config.val_split else None
     graphdef, state, mesh = restore_for_inference(config, workdir, pipeline.num_classes(src))
-    return final_evaluation(state, src, graphdef, mesh, config, workdir)
+    return final_evaluation(state, src, graphdef, mesh, config, workdir, val_src=val)

@@ -35,20 +35,22 @@ def _check_loop_config(config) -> None:
 
 
 def open_data(config, workdir: Path):
-    """(train source, eval source); process 0 prepares the dataset first."""
+    """(train, eval, val) sources; val is None without ``config.val_split``. Process 0
+    prepares the dataset first."""
     ddir = pipeline.data_dir(config, workdir)
     if distributed.is_main_process():
         pipeline.prepare(config.dataset, ddir)
     distributed.barrier("camjax_prepare")
+    val = pipeline.source(config.dataset, config.val_split, ddir) if config.val_split else None
     return (pipeline.source(config.dataset, config.train_split, ddir),
-            pipeline.source(config.dataset, config.eval_split, ddir))
+            pipeline.source(config.dataset, config.eval_split, ddir), val)
 
 
 def train_and_evaluate(config, workdir, data=None) -> dict:
     """Train ``config`` in ``workdir`` (resuming from its latest checkpoint), then evaluate.
 
-    ``data``: an optional (train, eval) pair of random-access sources (e.g. class subsets
-    of a dataset) instead of ``config.dataset``'s splits. Returns the final evaluation
+    ``data``: optional (train, eval) or (train, eval, val) random-access sources (e.g.
+    class subsets of a dataset) instead of ``config.dataset``'s splits. Returns the final evaluation
     metrics, or ``{"stopped_at": step, ...}`` when a SIGTERM / SIGINT ended the run early
     (a checkpoint of that step is on disk).
     """
@@ -61,7 +63,8 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
     mesh_lib.check_batch_size(config.batch_size)
     mesh_lib.check_batch_size(config.eval_batch_size, "eval_batch_size")
     _check_loop_config(config)
-    train_src, eval_src = open_data(config, workdir) if data is None else data
+    train_src, eval_src, val_src = open_data(config, workdir) if data is None \
+        else (*data, None)[:3]
     num_classes = pipeline.num_classes(train_src)
 
     mngr = checkpoint.manager(workdir, max_to_keep=config.keep_checkpoints)
@@ -96,7 +99,8 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
         return stopped
     if not config.eval_at_end:
         return {"step": int(state.step)}
-    return final_evaluation(state, eval_src, setup.eval_graphdef, mesh, config, workdir)
+    return final_evaluation(state, eval_src, setup.eval_graphdef, mesh, config, workdir,
+                            val_src=val_src)
 
 
 def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, meta,

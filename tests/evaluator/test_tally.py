@@ -37,7 +37,7 @@ def test_tally_per_class_and_percentages():
     boxes = np.array([[hit, hit, miss], [miss, hit, miss], [hit, miss, miss]])
     maps = np.zeros((3, 16, 16))
     tally.update(top, labels, boxes, gt, maps, images=np.zeros((3, 16, 16, 3), np.float32))
-    out = tally.result(image_size=16)
+    out = tally.result(map_size=16)
     # gt-known: images 0 and 2 -> 2/3; loc top-1: image 0 (class right, box hit), image 1
     # (class 2 right, top-1 box hit) -> 2/3 correct -> 33.3% error
     assert abs(out["cam"]["gt_known_acc"] - 200 / 3) < 1e-9

@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from camjax import training
+from camjax import cli, training
 from tests.conftest import DEMO, run_cli
 
 
@@ -18,7 +18,7 @@ def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path
     assert metrics["cam"]["num_images"] == 32 and metrics["step"] == 2
     assert 0 <= metrics["cam"]["gt_known_acc"] <= 100
     report = (tmp_path / "eval" / "report.md").read_text()
-    assert report.count("| GT-known localization accuracy |") == 1
+    assert report.count("| GT-known accuracy, paper rule (20% of the max) |") == 1
     assert (tmp_path / "eval" / "gallery.png").stat().st_size > 1000
     for png in ("threshold_curves.png", "best_worst.png"):
         assert (tmp_path / "eval" / png).stat().st_size > 1000
@@ -29,6 +29,12 @@ def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path
     # evaluate restores the same weights: same numbers
     again = training.evaluate_workdir(tiny_config, tmp_path)
     assert again["cam"] == metrics["cam"]
+    # without --config: the run's saved config, overridden; the report names the split
+    assert cli.main(["evaluate", "--workdir", str(tmp_path), "--config.eval_split=train"]) == 0
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert (saved["dataset"], saved["split"]) == ("camjax_shapes/tiny", "train")
+    assert saved["cam"]["num_images"] == 64
+    assert "camjax_shapes/tiny / train" in (tmp_path / "eval" / "report.md").read_text()
 
 
 def test_cli_missing_config_file_is_one_line_exit_2(tmp_path):

@@ -118,10 +118,12 @@ def test_tfds_array_record_matches_the_renderer(tiny_data_dir):
     import tensorflow_datasets as tfds
     from camjax.data.builders import shapes
 
-    for split, size in (("train", 64), ("test", 32)):
+    digests = {}
+    for split, size in (("train", 64), ("test", 32), ("val", 16)):
         src = tfds.data_source("camjax_shapes/tiny", split=split, data_dir=tiny_data_dir)
         assert len(src) == size
         seen = set()
+        digests[split] = {hash(src[i]["image"].tobytes()) for i in range(size)}
         for i in range(size):
             rec = src[i]
             name = rec["image/filename"]
@@ -143,8 +145,10 @@ def test_tfds_array_record_matches_the_renderer(tiny_data_dir):
             assert label_name == render.CLASS_NAMES[want["label"]]
             np.testing.assert_array_equal(tfds_to_pixel_boxes(rec["bbox"], 112, 112), want["box"])
         assert seen == set(range(size))
+    # the train-fullsup split shares no image with train or test
+    assert not digests["val"] & (digests["train"] | digests["test"])
     info = src.dataset_info
-    assert info.name == "camjax_shapes" and str(info.version) == "1.0.0"
+    assert info.name == "camjax_shapes" and str(info.version) == "1.1.0"
     assert info.features["label"].names == list(render.CLASS_NAMES)
 
 
@@ -154,10 +158,11 @@ def test_prepare_is_idempotent_and_configurable(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    cfg = shapes.CamjaxShapesConfig(name="n5", train_size=5, test_size=3, seed=4)
+    cfg = shapes.CamjaxShapesConfig(name="n5", train_size=5, test_size=3, val_size=2, seed=4)
     builder = shapes.prepare(tmp_path / "data", cfg)
     assert builder.info.splits["train"].num_examples == 5
     assert builder.info.splits["test"].num_examples == 3
+    assert builder.info.splits["val"].num_examples == 2
     files = sorted(p for p in (tmp_path / "data").rglob("*") if p.is_file())
     assert any("array_record" in p.name for p in files)
     stamps = [p.stat().st_mtime_ns for p in files]

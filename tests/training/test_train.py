@@ -26,6 +26,14 @@ def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path
     assert saved["wsol_v2"]["num_images"] == 32 and 0 <= saved["pxap"] <= 100
     assert len(saved["wsol_v2"]["curves"]["50"]) == 100
     assert sum(r["images"] for r in saved["per_class"]) == 32
+    # the WSOL protocol: the threshold of val's best MaxBoxAcc (V1), applied to test
+    assert saved["val"]["split"] == "val" and saved["val"]["num_images"] == 16
+    points = saved["operating_points"]
+    assert points["paper_rule"]["threshold"] == 0.2
+    assert points["val_threshold"]["threshold"] == saved["val"]["best_threshold"]
+    assert points["paper_rule"]["cam"]["gt_known_acc"] == saved["cam"]["gt_known_acc"]
+    assert set(points["val_threshold"]["cam"]) == {"gt_known_acc", "loc_top1_err", "loc_top5_err"}
+    assert set(saved["centre_gaussian"]) == {"wsol_v2", "wsol_v1", "pxap"}
     # evaluate restores the same weights: same numbers
     again = training.evaluate_workdir(tiny_config, tmp_path)
     assert again["cam"] == metrics["cam"]

@@ -8,8 +8,11 @@ reads both::
     builder = shapes.prepare("/some/data_dir")               # 10,000 + 1,000 images
     src = tfds.data_source("camjax_shapes", split="test", data_dir="/some/data_dir")
 
-Configs: ``default`` (10,000 train / 1,000 test) and ``tiny`` (64 / 32), or any
-``CamjaxShapesConfig(name=..., train_size=..., test_size=...)`` passed as ``config=``.
+Configs: ``default`` (10,000 train / 1,000 test / 500 val) and ``tiny`` (64 / 32 / 16),
+or any ``CamjaxShapesConfig(name=..., train_size=..., test_size=..., val_size=...)``
+passed as ``config=``. ``val`` is the WSOL protocol's train-fullsup split: images with
+boxes and masks, drawn like the others from their own (seed, split, index) stream, on
+which the CAM threshold is chosen before the test split is scored.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class CamjaxShapesConfig(tfds.core.BuilderConfig):
 
     train_size: int = 10_000
     test_size: int = 1_000
+    val_size: int = 500          # train-fullsup: boxes chosen on it, never on test
     seed: int = 0
 
 
@@ -67,12 +71,15 @@ def tfds_example(example: dict, filename: str) -> dict:
 class CamjaxShapes(tfds.core.GeneratorBasedBuilder):
     """Synthetic shapes for weakly supervised localization; no download."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release: 12 shape classes, 112x112 images."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "First release: 12 shape classes, 112x112 images.",
+                     "1.1.0": "A val split (train-fullsup of the WSOL protocol); train and "
+                              "test are unchanged."}
     BUILDER_CONFIGS = [
-        CamjaxShapesConfig(name="default", description="10,000 train and 1,000 test images."),
-        CamjaxShapesConfig(name="tiny", train_size=64, test_size=32,
-                           description="64 train and 32 test images, for tests."),
+        CamjaxShapesConfig(name="default",
+                           description="10,000 train, 1,000 test and 500 val images."),
+        CamjaxShapesConfig(name="tiny", train_size=64, test_size=32, val_size=16,
+                           description="64 train, 32 test and 16 val images, for tests."),
     ]
     DEFAULT_CONFIG_NAME = "default"
 
@@ -106,7 +113,8 @@ class CamjaxShapes(tfds.core.GeneratorBasedBuilder):
         del dl_manager  # nothing to download
         cfg = self.builder_config
         return {"train": self._generate_examples("train", cfg.train_size),
-                "test": self._generate_examples("test", cfg.test_size)}
+                "test": self._generate_examples("test", cfg.test_size),
+                "val": self._generate_examples("val", cfg.val_size)}
 
     def _generate_examples(self, split: str, size: int):
         seed = self.builder_config.seed

@@ -1,12 +1,13 @@
 """The ``camjax`` command: parse, then call library functions. Errors a user can
-fix print one line and exit 2."""
+fix print one line and exit 2; a run that fails on the way (a non-finite loss, a
+checkpoint that cannot be written) prints one line and exits 1 (docs/errors.md)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from camjax.errors import UserError
+from camjax.errors import RunError, UserError
 
 
 class UsageError(UserError):
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="a config file (experiments/configs/*.py) or a packaged name "
                             "(demo); evaluate: default the run's saved WORKDIR/config.json")
         s.add_argument("--workdir", required=True)
+        if name == "evaluate":
+            s.add_argument("--out", help="write metrics.json and report.md to this folder "
+                                         "instead of WORKDIR/eval")
     pr = sub.add_parser("prepare", help="prepare a TFDS dataset as array_record")
     pr.add_argument("--dataset", default="camjax_shapes")
     pr.add_argument("--data_dir", required=True)
@@ -63,22 +67,30 @@ def run(argv: list[str]) -> int:
         else:
             path = config_lib.packaged("demo") if args.command == "demo" else args.config
             cfg = config_lib.load(path, overrides)
+        from camjax.training import validate   # the config's values, before heavy imports
+        validate.check_config(cfg, pretrained=args.command != "evaluate"
+                              and not validate.checkpoint_steps(args.workdir))
         from camjax import training
+        out = getattr(args, "out", None)
         if args.command == "evaluate":
-            metrics = training.evaluate_workdir(cfg, args.workdir)
+            metrics = training.evaluate_workdir(cfg, args.workdir, out=out)
         else:
             metrics = training.train_and_evaluate(cfg, args.workdir)
         import jax
         if "cam" in metrics and jax.process_index() == 0:
             from camjax.evaluator import metrics_table
             print(metrics_table(metrics))
-            print(f"report: {Path(args.workdir) / 'eval' / 'report.md'}")
+            print(f"report: {Path(out or Path(args.workdir) / 'eval') / 'report.md'}")
         return 0
     if extra:
         raise UsageError(f"unrecognised arguments {' '.join(extra)}")
     if args.command == "prepare":
         from camjax.data import pipeline
-        pipeline.prepare(args.dataset, str(Path(args.data_dir).absolute()))
+        from camjax.training import probe, validate
+        directory = str(Path(args.data_dir).expanduser().absolute())
+        probe.dataset_builder(args.dataset, directory, "--dataset")   # a name TFDS knows
+        validate.writable_folder(directory, "--data_dir")
+        pipeline.prepare(args.dataset, directory)
         return 0
     if args.command == "localize":
         from camjax import localize
@@ -92,14 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except (UserError, FileNotFoundError) as err:
-        print(f"camjax: error: {err}", file=sys.stderr)
+        print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    except Exception as err:
-        from camjax.training import NonFiniteLossError
-        if isinstance(err, NonFiniteLossError):
-            print(f"camjax: error: {err}", file=sys.stderr)
-            return 1
-        raise
+    except RunError as err:
+        print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return " ".join(lines) or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -53,16 +53,25 @@ def _from_file(path: Path) -> ml_collections.ConfigDict:
         spec.loader.exec_module(module)
     except Exception as err:
         raise ConfigError(f"config file {path} failed to load: "
-                          f"{type(err).__name__}: {err}") from err
+                          f"{type(err).__name__}: {_first_line(err)}") from err
     if not hasattr(module, "get_config"):
         raise ConfigError(f"config file {path} has no get_config() function")
-    config = module.get_config()
+    try:
+        config = module.get_config()
+    except Exception as err:
+        raise ConfigError(f"get_config() of {path} raised {type(err).__name__}: "
+                          f"{_first_line(err)}") from err
     if isinstance(config, dict):
         config = ml_collections.ConfigDict(config)
     if not isinstance(config, ml_collections.ConfigDict):
         raise ConfigError(f"get_config() of {path} returned {type(config).__name__}, "
                           "not an ml_collections.ConfigDict")
     return config
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else "(no message)"
 
 
 def load(path="default", overrides: dict | None = None) -> ml_collections.ConfigDict:
@@ -102,6 +111,10 @@ def merge(config, update, *, source: str, prefix: str = "", from_json: bool = Fa
         if key not in config:
             raise ConfigError(f"unknown config key {dotted!r} in {source}{_hint(config, key)}")
         old = config[key]
+        if (dotted in FREE_FORM or isinstance(old, ml_collections.ConfigDict)) \
+                and not hasattr(value, "items"):
+            raise ConfigError(f"config key {dotted!r} expects a mapping, got {value!r} "
+                              f"(in {source})")
         with config.unlocked():
             if dotted in FREE_FORM:
                 config[key] = ml_collections.ConfigDict(dict(value))
@@ -154,5 +167,10 @@ def set_key(config, dotted: str, value, source: str = "config") -> None:
         old = node[leaf]
         if not isinstance(old, ml_collections.ConfigDict):
             value = _coerce(old, value, dotted, source)
+        elif not isinstance(value, dict):
+            raise ConfigError(f"config key {dotted!r} expects a mapping, got {value!r} "
+                              f"(in {source})")
+        else:
+            value = ml_collections.ConfigDict(value)
     with node.unlocked():
         node[leaf] = value

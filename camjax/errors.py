@@ -1,7 +1,10 @@
 """The errors a user can cause and fix (the bottom layer: every module may raise them).
 
-Each is a ``ValueError`` whose message names the input (a file and line, a config key,
-an image) and what to do; the command line prints it as one line and exits with 2.
+Each ``UserError`` is a ``ValueError`` whose message names the input (a file and line, a
+config key, an image) and what to do; the command line prints it as one line and exits
+with 2. A ``RunError`` is a run that started and failed on the way (a non-finite loss, a
+checkpoint that could not be written): one line too, exit status 1. docs/errors.md lists
+what is checked and when.
 """
 from __future__ import annotations
 
@@ -12,3 +15,12 @@ class UserError(ValueError):
 
 class ConfigError(UserError):
     """A config file, key or value the user can fix."""
+
+
+class ModelError(UserError):
+    """An unknown network or pooling, constructor arguments or a weights file that do not
+    fit the network."""
+
+
+class RunError(RuntimeError):
+    """A run that started and failed on the way; ``str(err)`` names the step and what to do."""

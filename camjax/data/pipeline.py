@@ -38,7 +38,11 @@ def prepare(name: str, directory: str) -> None:
         config = name.split("/", 1)[1] if "/" in name else None
         shapes.prepare(directory, config=config or "default")
         return
-    builder = tfds.builder(name, data_dir=directory, file_format="array_record")
+    try:
+        builder = tfds.builder(name, data_dir=directory, file_format="array_record")
+    except tfds.core.registered.DatasetNotFoundError as err:   # its message lists all 1300
+        raise ConfigError(f"dataset {name!r} is not a TFDS dataset (nor prepared in "
+                          f"{directory})") from err
     if builder.is_prepared():
         return
     try:

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from camjax.models import weights_file
 from camjax.models.alexnet import AlexNetGAP
 from camjax.models.googlenet import GoogLeNetGAP
 from camjax.models.resnet import ResNet50GAP
@@ -135,18 +136,25 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise FileNotFoundError(f"no weights file at {path!r}")
     if path.endswith(".safetensors"):
         from safetensors.numpy import load_file
-        return load_file(path)
+        try:
+            return load_file(path)
+        except Exception as err:   # SafetensorError, OSError: name the file
+            raise weights_file.unreadable(path, err) from err
     if path.endswith((".pth", ".pt")):
         try:
             import torch
         except ImportError as err:
-            raise ImportError(f"reading {path!r} needs PyTorch: install torch, or convert the "
-                              "file to .safetensors (safetensors.torch.save_file)") from err
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = state.get("state_dict", state) if isinstance(state, dict) else state
-        return {k: v.detach().float().numpy() if v.is_floating_point() else v.numpy()
-                for k, v in state.items()}
-    raise ValueError(f"{path!r}: expected a .safetensors or .pth file")
+            raise weights_file.TorchMissingError(
+                f"reading {path!r} needs PyTorch: install torch, or convert the file to "
+                ".safetensors (safetensors.torch.save_file)") from err
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = state.get("state_dict", state) if isinstance(state, dict) else state
+            return {k: v.detach().float().numpy() if v.is_floating_point() else v.numpy()
+                    for k, v in state.items()}
+        except Exception as err:   # not a pickle, not a dict of tensors
+            raise weights_file.unreadable(path, err) from err
+    raise weights_file.WeightsFileError(f"{path!r}: expected a .safetensors or .pth file")
 
 
 def _dotted(path: Path) -> str:
@@ -168,6 +176,7 @@ def load_pretrained(model: nnx.Module,
                          f"supported: {supported}")
     arch, to_path, new_prefixes = entry
     state = dict(weights) if isinstance(weights, Mapping) else read_state_dict(weights)
+    weights_file.warn_non_finite(state, "state dict" if isinstance(weights, Mapping) else weights)
     if state and all(k.startswith("module.") for k in state):  # saved from DataParallel
         state = {k[len("module."):]: v for k, v in state.items()}
     variables = dict(nnx.to_flat_state(nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))))

@@ -6,10 +6,13 @@ CAM is computed from, and ``model.head`` is a :class:`camjax.models.heads.Poolin
 """
 from __future__ import annotations
 
+import numbers
 from typing import Callable
 
 import jax
 from flax import nnx
+
+from camjax.errors import ModelError
 
 _REGISTRY: dict[str, Callable[..., nnx.Module]] = {}
 POOLINGS = ("gap", "gmp")
@@ -29,16 +32,28 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def factory(name: str) -> Callable[..., nnx.Module]:
+    """The class or function registered as ``name`` (its signature lists the model's
+    constructor arguments)."""
+    if name not in _REGISTRY:
+        raise ModelError(f"unknown model {name!r}; available: {', '.join(available())}")
+    return _REGISTRY[name]
+
+
 def create(name: str, *, num_classes: int, pooling: str = "gap",
            rngs: nnx.Rngs, **kwargs) -> nnx.Module:
-    """Build the registered network ``name`` with a fresh initialisation."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; available: {', '.join(available())}")
+    """Build the registered network ``name`` with a fresh initialisation.
+
+    ``num_classes``: any integral number >= 1 (``int``, ``np.int64``, ...), not a bool.
+    Raises :class:`camjax.errors.ModelError` naming the bad argument.
+    """
+    build = factory(name)
     if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    return _REGISTRY[name](num_classes=num_classes, pooling=pooling, rngs=rngs, **kwargs)
+        raise ModelError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
+            or num_classes < 1:
+        raise ModelError(f"num_classes must be a positive integer, got {num_classes!r}")
+    return build(num_classes=int(num_classes), pooling=pooling, rngs=rngs, **kwargs)
 
 
 def class_weights(model: nnx.Module) -> jax.Array:

@@ -10,7 +10,10 @@ A checkpoint ``WORKDIR/checkpoints/<step>/`` holds three items:
 
 Saves are atomic: orbax writes into a temporary folder and renames it when every process
 has finished, so a run killed at any moment (SIGKILL included) leaves the previous
-checkpoints intact; the temporary folder is removed on the next start.
+checkpoints intact; the temporary folder is removed on the next start. A save that fails
+(a full disk, a read-only folder) raises :class:`CheckpointSaveError` naming the step and
+the folder, at the save or at the next check (``check_saves``, ``close``). orbax's own log
+lines are muted: camjax reports what failed.
 """
 from __future__ import annotations
 
@@ -24,9 +27,13 @@ import orbax.checkpoint as ocp
 from etils import epath
 
 from camjax.errors import UserError
+from camjax.training.save_errors import (CheckpointSaveError, check_saves,  # noqa: F401
+                                         check_space, close, mute_orbax_logs, saving, wait)
 
-# meta keys that must match between the checkpoint and the config that resumes it
-IDENTITY_KEYS = ("model", "pooling", "num_classes", "dataset", "batch_size", "model_kwargs")
+# meta keys that must match between the checkpoint and the config that resumes it (a
+# checkpoint written before a key was recorded, e.g. seed, is accepted)
+IDENTITY_KEYS = ("model", "pooling", "num_classes", "dataset", "batch_size", "model_kwargs",
+                 "seed")
 
 
 class CheckpointError(UserError):
@@ -82,9 +89,13 @@ def manager(workdir, *, max_to_keep: int = 3, read_only: bool = False) -> ocp.Ch
     path = Path(workdir).absolute() / "checkpoints"
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} is not a folder; use a fresh --workdir")
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only,
-                                           cleanup_tmp_directories=not read_only,
-                                           read_only=read_only)
+    mute_orbax_logs()
+    # the step folder is created in save() itself, so an unwritable folder fails there at
+    # once (asynchronous creation waits minutes for a signal that never comes)
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, create=not read_only, cleanup_tmp_directories=not read_only,
+        read_only=read_only,
+        async_options=ocp.AsyncOptions(create_directories_asynchronously=False))
     handlers = {"state": ocp.StandardCheckpointHandler(), "data": ProcessJsonHandler(),
                 "meta": ocp.JsonCheckpointHandler()}
     try:
@@ -96,11 +107,18 @@ def manager(workdir, *, max_to_keep: int = 3, read_only: bool = False) -> ocp.Ch
 
 
 def save(mngr, step: int, state, data_state: dict, meta: dict, *, force: bool = True) -> bool:
-    """Start saving (asynchronously: the arrays are copied first, written in background)."""
-    return mngr.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state),
-        data=ProcessJsonSave(data_state),
-        meta=ocp.args.JsonSave(meta)), force=force)
+    """Start saving (asynchronously: the arrays are copied first, written in background).
+
+    Raises CheckpointSaveError when the previous save in the background failed, when the
+    disk has no room for this one, or when it fails to start.
+    """
+    wait(mngr)   # orbax waits for the previous save anyway; its failure is named here
+    check_space(mngr, step, state)
+    with saving(mngr, step):
+        return mngr.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state),
+            data=ProcessJsonSave(data_state),
+            meta=ocp.args.JsonSave(meta)), force=force)
 
 
 def _first_line(err: BaseException) -> str:

@@ -15,7 +15,7 @@ from flax import nnx
 
 from camjax import cam, distributed, evaluator
 from camjax.data import pipeline
-from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib
+from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib, validate
 
 INFERENCE_META = ("model", "pooling", "num_classes", "model_kwargs")
 
@@ -110,16 +110,17 @@ def history_record(step: int, metrics: dict) -> dict:
     return {"step": step, **(metrics["cam"] if "cam" in metrics else metrics["classification"])}
 
 
-def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=None) -> dict:
+def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=None,
+                     out=None) -> dict:
     """Evaluate the split (choosing the threshold on ``val_src`` when given), write
-    workdir/eval/metrics.json and report.md (process 0)."""
+    metrics.json and report.md in ``out`` (default workdir/eval; process 0)."""
     metrics, pictures = evaluate_split(state, src, graphdef, mesh, config, val_src=val_src)
     metrics["step"] = int(state.step)
     metrics["dataset"], metrics["split"] = config.dataset, config.eval_split
     if distributed.is_main_process():
         title = (f"{config.model} ({config.pooling.upper()}) on {config.dataset} / "
                  f"{config.eval_split}")
-        out = Path(workdir) / "eval"
+        out = Path(out) if out is not None else Path(workdir) / "eval"
         if "cam" in metrics:
             evaluator.write(out, metrics, pictures, title=title,
                             class_names=src.dataset_info.features["label"].names)
@@ -148,13 +149,15 @@ def restore_for_inference(config, workdir, num_classes: int):
     return setup.eval_graphdef, state, mesh
 
 
-def evaluate_workdir(config, workdir) -> dict:
-    """``camjax evaluate``: restore the latest checkpoint and evaluate config.eval_split."""
+def evaluate_workdir(config, workdir, out=None) -> dict:
+    """``camjax evaluate``: restore the latest checkpoint and evaluate config.eval_split;
+    the report goes to ``out`` (default WORKDIR/eval), checked writable first."""
     distributed.maybe_initialize(config.distributed)
     workdir = Path(workdir).absolute()
-    mesh_lib.check_batch_size(config.eval_batch_size, "eval_batch_size")
+    out = validate.before_evaluation(config, workdir, out)
     ddir = pipeline.data_dir(config, workdir)
     src = pipeline.source(config.dataset, config.eval_split, ddir)
     val = pipeline.source(config.dataset, config.val_split, ddir) if config.val_split else None
+    validate.with_classes(config, pipeline.num_classes(src))
     graphdef, state, mesh = restore_for_inference(config, workdir, pipeline.num_classes(src))
-    return final_evaluation(state, src, graphdef, mesh, config, workdir, val_src=val)
+    return final_evaluation(state, src, graphdef, mesh, config, workdir, val_src=val, out=out)

@@ -11,9 +11,10 @@ import jax
 import numpy as np
 
 from camjax import distributed
+from camjax.errors import RunError
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(RunError):
     """The loss or the gradient became NaN or infinite."""
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -21,17 +22,10 @@ from tqdm.auto import tqdm
 
 from camjax import distributed
 from camjax.data import pipeline
-from camjax.errors import ConfigError
-from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib
+from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib, validate
 from camjax.training.evaluate import evaluate_split, final_evaluation, history_record
 from camjax.training.hooks import MetricsWriter, StopRequest, check_finite
 from camjax.training.state import build_model, compile_train_step, initial_state
-
-
-def _check_loop_config(config) -> None:
-    for key in ("num_train_steps", "log_every_steps", "checkpoint_every_steps"):
-        if config[key] < 1:
-            raise ConfigError(f"config.{key} must be >= 1, got {config[key]}")
 
 
 def open_data(config, workdir: Path):
@@ -58,14 +52,12 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
     workdir = Path(workdir).absolute()
     main = distributed.is_main_process()
     log = print if main else (lambda *args, **kwargs: None)
-    workdir.mkdir(parents=True, exist_ok=True)
+    validate.before_training(config, workdir, data_given=data is not None)
     mesh = mesh_lib.data_mesh()
-    mesh_lib.check_batch_size(config.batch_size)
-    mesh_lib.check_batch_size(config.eval_batch_size, "eval_batch_size")
-    _check_loop_config(config)
     train_src, eval_src, val_src = open_data(config, workdir) if data is None \
         else (*data, None)[:3]
     num_classes = pipeline.num_classes(train_src)
+    validate.with_classes(config, num_classes)
 
     mngr = checkpoint.manager(workdir, max_to_keep=config.keep_checkpoints)
     data_iter = None
@@ -91,10 +83,11 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
         state, stopped = _train(state, train_step, data_iter, mngr, setup, mesh, config,
                                 workdir, meta, eval_src, log)
     finally:
-        mngr.wait_until_finished()   # a save in flight completes, even on an error
-        mngr.close()
-        if hasattr(data_iter, "close"):   # grain worker processes, prefetch threads
-            data_iter.close()
+        try:   # a save in flight completes, even on an error; one that failed is named
+            checkpoint.close(mngr, raise_errors=sys.exc_info()[0] is None)
+        finally:
+            if hasattr(data_iter, "close"):   # grain worker processes, prefetch threads
+                data_iter.close()
     if stopped:
         return stopped
     if not config.eval_at_end:
@@ -125,6 +118,7 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
                 save_now = step % config.checkpoint_every_steps == 0 or last or stopping
                 if log_now or save_now:
                     check_finite(pending)
+                    checkpoint.check_saves(mngr)   # a failed background save stops here
                     pending = []
                 if log_now:
                     now = time.perf_counter()
@@ -140,7 +134,7 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
                 if save_now:
                     checkpoint.save(mngr, step, state, data_iter.get_state(), meta)
                 if stopping:
-                    mngr.wait_until_finished()
+                    checkpoint.wait(mngr)
                     log(f"\n{stop.signal_name or 'stop'} received: checkpoint saved at step "
                         f"{step} in {mngr.directory}; run the same command to resume")
                     return state, {"stopped_at": step, "signal": stop.signal_name}

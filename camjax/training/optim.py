@@ -9,6 +9,7 @@ from camjax.errors import ConfigError
 
 # Top-level modules a camjax network adds on top of an ImageNet backbone.
 NEW_LAYER_PREFIXES = ("cam_conv", "head", "extra")
+LR_SCHEDULES = ("step", "cosine", "constant")
 
 
 def learning_rate_schedule(config) -> optax.Schedule:

@@ -52,7 +52,10 @@ def build_model(config, num_classes: int, *, load_weights: bool = True,
     model = models.create(config.model, num_classes=num_classes, pooling=config.pooling,
                           rngs=nnx.Rngs(config.seed), **config.model_kwargs)
     if config.pretrained and load_weights:
-        report = models.load_pretrained(model, config.pretrained)
+        try:
+            report = models.load_pretrained(model, config.pretrained)
+        except (ValueError, FileNotFoundError) as err:   # named errors, one line
+            raise ConfigError(f"config.pretrained={config.pretrained!r}: {err}") from err
         log(f"pretrained {config.pretrained}: {len(report.loaded)} tensors loaded, "
             f"{len(report.new)} new ({', '.join(sorted({n.split('.')[0] for n in report.new}))})")
     return set_compute_dtype(model, compute_dtype(config))
@@ -89,4 +92,5 @@ def run_meta(config, num_classes: int) -> dict:
     return {"model": config.model, "pooling": config.pooling, "num_classes": int(num_classes),
             "dataset": config.dataset, "batch_size": int(config.batch_size),
             "model_kwargs": json.loads(json.dumps(kwargs)),   # tuples -> lists, as stored
+            "seed": int(config.seed),
             "process_count": jax.process_count(), "device_count": jax.device_count()}

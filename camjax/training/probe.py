@@ -1,0 +1,185 @@
+"""Shape-only probes behind ``camjax.training.validate``: a config's network built and run
+under ``nnx.eval_shape`` / ``jax.eval_shape`` (nothing compiled, no weights allocated),
+its ``pretrained`` file fitted to those shapes, its TFDS dataset looked up.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from camjax.errors import ConfigError, UserError
+
+RESERVED = ("num_classes", "pooling", "rngs")    # set by camjax, not by model_kwargs
+_SET_BY = {"num_classes": "the dataset's number of classes", "pooling": "use config.pooling",
+           "rngs": "use config.seed"}
+_PROBED: dict = {}                               # (model, pooling, kwargs, size) -> (h, w)
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
+
+
+def model_kwargs(config) -> dict:
+    kwargs = config.model_kwargs
+    return dict(kwargs.to_dict() if hasattr(kwargs, "to_dict") else kwargs)
+
+
+def check_kwargs(name: str, kwargs: dict) -> None:
+    """``model_kwargs`` keys are arguments of the registered factory of ``name``."""
+    from camjax.models.registry import factory
+    for key in kwargs:
+        if key in RESERVED:
+            raise ConfigError(f"config.model_kwargs.{key} is set by camjax ({_SET_BY[key]})")
+    build = factory(name)
+    # a class's own signature is its metaclass's (*args, **kwargs) under nnx: read __init__
+    params = inspect.signature(build.__init__ if inspect.isclass(build) else build).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [k for k, p in params.items() if k not in (*RESERVED, "self")
+             and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for key in kwargs:
+        if key not in takes:
+            raise ConfigError(f"config.model_kwargs.{key} is not an argument of {name}; it "
+                              f"takes: {', '.join(takes) or 'none'}")
+
+
+def abstract_model(name: str, pooling: str, kwargs: dict, num_classes: int = 2):
+    """The network with shapes only (``nnx.eval_shape``): nothing allocated."""
+    from flax import nnx
+
+    from camjax import models
+    try:
+        return nnx.eval_shape(lambda: models.create(name, num_classes=num_classes,
+                                                    pooling=pooling, rngs=nnx.Rngs(0),
+                                                    **kwargs))
+    except UserError:
+        raise
+    except Exception as err:   # the constructor's own complaint about an argument
+        raise ConfigError(f"config.model_kwargs={kwargs} do not build {name} "
+                          f"({_first_line(err)})") from err
+
+
+def feature_shape(name: str, pooling: str, kwargs: dict, image_size: int) -> tuple[int, int]:
+    """(h, w) of the network's feature maps at ``image_size`` (shapes only); a size the
+    network cannot take raises the tracer's error."""
+    key = (name, pooling, repr(sorted(kwargs.items())), image_size)
+    if key not in _PROBED:
+        import jax
+        import jax.numpy as jnp
+        from flax import nnx
+        graphdef, state = nnx.split(abstract_model(name, pooling, kwargs))
+        images = jax.ShapeDtypeStruct((1, image_size, image_size, 3), jnp.float32)
+        _, features = jax.eval_shape(lambda s, x: nnx.merge(graphdef, s)(x), state, images)
+        _PROBED[key] = tuple(int(d) for d in features.shape[1:3])
+    return _PROBED[key]
+
+
+def check_model(config) -> None:
+    """``model_kwargs`` against the signature, then ``image_size`` against the stride: a
+    feature map of at least 1 x 1."""
+    name, kwargs, size = config.model, model_kwargs(config), config.image_size
+    check_kwargs(name, kwargs)
+    try:
+        h, w = feature_shape(name, config.pooling, kwargs, size)
+        problem = None if min(h, w) >= 1 else f"its feature map would be {h}x{w}"
+    except UserError:
+        raise
+    except Exception as err:   # a negative or empty shape inside the network
+        problem = f"it fails there ({_first_line(err)})"
+    if problem is not None:
+        try:
+            fh, _ = feature_shape(name, config.pooling, kwargs, 224)
+            hint = f"; at 224 px its feature map is {fh}x{fh} (stride {224 // max(fh, 1)})"
+        except Exception:   # noqa: BLE001  (the hint is optional)
+            hint = ""
+        raise ConfigError(f"config.image_size={size} is too small for {name}: {problem}"
+                          f"{hint}")
+
+
+def _shapes_only(path: Path) -> dict:
+    """torch name -> a zero-stride array of the tensor's shape: a .safetensors header
+    is read, not its data; a .pth is read whole (torch has no header)."""
+    from camjax.models import weights_file
+    from camjax.models.pretrained import read_state_dict
+    if path.suffix != ".safetensors":
+        return read_state_dict(path)
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), framework="np") as f:
+            shapes = {k: f.get_slice(k).get_shape() for k in f.keys()}
+    except Exception as err:
+        raise weights_file.unreadable(path, err) from err
+    zero = np.zeros((), np.float32)
+    return {k: np.broadcast_to(zero, tuple(shape)) for k, shape in shapes.items()}
+
+
+def check_pretrained(config, num_classes: int = 2) -> None:
+    """``config.pretrained`` exists, reads, and fits the network's shapes."""
+    import warnings
+
+    from camjax import models
+    path = Path(config.pretrained).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"config.pretrained={config.pretrained!r}: no such file")
+    model = abstract_model(config.model, config.pooling, model_kwargs(config), num_classes)
+    try:
+        with warnings.catch_warnings():   # the real load warns about NaN, not this probe
+            warnings.simplefilter("ignore")
+            models.load_pretrained(model, _shapes_only(path))
+    except (ValueError, OSError) as err:
+        raise ConfigError(f"config.pretrained={config.pretrained!r}: {err}") from err
+
+
+class _Quiet:
+    """absl (TFDS) warnings off while a dataset is looked up."""
+
+    def __enter__(self):
+        self.logger = logging.getLogger("absl")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc):
+        self.logger.setLevel(self.level)
+
+
+def dataset_builder(name: str, directory: str, what: str = "config.dataset"):
+    """The TFDS builder of ``name`` (registered, or prepared in ``directory``); ``what``
+    names the input in the error (``--dataset`` for ``camjax prepare``)."""
+    import tensorflow_datasets as tfds
+
+    from camjax.data import pipeline
+    if name.startswith(pipeline.BUILTIN):
+        from camjax.data.builders import shapes  # noqa: F401  (registers the builder)
+    with _Quiet():
+        try:
+            return tfds.builder(name, data_dir=directory)
+        except tfds.core.registered.DatasetNotFoundError as err:
+            # the error lists the registered names ("\t- mnist"); tfds.list_builders()
+            # would import TensorFlow and ask GCS
+            known = [line.strip()[2:] for line in str(err).splitlines()
+                     if line.strip().startswith("- ")]
+            close = difflib.get_close_matches(name.split("/")[0].split(":")[0], known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"{what}={name!r} is not a TFDS dataset (nor prepared in "
+                              f"{directory}){hint}") from err
+        except Exception as err:   # a bad builder config or version
+            raise ConfigError(f"{what}={name!r}: {_builder_problem(name, err)}") from err
+
+
+def _builder_problem(name: str, err: BaseException) -> str:
+    """TFDS's "Failed to construct dataset ..." in a few words."""
+    import tensorflow_datasets as tfds
+    base, _, variant = name.partition("/")
+    if "BuilderConfig" in str(err) and variant:
+        try:
+            configs = [c.name for c in tfds.builder_cls(base.split(":")[0]).BUILDER_CONFIGS]
+            return f"{base} has no config {variant.split(':')[0]!r}; it has: {', '.join(configs)}"
+        except Exception:   # noqa: BLE001  (fall back to TFDS's words)
+            pass
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text.split('": ', 1)[-1][:240]   # drop "Failed to construct dataset X, kwargs"

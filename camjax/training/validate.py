@@ -1,0 +1,233 @@
+"""The checks that run before any work: a bad config, workdir, dataset or weights file is
+named in one line before data preparation, compilation or training (docs/errors.md).
+
+- :func:`check_config`: the values alone (ranges first, then the choices that need the
+  library: model, pooling, upsample, ...), ``model_kwargs`` against the network's
+  signature, ``image_size`` against its stride (a shape-only probe, nothing compiled) and
+  ``pretrained`` against its shapes. The command line runs it as soon as the config loads.
+- :func:`before_training` / :func:`before_evaluation`: the same, then the device count,
+  the workdir (or the output folder), the dataset and its splits, ``eval_annotations``
+  and, when resuming, the checkpoint's step and run metadata.
+- :func:`with_classes`: what needs the dataset's number of classes (``top_k``).
+
+Every failure is a :class:`camjax.errors.ConfigError` naming the key and its value, or a
+:class:`WorkdirError` naming the folder.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from camjax.errors import ConfigError, UserError
+from camjax.training.probe import check_model, check_pretrained
+
+# key -> (test, what the value must be); keys a config lacks are skipped
+_AT_LEAST_0 = (lambda v: v >= 0, ">= 0")
+_AT_LEAST_1 = (lambda v: v >= 1, ">= 1")
+_POSITIVE = (lambda v: v > 0, "> 0")
+RANGES = {
+    "batch_size": _AT_LEAST_1, "eval_batch_size": _AT_LEAST_1, "image_size": _AT_LEAST_1,
+    "num_train_steps": _AT_LEAST_1, "log_every_steps": _AT_LEAST_1,
+    "checkpoint_every_steps": _AT_LEAST_1, "eval_every_steps": _AT_LEAST_0,
+    "keep_checkpoints": (lambda v: v >= 1, ">= 1 (0 would delete every checkpoint)"),
+    "stop_check_every_steps": _AT_LEAST_1, "eval_during_training_images": _AT_LEAST_1,
+    "top_k": _AT_LEAST_1, "max_boxes": _AT_LEAST_1, "data_workers": _AT_LEAST_0,
+    "data_threads": _AT_LEAST_1, "eval_map_size": _AT_LEAST_0, "warmup_steps": _AT_LEAST_0,
+    "lr_step_size": _AT_LEAST_1, "seed": _AT_LEAST_0,
+    "learning_rate": _POSITIVE, "lr_gamma": _POSITIVE, "new_layer_lr_mult": _POSITIVE,
+    "weight_decay": _AT_LEAST_0,
+    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "cam_threshold": (lambda v: 0 <= v <= 1, "in [0, 1] (a fraction of the map's max)"),
+    "cam_curve_interval": (lambda v: 0 < v <= 1, "in (0, 1]"),
+}
+
+
+class WorkdirError(UserError):
+    """A workdir or output folder that is a file, cannot be created or is not writable."""
+
+
+def choices() -> dict[str, tuple[str, ...]]:
+    """The allowed values of each enumerated config key (imports the library)."""
+    from camjax import cam, models
+    from camjax.data import transforms
+    from camjax.models.registry import POOLINGS
+    from camjax.training import optim, state
+    return {"model": tuple(models.available()), "pooling": POOLINGS,
+            "upsample": tuple(cam.UPSAMPLE_METHODS), "normalize": tuple(cam.NORMALIZE_MODES),
+            "lr_schedule": optim.LR_SCHEDULES, "augment": tuple(transforms.AUGMENTATIONS),
+            "compute_dtype": tuple(state.COMPUTE_DTYPES)}
+
+
+def check_values(config) -> None:
+    """The numeric ranges of RANGES (no import beyond the config)."""
+    for key, (ok, must) in RANGES.items():
+        if key not in config:
+            continue
+        value = config[key]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or not ok(value):
+            raise ConfigError(f"config.{key}={value!r} must be {must}")
+
+
+def check_choices(config) -> None:
+    for key, allowed in choices().items():
+        if key in config and config[key] not in allowed:
+            raise ConfigError(f"config.{key}={config[key]!r} is not one of: "
+                              f"{', '.join(allowed)}")
+
+
+def check_config(config, *, pretrained: bool = True) -> None:
+    """Every check of the config's values alone; ``pretrained``: also read and fit
+    ``config.pretrained`` (off when resuming: the checkpoint holds the weights)."""
+    check_values(config)
+    check_choices(config)
+    check_model(config)
+    if pretrained and config.get("pretrained"):
+        check_pretrained(config)
+
+
+def check_devices(config) -> None:
+    """Global batches that divide by the device count (after jax.distributed starts)."""
+    from camjax.training import mesh
+    mesh.check_batch_size(config.batch_size)
+    mesh.check_batch_size(config.eval_batch_size, "eval_batch_size")
+
+
+def writable_folder(path, what: str = "--workdir") -> Path:
+    """``path`` as an existing folder this process can write to (created when missing);
+    a file there, a folder that cannot be created or written: WorkdirError."""
+    path = Path(path).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise WorkdirError(f"{what} {path} is a file, not a folder; choose another {what}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise WorkdirError(f"cannot create {what} {path} ({err.strerror or err}); "
+                           f"choose another {what}") from err
+    try:   # write permission bits say nothing for root or read-only mounts: try it
+        fd, probe = tempfile.mkstemp(prefix=".camjax-write-test-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise WorkdirError(f"{what} {path} is not writable ({err.strerror or err}); "
+                           f"choose another {what}") from err
+    return path
+
+
+def check_dataset(config, workdir) -> None:
+    """``config.dataset`` is a TFDS dataset camjax can build, and when it is prepared its
+    splits include the configured ones. ``wsol:`` / ``folder:`` datasets are checked
+    when they are opened."""
+    name = config.dataset
+    if name.startswith(("wsol:", "folder:")):
+        return
+    from camjax.data import pipeline
+    from camjax.training.probe import dataset_builder
+    builder = dataset_builder(name, pipeline.data_dir(config, workdir))
+    if not builder.is_prepared():
+        return
+    splits = list(builder.info.splits)
+    for key in ("train_split", "eval_split", "val_split"):
+        split = config.get(key) or ""
+        base = split.split("[")[0]
+        if base and "+" not in split and base not in splits:
+            raise ConfigError(f"config.{key}={split!r}: dataset {name!r} has the splits "
+                              f"{', '.join(splits)}")
+
+
+def check_annotations(config) -> None:
+    """``config.eval_annotations`` reads (now, not at the final evaluation)."""
+    path = config.get("eval_annotations")
+    if not path:
+        return
+    from camjax.data import pipeline
+    try:
+        pipeline.box_lookup(config)
+    except (UserError, FileNotFoundError):
+        raise
+    except (OSError, ValueError, KeyError) as err:
+        raise ConfigError(f"config.eval_annotations={path!r} cannot be read "
+                          f"({type(err).__name__}: {err})") from err
+
+
+def checkpoint_steps(workdir) -> list[int]:
+    folder = Path(workdir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
+
+
+def read_meta(workdir, step: int) -> dict | None:
+    """The run metadata of checkpoint ``step``, or None when unreadable (then
+    ``checkpoint.restore`` names the problem)."""
+    import orbax.checkpoint as ocp
+
+    from camjax.training import checkpoint
+    try:
+        mngr = checkpoint.manager(workdir, read_only=True)
+        try:
+            meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+        finally:
+            mngr.close()
+    except Exception:   # noqa: BLE001  (reported by restore, with the folder's name)
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def check_resume(config, workdir) -> int | None:
+    """The step to resume from (None: a fresh run). Refuses a num_train_steps below it
+    and a checkpoint written by another run (model, dataset, batch size, seed, ...)."""
+    from camjax.training import checkpoint, state
+    steps = checkpoint_steps(workdir)
+    if not steps:
+        return None
+    latest, where = steps[-1], Path(workdir) / "checkpoints" / str(steps[-1])
+    if config.num_train_steps < latest:
+        raise ConfigError(f"config.num_train_steps={config.num_train_steps} is below step "
+                          f"{latest} of the checkpoint to resume ({where}): raise it to train "
+                          f"on, `camjax evaluate --workdir {workdir}` to evaluate that "
+                          "checkpoint, or use a fresh --workdir")
+    meta = read_meta(workdir, latest)
+    if meta is not None:   # an unreadable one is named by checkpoint.restore
+        expected = {k: v for k, v in state.run_meta(config, 1).items() if k != "num_classes"}
+        checkpoint.check_meta(meta, expected, str(where))
+    return latest
+
+
+def before_training(config, workdir, *, data_given: bool = False) -> int | None:
+    """All checks of ``train_and_evaluate`` before any work; returns the step it resumes
+    from (None: a fresh run). ``data_given``: sources were passed in, not config.dataset."""
+    check_config(config, pretrained=not checkpoint_steps(workdir))
+    check_devices(config)
+    if not data_given:
+        check_dataset(config, workdir)
+    check_annotations(config)
+    workdir = writable_folder(workdir)   # created only once everything else is right
+    return check_resume(config, workdir)
+
+
+def before_evaluation(config, workdir, out=None) -> Path:
+    """All checks of ``evaluate_workdir`` before any work; returns the output folder
+    (``out``, default WORKDIR/eval), created and proven writable."""
+    workdir = Path(workdir).expanduser().absolute()
+    if not workdir.is_dir():
+        raise WorkdirError(f"--workdir {workdir} is not a folder: train first (camjax train "
+                           f"--workdir {workdir})")
+    if not checkpoint_steps(workdir):
+        raise WorkdirError(f"no checkpoint in {workdir / 'checkpoints'}: train first "
+                           f"(camjax train --workdir {workdir})")
+    check_config(config, pretrained=False)
+    check_devices(config)
+    check_dataset(config, workdir)
+    check_annotations(config)
+    return writable_folder(out if out is not None else workdir / "eval",
+                           "--out" if out is not None else "output folder")
+
+
+def with_classes(config, num_classes: int, dataset: str | None = None) -> None:
+    """The checks that need the dataset's number of classes."""
+    if config.top_k > num_classes:
+        raise ConfigError(f"config.top_k={config.top_k} must be <= the {num_classes} classes "
+                          f"of {dataset or config.dataset}")

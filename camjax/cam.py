@@ -10,8 +10,10 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
+from camjax.errors import UserError
 from camjax.models import class_weights
 
 UPSAMPLE_METHODS = {"bilinear": "linear", "bicubic": "cubic"}
@@ -30,6 +32,10 @@ def class_activation_maps(features, weights, classes, *, relu: bool = False) -> 
 
     ``weights`` may come from any linear classifier on the pooled features.
     A sharded batch stays sharded: this is one einsum under ``jax.jit``.
+
+    Concrete ``classes`` outside [0, C) raise :class:`camjax.errors.UserError`. Traced
+    ones (a call inside ``jax.jit``) cannot be checked: there, as ``jnp.take`` does, an
+    index >= C gives NaN maps and a negative index counts from the end.
     """
     if features.ndim != 4:
         raise ValueError(f"features must be (B, h, w, K), got shape {features.shape}")
@@ -42,11 +48,26 @@ def class_activation_maps(features, weights, classes, *, relu: bool = False) -> 
         raise ValueError(f"classes must be (B={features.shape[0]}, k), got shape {classes.shape}")
     if not jnp.issubdtype(classes.dtype, jnp.integer):
         raise TypeError(f"classes must be integers, got {classes.dtype}")
+    _check_class_range(classes, weights.shape[1])
     return _cams(features, weights, classes, relu)
+
+
+def _check_class_range(classes, num_classes: int) -> None:
+    """Concrete class indices in [0, C); traced or not fully addressable ones are skipped."""
+    if isinstance(classes, jax.core.Tracer) or not getattr(classes, "is_fully_addressable",
+                                                           True):
+        return
+    values = np.asarray(classes)
+    if values.size and (values.min() < 0 or values.max() >= num_classes):
+        bad = values[(values < 0) | (values >= num_classes)].ravel()[0]
+        raise UserError(f"classes must lie in [0, {num_classes}) (the columns of weights); "
+                        f"got {int(bad)}")
 
 
 @partial(jax.jit, static_argnames=("size", "method"))
 def _upsample(maps, size, method):
+    if method not in UPSAMPLE_METHODS:   # checked when traced: every caller is covered
+        raise UserError(f"method must be one of {tuple(UPSAMPLE_METHODS)}, got {method!r}")
     return jax.image.resize(maps, maps.shape[:-2] + tuple(size), UPSAMPLE_METHODS[method],
                             antialias=False)
 
@@ -67,6 +88,8 @@ def upsample(maps, size, method: str = "bilinear") -> jax.Array:
 
 @partial(jax.jit, static_argnames=("mode",))
 def _normalize(maps, mode):
+    if mode not in NORMALIZE_MODES:      # checked when traced: "zscore" is not min-max
+        raise UserError(f"mode must be one of {NORMALIZE_MODES}, got {mode!r}")
     finite = jnp.all(jnp.isfinite(maps), axis=(-2, -1), keepdims=True)
     safe = jnp.where(finite, maps, 0.0)
     hi = safe.max(axis=(-2, -1), keepdims=True)

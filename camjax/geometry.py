@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from camjax.errors import UserError
+
 
 def _as_boxes(boxes, name: str) -> np.ndarray:
     arr = np.asarray(boxes)
@@ -22,7 +24,11 @@ def _as_boxes(boxes, name: str) -> np.ndarray:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must be (N, 4) boxes x0, y0, x1, y1; got shape {arr.shape}")
-    return arr.astype(np.float64)
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():   # NaN would compare false everywhere: an IoU of 0
+        row = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+        raise UserError(f"{name}[{row}] = {arr[row].tolist()} is not a finite box")
+    return arr
 
 
 def _iou(ax0, ay0, ax1, ay1, bx0, by0, bx1, by1):
@@ -47,9 +53,17 @@ def paired_iou(a, b) -> np.ndarray:
 
 
 def rescale_boxes(boxes, old_size, new_size) -> np.ndarray:
-    """Rescale boxes from an (H, W) image to (H', W') with int(x * new / old) (wsolevaluation)."""
+    """Rescale boxes from an (H, W) image to (H', W') with int(x * new / old) (wsolevaluation).
+
+    Both sizes must be positive and the boxes finite (UserError otherwise).
+    """
     (oh, ow), (nh, nw) = old_size, new_size
+    for what, size in (("old_size", (oh, ow)), ("new_size", (nh, nw))):
+        if not all(np.isfinite(v) and v > 0 for v in size):
+            raise UserError(f"rescale_boxes: {what} must be a positive (H, W), got {size}")
     b = np.asarray(boxes, dtype=np.float64)
+    if not np.isfinite(b).all():
+        raise UserError("rescale_boxes: boxes hold NaN or inf")
     # (x * new) / old, in this order, as Python's int(x * new / old) computes it
     return np.floor(b * np.array([nw, nh, nw, nh]) / np.array([ow, oh, ow, oh])).astype(np.int64)
 

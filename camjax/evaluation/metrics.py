@@ -3,7 +3,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from camjax.errors import UserError
 from camjax.geometry import iou
+
+
+def _check_some(n: int, what: str) -> None:
+    if n == 0:   # a mean over nothing is NaN, not a score
+        raise UserError(f"{what} of no images: pass at least one")
+
+
+def _check_labels(labels, num_classes: int, what: str = "labels") -> None:
+    labels = np.asarray(labels)
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        raise UserError(f"{what} must be integer class indices, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)].ravel()[0]
+        raise UserError(f"{what} must lie in [0, {num_classes}) (the score columns); "
+                        f"got {int(bad)}")
 
 
 def _check_gt(gt_boxes, n: int) -> list[np.ndarray]:
@@ -24,6 +40,13 @@ def classification_error(scores, labels, k: int = 1) -> float:
     if scores.ndim != 2 or labels.shape != (scores.shape[0],):
         raise ValueError(f"scores must be (N, C) and labels (N,); "
                          f"got {scores.shape}, {labels.shape}")
+    _check_some(len(labels), "classification_error")
+    if not 1 <= k <= scores.shape[1]:
+        raise UserError(f"k must lie in [1, {scores.shape[1]}] (the classes), got {k}")
+    _check_labels(labels, scores.shape[1])
+    if np.issubdtype(scores.dtype, np.floating) and np.isnan(scores).any():
+        row = int(np.flatnonzero(np.isnan(scores).any(axis=1))[0])
+        raise UserError(f"scores[{row}] holds NaN: its ranking is undefined")
     topk = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return 100.0 * float(np.mean(~np.any(topk == labels[:, None], axis=1)))
 
@@ -65,6 +88,7 @@ def localization_error(pred_classes, pred_boxes, gt_labels, gt_boxes, k: int = 5
             or pred_boxes.shape[1] < k:
         raise ValueError(f"pred_boxes must be (N, >= {k}, 4) or (N, >= {k}, m, 4) for "
                          f"N = {pred_classes.shape[0]}, got {pred_boxes.shape}")
+    _check_some(len(gt_labels), "localization_error")
     hits = box_hits(pred_boxes[:, :k], gt_boxes, iou_threshold)
     correct = (pred_classes[:, :k] == gt_labels[:, None]) & hits
     return 100.0 * float(np.mean(~correct.any(axis=1)))
@@ -76,5 +100,6 @@ def gt_known_accuracy(gt_class_boxes, gt_boxes, iou_threshold: float = 0.5) -> f
     pred = np.asarray(gt_class_boxes)
     if pred.ndim < 2 or pred.shape[-1] != 4:
         raise ValueError(f"gt_class_boxes must be (N, 4) or (N, m, 4), got {pred.shape}")
+    _check_some(pred.shape[0], "gt_known_accuracy")
     pred = pred.reshape(pred.shape[0], 1, int(np.prod(pred.shape[1:-1])), 4)
     return 100.0 * float(np.mean(box_hits(pred, gt_boxes, iou_threshold)[:, 0]))

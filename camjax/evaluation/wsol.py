@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from camjax.evaluation.checks import gt_box_list, iou_threshold_array
 from camjax.geometry import paired_iou
 
 
@@ -28,21 +29,6 @@ def _check_scoremaps(scoremaps) -> np.ndarray:
         raise ValueError("scoremaps must lie in [0, 1] without NaN (normalise them first, "
                          "e.g. camjax.cam.normalize(maps, mode='minmax'))")
     return s
-
-
-def _check_gt_boxes(gt_boxes, n: int) -> list[np.ndarray]:
-    if len(gt_boxes) != n:
-        raise ValueError(f"gt_boxes has {len(gt_boxes)} entries for {n} score maps")
-    out = []
-    for i, g in enumerate(gt_boxes):
-        g = np.asarray(g)
-        if g.size == 0:
-            raise ValueError(f"gt_boxes[{i}] is empty: every image needs a ground-truth box")
-        g = g.reshape(-1, 4) if g.ndim == 1 else g
-        if g.ndim != 2 or g.shape[1] != 4:
-            raise ValueError(f"gt_boxes[{i}] must be (n, 4) boxes, got shape {g.shape}")
-        out.append(g.astype(np.int64))
-    return out
 
 
 def max_iou_per_threshold(box_set, gt_boxes: list[np.ndarray], num_thresholds: int) -> np.ndarray:
@@ -99,7 +85,7 @@ class BoxAccumulator:
     def __init__(self, cam_thresholds=np.arange(0, 1, 0.01), iou_thresholds=(0.3, 0.5, 0.7),
                  multi_contour: bool = True):
         self.cam_thresholds = np.array(cam_thresholds, np.float64).ravel()
-        self.iou_thresholds = np.array(iou_thresholds, np.float64).ravel()
+        self.iou_thresholds = iou_threshold_array(iou_thresholds)
         if self.cam_thresholds.size == 0 or self.iou_thresholds.size == 0:
             raise ValueError("cam_thresholds and iou_thresholds must not be empty")
         if self.cam_thresholds.min() < 0 or self.cam_thresholds.max() > 1:
@@ -114,17 +100,18 @@ class BoxAccumulator:
         self.num_images = 0
 
     def update(self, scoremaps, gt_boxes) -> None:
-        """scoremaps (N, H, W) float in [0, 1]; gt_boxes a list of N (n_i, 4) int arrays."""
+        """scoremaps (N, H, W) float in [0, 1]; gt_boxes a list of N (n_i, 4) int arrays
+        of boxes inside the maps (x0 <= x1 <= W - 1, y0 <= y1 <= H - 1)."""
         from camjax.boxes import wsol_boxes  # the WSOL rule (docs/localization.md)
         s = _check_scoremaps(scoremaps)
-        gts = _check_gt_boxes(gt_boxes, s.shape[0])
+        gts = gt_box_list(gt_boxes, s.shape[0], map_hw=s.shape[1:])
         self._count(wsol_boxes(s, self.cam_thresholds, self.multi_contour), gts)
 
     def update_boxes(self, box_set, gt_boxes) -> None:
         """Count boxes computed elsewhere: ``box_set`` = (boxes (M, 4), image (M,),
         threshold index (M,)) for len(gt_boxes) images, e.g. from the on-device path;
         every (image, threshold) pair must have at least one box."""
-        self._count(box_set, _check_gt_boxes(gt_boxes, len(gt_boxes)))
+        self._count(box_set, gt_box_list(gt_boxes, len(gt_boxes)))
 
     def _count(self, box_set, gts: list[np.ndarray]) -> None:
         if not gts:

@@ -1,0 +1,144 @@
+"""The checks before any work (camjax.training.validate, probe) and the named checkpoint
+save failures (save_errors), in process; tests/test_cli_errors.py runs them end to end."""
+import errno
+import shutil
+import tempfile
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from camjax import config as config_lib
+from camjax.errors import ConfigError, RunError
+from camjax.training import checkpoint, probe, save_errors, validate
+from tests.conftest import DEMO
+from tests.models.test_pretrained import alexnet_state_dict
+from tests.training.conftest import TINY
+
+
+def tiny(**overrides):
+    return config_lib.load(DEMO, {**TINY, **overrides})
+
+
+@pytest.mark.parametrize("key, value, must", [
+    ("keep_checkpoints", 0, r">= 1 \(0 would delete every checkpoint\)"),
+    ("batch_size", 0, ">= 1"),
+    ("learning_rate", 0.0, "> 0"), ("learning_rate", float("inf"), "> 0"),
+    ("momentum", 1.0, r"in \[0, 1\)"), ("cam_threshold", -0.1, r"in \[0, 1\]"),
+    ("cam_curve_interval", 0.0, r"in \(0, 1\]"), ("data_threads", 0, ">= 1"),
+    ("eval_every_steps", -1, ">= 0"), ("weight_decay", -1e-4, ">= 0"),
+])
+def test_values_out_of_range_name_the_key_and_the_value(key, value, must):
+    with pytest.raises(ConfigError, match=rf"config\.{key}={value!r} must be {must}"):
+        validate.check_values(tiny(**{key: value}))
+
+
+def test_the_defaults_and_the_demo_pass():
+    validate.check_config(config_lib.load("default"))
+    validate.check_config(tiny())
+
+
+@pytest.mark.parametrize("model, size, hw", [
+    ("tiny_gap", 32, 4),        # three stride-2 convs: 32 / 8
+    ("vgg16_gap", 64, 4),       # pool1..pool4: 64 / 16 (the CAM conv replaces pool5)
+    ("alexnet_gap", 67, 3),     # conv1 11x11 stride 4 (15), pool (7), pool (3)
+])
+def test_the_probe_finds_the_feature_map_of_each_network(model, size, hw):
+    assert probe.feature_shape(model, "gap", {}, size) == (hw, hw)
+
+
+def test_an_image_size_below_the_stride_is_refused_before_any_work():
+    with pytest.raises(ConfigError, match=r"config\.image_size=8 is too small for vgg16_gap.*"
+                                          r"at 224 px its feature map is 14x14 \(stride 16\)"):
+        validate.check_config(tiny(model="vgg16_gap", image_size=8))
+
+
+def test_model_kwargs_are_checked_against_the_constructor():
+    with pytest.raises(ConfigError, match=r"config\.model_kwargs\.width is not an argument of "
+                                          r"tiny_gap; it takes: widths, strides, kernels, "
+                                          r"cam_channels"):
+        validate.check_config(tiny(**{"model_kwargs.width": 8}))
+    with pytest.raises(ConfigError, match=r"model_kwargs\.pooling is set by camjax"):
+        validate.check_config(tiny(**{"model_kwargs.pooling": "gmp"}))
+    validate.check_config(tiny(**{"model_kwargs.cam_channels": 16}))
+
+
+def test_pretrained_is_fitted_to_the_network_from_the_header(tmp_path):
+    state = alexnet_state_dict()
+    save_file(state, str(tmp_path / "ok.safetensors"))
+    validate.check_config(tiny(model="alexnet_gap", image_size=67,
+                               pretrained=str(tmp_path / "ok.safetensors")))
+    state["features.3.weight"] = np.zeros((192, 64, 3, 3), np.float32)    # torchvision: 5x5
+    save_file(state, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(ConfigError, match=r"config\.pretrained='.*bad\.safetensors': "
+                                          r"'features\.3\.weight': shape \(192, 64, 3, 3\)"):
+        validate.check_config(tiny(model="alexnet_gap", image_size=67,
+                                   pretrained=str(tmp_path / "bad.safetensors")))
+    # resuming: the checkpoint holds the weights, the file is not needed
+    validate.check_config(tiny(model="alexnet_gap", image_size=67,
+                               pretrained=str(tmp_path / "gone.safetensors")), pretrained=False)
+
+
+def test_a_folder_that_refuses_a_file_is_not_writable(tmp_path, monkeypatch):
+    def read_only(**kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(validate.WorkdirError, match=rf"--workdir {tmp_path} is not writable "
+                                                    r"\(Read-only file system\)"):
+        validate.writable_folder(tmp_path)
+
+
+def test_a_different_seed_is_refused_and_a_checkpoint_without_one_accepted():
+    with pytest.raises(checkpoint.CheckpointError, match="written with seed=0, this config has "
+                                                         "seed=1"):
+        checkpoint.check_meta({"seed": 0, "model": "tiny_gap"}, {"seed": 1, "model": "tiny_gap"},
+                              "W/checkpoints/2")
+    checkpoint.check_meta({"model": "tiny_gap"}, {"seed": 1, "model": "tiny_gap"}, "W")
+
+
+class FakeManager:
+    """The two calls save_errors makes on an orbax CheckpointManager."""
+
+    def __init__(self, directory, error=None):
+        self.directory, self.error = directory, error
+
+    def check_for_errors(self):
+        if self.error:
+            error, self.error = self.error, None     # orbax raises a background error once
+            raise error
+
+    def wait_until_finished(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_no_room_on_the_disk_stops_before_orbax_writes(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(free=3 * 2**20))
+    state = {"w": np.zeros(2**20, np.float32)}        # 4 MiB
+    with pytest.raises(save_errors.CheckpointSaveError,
+                       match=rf"step 7 in {tmp_path} \(3.0 MiB free on its disk, the state "
+                             r"needs 5.4 MiB\)"):
+        save_errors.check_space(FakeManager(tmp_path), 7, state)
+    save_errors.check_space(FakeManager(tmp_path), 7, {"w": np.zeros(2**18, np.float32)})
+
+
+def test_a_background_failure_names_the_step_that_was_being_saved(tmp_path):
+    mngr = FakeManager(tmp_path)
+    with save_errors.saving(mngr, 40):
+        pass
+    mngr.error = ValueError("RESOURCE_EXHAUSTED: Error writing 'params'")
+    with pytest.raises(RunError, match=rf"could not save the checkpoint of step 40 in {tmp_path} "
+                                       r"\(ValueError: RESOURCE_EXHAUSTED"):
+        save_errors.check_saves(mngr)
+    with pytest.raises(save_errors.CheckpointSaveError, match="step 41.*No space"):
+        with save_errors.saving(mngr, 41):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_close_drops_a_save_error_while_another_error_propagates(tmp_path):
+    save_errors.close(FakeManager(tmp_path, OSError("disk")), raise_errors=False)
+    with pytest.raises(save_errors.CheckpointSaveError):
+        save_errors.close(FakeManager(tmp_path, OSError("disk")))

@@ -67,11 +67,10 @@ def run(argv: list[str]) -> int:
         else:
             path = config_lib.packaged("demo") if args.command == "demo" else args.config
             cfg = config_lib.load(path, overrides)
-        from camjax.training import validate   # the config's values, before heavy imports
-        validate.check_config(cfg, pretrained=args.command != "evaluate"
-                              and not validate.checkpoint_steps(args.workdir))
-        from camjax import training
         out = getattr(args, "out", None)
+        from camjax.training import validate   # named at once, before the heavy imports
+        validate.early(cfg, args.command, args.workdir, out)
+        from camjax import training
         if args.command == "evaluate":
             metrics = training.evaluate_workdir(cfg, args.workdir, out=out)
         else:

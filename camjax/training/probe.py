@@ -17,6 +17,7 @@ RESERVED = ("num_classes", "pooling", "rngs")    # set by camjax, not by model_k
 _SET_BY = {"num_classes": "the dataset's number of classes", "pooling": "use config.pooling",
            "rngs": "use config.seed"}
 _PROBED: dict = {}                               # (model, pooling, kwargs, size) -> (h, w)
+_FITTED: set = set()                             # weights files that fit, with their model
 
 
 def _first_line(err: BaseException) -> str:
@@ -126,6 +127,10 @@ def check_pretrained(config, num_classes: int = 2) -> None:
     path = Path(config.pretrained).expanduser()
     if not path.is_file():
         raise ConfigError(f"config.pretrained={config.pretrained!r}: no such file")
+    key = (str(path.absolute()), path.stat().st_mtime_ns, config.model, config.pooling,
+           repr(sorted(model_kwargs(config).items())), num_classes)
+    if key in _FITTED:
+        return
     model = abstract_model(config.model, config.pooling, model_kwargs(config), num_classes)
     try:
         with warnings.catch_warnings():   # the real load warns about NaN, not this probe
@@ -133,6 +138,7 @@ def check_pretrained(config, num_classes: int = 2) -> None:
             models.load_pretrained(model, _shapes_only(path))
     except (ValueError, OSError) as err:
         raise ConfigError(f"config.pretrained={config.pretrained!r}: {err}") from err
+    _FITTED.add(key)
 
 
 class _Quiet:

@@ -4,11 +4,17 @@ named in one line before data preparation, compilation or training (docs/errors.
 - :func:`check_config`: the values alone (ranges first, then the choices that need the
   library: model, pooling, upsample, ...), ``model_kwargs`` against the network's
   signature, ``image_size`` against its stride (a shape-only probe, nothing compiled) and
-  ``pretrained`` against its shapes. The command line runs it as soon as the config loads.
-- :func:`before_training` / :func:`before_evaluation`: the same, then the device count,
-  the workdir (or the output folder), the dataset and its splits, ``eval_annotations``
-  and, when resuming, the checkpoint's step and run metadata.
+  ``pretrained`` against its shapes.
+- :func:`early`: what the command line checks as soon as the config loads, before the
+  training stack is imported: the folders (nothing created), ``check_config``, the step
+  to resume, the dataset and its splits, ``eval_annotations``.
+- :func:`before_training` / :func:`before_evaluation` (called by ``train_and_evaluate``
+  and ``evaluate_workdir``, so the library checks as much): the same, then the device
+  count, the folders (created), the checkpoint's run metadata when resuming.
 - :func:`with_classes`: what needs the dataset's number of classes (``top_k``).
+
+What passed once in a process (a probe, a weights file, an annotation file) is not
+redone.
 
 Every failure is a :class:`camjax.errors.ConfigError` naming the key and its value, or a
 :class:`WorkdirError` naming the folder.
@@ -16,12 +22,11 @@ Every failure is a :class:`camjax.errors.ConfigError` naming the key and its val
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from camjax.errors import ConfigError, UserError
 from camjax.training.probe import check_model, check_pretrained
+from camjax.training.workdirs import WorkdirError, checkpoint_steps, writable_folder  # noqa: F401
 
 # key -> (test, what the value must be); keys a config lacks are skipped
 _AT_LEAST_0 = (lambda v: v >= 0, ">= 0")
@@ -42,10 +47,6 @@ RANGES = {
     "cam_threshold": (lambda v: 0 <= v <= 1, "in [0, 1] (a fraction of the map's max)"),
     "cam_curve_interval": (lambda v: 0 < v <= 1, "in (0, 1]"),
 }
-
-
-class WorkdirError(UserError):
-    """A workdir or output folder that is a file, cannot be created or is not writable."""
 
 
 def choices() -> dict[str, tuple[str, ...]]:
@@ -95,27 +96,6 @@ def check_devices(config) -> None:
     mesh.check_batch_size(config.eval_batch_size, "eval_batch_size")
 
 
-def writable_folder(path, what: str = "--workdir") -> Path:
-    """``path`` as an existing folder this process can write to (created when missing);
-    a file there, a folder that cannot be created or written: WorkdirError."""
-    path = Path(path).expanduser().absolute()
-    if path.exists() and not path.is_dir():
-        raise WorkdirError(f"{what} {path} is a file, not a folder; choose another {what}")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise WorkdirError(f"cannot create {what} {path} ({err.strerror or err}); "
-                           f"choose another {what}") from err
-    try:   # write permission bits say nothing for root or read-only mounts: try it
-        fd, probe = tempfile.mkstemp(prefix=".camjax-write-test-", dir=path)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise WorkdirError(f"{what} {path} is not writable ({err.strerror or err}); "
-                           f"choose another {what}") from err
-    return path
-
-
 def check_dataset(config, workdir) -> None:
     """``config.dataset`` is a TFDS dataset camjax can build, and when it is prepared its
     splits include the configured ones. ``wsol:`` / ``folder:`` datasets are checked
@@ -138,9 +118,11 @@ def check_dataset(config, workdir) -> None:
 
 
 def check_annotations(config) -> None:
-    """``config.eval_annotations`` reads (now, not at the final evaluation)."""
+    """``config.eval_annotations`` reads (now, not at the final evaluation); a file read
+    once in this process is not read again."""
     path = config.get("eval_annotations")
-    if not path:
+    key = (path, config.get("synsets"))
+    if not path or key in _READ:
         return
     from camjax.data import pipeline
     try:
@@ -150,13 +132,25 @@ def check_annotations(config) -> None:
     except (OSError, ValueError, KeyError) as err:
         raise ConfigError(f"config.eval_annotations={path!r} cannot be read "
                           f"({type(err).__name__}: {err})") from err
+    _READ.add(key)
 
 
-def checkpoint_steps(workdir) -> list[int]:
-    folder = Path(workdir) / "checkpoints"
-    if not folder.is_dir():
-        return []
-    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
+_READ: set = set()   # (eval_annotations, synsets) that read without an error
+
+
+def check_steps(config, workdir) -> int | None:
+    """The step to resume from (None: a fresh run); a num_train_steps below it is
+    refused (it would train nothing)."""
+    steps = checkpoint_steps(workdir)
+    if not steps:
+        return None
+    where = Path(workdir).absolute() / "checkpoints" / str(steps[-1])
+    if config.num_train_steps < steps[-1]:
+        raise ConfigError(f"config.num_train_steps={config.num_train_steps} is below step "
+                          f"{steps[-1]} of the checkpoint to resume ({where}): raise it to "
+                          f"train on, `camjax evaluate --workdir {workdir}` to evaluate that "
+                          "checkpoint, or use a fresh --workdir")
+    return steps[-1]
 
 
 def read_meta(workdir, step: int) -> dict | None:
@@ -177,23 +171,45 @@ def read_meta(workdir, step: int) -> dict | None:
 
 
 def check_resume(config, workdir) -> int | None:
-    """The step to resume from (None: a fresh run). Refuses a num_train_steps below it
-    and a checkpoint written by another run (model, dataset, batch size, seed, ...)."""
+    """:func:`check_steps`, then the checkpoint's run metadata against the config (model,
+    dataset, batch size, seed, ...): another run's checkpoint is refused."""
     from camjax.training import checkpoint, state
-    steps = checkpoint_steps(workdir)
-    if not steps:
-        return None
-    latest, where = steps[-1], Path(workdir) / "checkpoints" / str(steps[-1])
-    if config.num_train_steps < latest:
-        raise ConfigError(f"config.num_train_steps={config.num_train_steps} is below step "
-                          f"{latest} of the checkpoint to resume ({where}): raise it to train "
-                          f"on, `camjax evaluate --workdir {workdir}` to evaluate that "
-                          "checkpoint, or use a fresh --workdir")
-    meta = read_meta(workdir, latest)
+    step = check_steps(config, workdir)
+    meta = read_meta(workdir, step) if step is not None else None
     if meta is not None:   # an unreadable one is named by checkpoint.restore
         expected = {k: v for k, v in state.run_meta(config, 1).items() if k != "num_classes"}
-        checkpoint.check_meta(meta, expected, str(where))
-    return latest
+        checkpoint.check_meta(meta, expected, str(Path(workdir) / "checkpoints" / str(step)))
+    return step
+
+
+def _evaluation_workdir(workdir) -> Path:
+    workdir = Path(workdir).expanduser().absolute()
+    if not checkpoint_steps(workdir):
+        raise WorkdirError(f"no checkpoint in {workdir / 'checkpoints'}: train first "
+                           f"(camjax train --workdir {workdir})")
+    return workdir
+
+
+def _output_folder(workdir: Path, out, create: bool) -> Path:
+    if out is not None:
+        return writable_folder(out, "--out", create=create)
+    return writable_folder(workdir / "eval", "output folder",
+                           "write the report elsewhere with --out DIR", create=create)
+
+
+def early(config, command: str, workdir, out=None) -> None:
+    """What the command line checks before it imports the training stack (before
+    ``jax.distributed`` starts, so nothing that asks for devices): the folders (nothing
+    created), the config's values, the steps to resume, the dataset and annotations."""
+    if command == "evaluate":
+        _output_folder(_evaluation_workdir(workdir), out, create=False)
+        check_config(config, pretrained=False)
+    else:
+        writable_folder(workdir, create=False)
+        check_config(config, pretrained=not checkpoint_steps(workdir))
+        check_steps(config, workdir)
+    check_dataset(config, workdir)
+    check_annotations(config)
 
 
 def before_training(config, workdir, *, data_given: bool = False) -> int | None:
@@ -211,19 +227,12 @@ def before_training(config, workdir, *, data_given: bool = False) -> int | None:
 def before_evaluation(config, workdir, out=None) -> Path:
     """All checks of ``evaluate_workdir`` before any work; returns the output folder
     (``out``, default WORKDIR/eval), created and proven writable."""
-    workdir = Path(workdir).expanduser().absolute()
-    if not workdir.is_dir():
-        raise WorkdirError(f"--workdir {workdir} is not a folder: train first (camjax train "
-                           f"--workdir {workdir})")
-    if not checkpoint_steps(workdir):
-        raise WorkdirError(f"no checkpoint in {workdir / 'checkpoints'}: train first "
-                           f"(camjax train --workdir {workdir})")
+    workdir = _evaluation_workdir(workdir)
     check_config(config, pretrained=False)
     check_devices(config)
     check_dataset(config, workdir)
     check_annotations(config)
-    return writable_folder(out if out is not None else workdir / "eval",
-                           "--out" if out is not None else "output folder")
+    return _output_folder(workdir, out, create=True)
 
 
 def with_classes(config, num_classes: int, dataset: str | None = None) -> None:

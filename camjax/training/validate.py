@@ -109,6 +109,8 @@ def check_dataset(config, workdir) -> None:
     if not builder.is_prepared():
         return
     splits = list(builder.info.splits)
+    if not splits:   # no split information to check against
+        return
     for key in ("train_split", "eval_split", "val_split"):
         split = config.get(key) or ""
         base = split.split("[")[0]

@@ -9,271 +9,21 @@ few that need a trained workdir wait for the one run that makes it.
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-import numpy as np
 import pytest
 
-from tests.conftest import DEMO, ROOT
-from tests.training.conftest import cli_env, tiny_args
+from tests.cli_cases import (CASES, Case, Context, make_read_only, train, undo_read_only,
+                              write_files)
+from tests.conftest import ROOT
+from tests.training.conftest import cli_env
 
 pytestmark = pytest.mark.xdist_group("cli_errors")   # one worker runs the whole table
 
 WORKERS = 3
-NO_TORCH = ("import sys; sys.modules['torch'] = None; from camjax.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
-# the second checkpoint save fails as a full disk does
-FULL_DISK = ("import errno, sys; import orbax.checkpoint as ocp\n"
-             "save = ocp.CheckpointManager.save\n"
-             "def full(self, step, *a, **k):\n"
-             "    if step == 2: raise OSError(errno.ENOSPC, 'No space left on device')\n"
-             "    return save(self, step, *a, **k)\n"
-             "ocp.CheckpointManager.save = full\n"
-             "from camjax.cli import main; sys.exit(main(sys.argv[1:]))")
-CONFIG_FILES = {
-    "syntax.py": "def get_config(:\n",
-    "raises.py": "def get_config():\n    raise RuntimeError('boom in get_config')\n",
-    "returns_list.py": "def get_config():\n    return [1, 2]\n",
-    "no_function.py": "x = 1\n",
-    "dict_unknown.py": "def get_config():\n    return {'batch_sise': 3}\n",
-}
-
-
-@dataclass
-class Context:
-    data_dir: str
-    root: Path                  # files and workdirs of this module
-    cache: str
-    trained_job: concurrent.futures.Future | None = None
-
-    def file(self, name: str) -> str:
-        return str(self.root / "files" / name)
-
-    def trained(self) -> Path:
-        """The workdir of a finished 2-step run (checkpoints 1 and 2, seed 0)."""
-        return self.trained_job.result()
-
-
-@dataclass
-class Case:
-    id: str
-    argv: Callable[[Context, Path], list[str]]   # (context, this case's workdir) -> argv
-    names: tuple[str, ...]                       # what the message must name
-    status: int = 2
-    up_front: bool = True       # detectable before any work: one line, no checkpoint
-    devices: int = 1
-    launcher: str | None = None
-    setup: Callable[[Context, Path], Path] | None = None   # -> the workdir to use
-
-
-class F(str):
-    """A config value naming a file of this module's files folder (made by _write_files)."""
-
-
-def train(**overrides):
-    def argv(ctx, wd):
-        values = {k: ctx.file(v) if isinstance(v, F) else v for k, v in overrides.items()}
-        return ["train", "--config", str(DEMO), "--workdir", str(wd),
-                *tiny_args(ctx.data_dir, **values)]
-    return argv
-
-
-def trained(ctx, wd):
-    return ctx.trained()
-
-
-def after_training(ctx, wd):
-    """A fresh workdir, once the trained run has filled the compilation cache."""
-    ctx.trained()
-    return wd
-
-
-def vgg(**overrides):
-    return train(model="vgg16_gap", **overrides)
-
-
-def a_file(ctx, wd):
-    wd.parent.mkdir(parents=True, exist_ok=True)
-    wd.write_text("not a folder")
-    return wd
-
-
-def read_only_folder(ctx, wd):
-    wd.mkdir(parents=True)
-    return wd if make_read_only(wd) else None
-
-
-def read_only_copy_of_trained(ctx, wd):
-    shutil.copytree(ctx.trained(), wd)
-    return wd if make_read_only(wd) else None
-
-
-CASES = [
-    # the command line and the config file
-    Case("config_missing", lambda c, w: ["train", "--config", c.file("nope.py"), "--workdir",
-                                         str(w)], ("config file not found", "nope.py")),
-    Case("config_syntax", lambda c, w: ["train", "--config", c.file("syntax.py"), "--workdir",
-                                        str(w)], ("syntax.py failed to load", "SyntaxError")),
-    Case("config_raises", lambda c, w: ["train", "--config", c.file("raises.py"), "--workdir",
-                                        str(w)], ("raises.py", "boom in get_config")),
-    Case("config_returns_list", lambda c, w: ["train", "--config", c.file("returns_list.py"),
-                                              "--workdir", str(w)],
-         ("returns_list.py returned list",)),
-    Case("config_no_function", lambda c, w: ["train", "--config", c.file("no_function.py"),
-                                             "--workdir", str(w)], ("has no get_config()",)),
-    Case("config_dict_unknown_key", lambda c, w: ["train", "--config", c.file("dict_unknown.py"),
-                                                  "--workdir", str(w)],
-         ("unknown config key 'batch_sise'", "dict_unknown.py", "'batch_size'")),
-    Case("key_unknown", train(batch_sise=4), ("unknown config key 'batch_sise'",)),
-    Case("key_wrong_type", train(batch_size="big"), ("'batch_size' expects int", "'big'")),
-    Case("key_without_value", lambda c, w: train()(c, w) + ["--config.top_k"],
-         ("--config.top_k needs a value",)),
-    Case("argument_unknown", lambda c, w: train()(c, w) + ["--bogus"], ("'--bogus'",)),
-    Case("model_kwargs_not_a_mapping", train(model_kwargs=3), ("'model_kwargs'", "mapping")),
-    Case("evaluate_without_config_json", lambda c, w: ["evaluate", "--workdir", str(w)],
-         ("config.json not found",)),
-    # values out of range
-    *[Case(f"range_{key}_{value}", train(**{key: value}), (f"config.{key}={value}", must))
-      for key, value, must in [
-          ("batch_size", 0, ">= 1"), ("batch_size", -8, ">= 1"), ("eval_batch_size", 0, ">= 1"),
-          ("keep_checkpoints", 0, "would delete every checkpoint"),
-          ("learning_rate", 0.0, "> 0"), ("momentum", 1.0, "[0, 1)"),
-          ("weight_decay", -0.001, ">= 0"), ("top_k", 0, ">= 1"),
-          ("cam_threshold", 1.5, "[0, 1]"), ("cam_curve_interval", 0.0, "(0, 1]"),
-          ("data_workers", -1, ">= 0"), ("data_threads", 0, ">= 1"), ("max_boxes", 0, ">= 1"),
-          ("num_train_steps", 0, ">= 1"), ("log_every_steps", 0, ">= 1"),
-          ("checkpoint_every_steps", 0, ">= 1"), ("eval_every_steps", -1, ">= 0"),
-          ("image_size", 0, ">= 1"), ("seed", -1, ">= 0")]],
-    Case("range_learning_rate_inf", train(learning_rate="1e999"),
-         ("config.learning_rate=inf", "> 0")),
-    # choices
-    *[Case(f"choice_{key}", train(**{key: value}), (f"config.{key}='{value}'", allowed))
-      for key, value, allowed in [
-          ("upsample", "nearest", "bilinear, bicubic"), ("normalize", "zscore", "minmax, max"),
-          ("pooling", "avg", "gap, gmp"), ("model", "resnet9000", "tiny_gap"),
-          ("lr_schedule", "linear", "cosine"), ("augment", "mixup", "flip"),
-          ("compute_dtype", "float16", "bfloat16")]],
-    # the network
-    Case("model_kwargs_unknown", train(**{"model_kwargs.nope": 1}),
-         ("config.model_kwargs.nope is not an argument of tiny_gap", "widths")),
-    Case("model_kwargs_reserved", train(**{"model_kwargs.num_classes": 3}),
-         ("config.model_kwargs.num_classes is set by camjax",)),
-    Case("model_kwargs_bad_value", train(**{"model_kwargs.widths": "(8,)"}),
-         ("config.model_kwargs", "do not build tiny_gap", "differ in length")),
-    Case("image_size_below_stride", vgg(image_size=8),
-         ("config.image_size=8 is too small for vgg16_gap", "stride 16")),
-    # the devices
-    Case("batch_not_divisible", train(batch_size=6), ("config.batch_size=6", "divisible", "(4)"),
-         devices=4),
-    Case("eval_batch_not_divisible", train(eval_batch_size=10),
-         ("config.eval_batch_size=10", "(4)"), devices=4),
-    # the dataset
-    Case("dataset_unknown", train(dataset="mnisst"),
-         ("config.dataset='mnisst' is not a TFDS dataset", "did you mean mnist")),
-    Case("dataset_config_unknown", train(dataset="camjax_shapes/nope"),
-         ("config.dataset='camjax_shapes/nope'", "no config 'nope'", "default, tiny")),
-    Case("split_unknown", train(eval_split="tset"),
-         ("config.eval_split='tset'", "train, test, val")),
-    Case("prepare_unknown", lambda c, w: ["prepare", "--dataset", "nope_ds", "--data_dir",
-                                          str(w)], ("--dataset='nope_ds'", "not a TFDS")),
-    Case("top_k_above_classes", train(top_k=50), ("config.top_k=50", "12 classes")),
-    # the weights file
-    Case("pretrained_missing", vgg(pretrained="/nonexistent/w.safetensors"),
-         ("config.pretrained='/nonexistent/w.safetensors'", "no such file")),
-    Case("pretrained_garbage", vgg(pretrained=F("garbage.safetensors")),
-         ("config.pretrained=", "garbage.safetensors", "SafetensorError")),
-    Case("pretrained_garbage_pth", vgg(pretrained=F("garbage.pth")),
-         ("config.pretrained=", "garbage.pth", "not a readable state dict")),
-    Case("pretrained_pth_without_torch", vgg(pretrained=F("garbage.pth")),
-         ("garbage.pth", "needs PyTorch"), launcher=NO_TORCH),
-    Case("pretrained_suffix", vgg(pretrained=F("weights.txt")),
-         ("weights.txt", "expected a .safetensors or .pth file")),
-    Case("pretrained_wrong_shape", vgg(pretrained=F("wrong.safetensors")),
-         ("wrong.safetensors", "'features.0.weight': shape (64, 3, 5, 5)")),
-    Case("pretrained_for_tiny_gap", train(pretrained=F("wrong.safetensors")),
-         ("config.pretrained=", "no torchvision weights for TinyGAP")),
-    # annotation files
-    Case("annotations_missing", train(eval_annotations="/nonexistent/LOC_val_solution.csv"),
-         ("config.eval_annotations", "/nonexistent/LOC_val_solution.csv")),
-    Case("annotations_without_synsets", train(eval_annotations=F("bad.csv")),
-         ("bad.csv", "needs config.synsets")),
-    Case("annotations_malformed", train(eval_annotations=F("bad.csv"), synsets=F("synsets.txt")),
-         ("bad.csv:2", "PredictionString")),
-    # workdirs and output folders
-    Case("workdir_is_a_file", train(), ("--workdir", "is a file"), setup=a_file),
-    Case("workdir_under_a_file", train(), ("cannot create --workdir", "Not a directory"),
-         setup=lambda c, w: a_file(c, w) / "sub"),
-    Case("workdir_read_only", train(), ("--workdir", "is not writable"),
-         setup=read_only_folder),
-    Case("evaluate_no_checkpoint", lambda c, w: ["evaluate", "--config", str(DEMO), "--workdir",
-                                                 str(w), *tiny_args(c.data_dir)],
-         ("--workdir", "train first"), setup=lambda c, w: (w.mkdir(parents=True), w)[1]),
-    Case("evaluate_out_is_a_file", lambda c, w: ["evaluate", "--workdir", str(c.trained()),
-                                                 "--out", c.file("weights.txt")],
-         ("--out", "weights.txt is a file"), setup=trained),
-    Case("evaluate_read_only_workdir", lambda c, w: ["evaluate", "--workdir", str(w)],
-         ("output folder", "w/eval", "elsewhere with --out DIR"),
-         setup=read_only_copy_of_trained),
-    # resuming another run
-    Case("resume_below_the_checkpoint", train(num_train_steps=1),
-         ("config.num_train_steps=1", "below step 2", "checkpoints/2"), setup=trained),
-    Case("resume_other_seed", train(seed=1), ("written with seed=0", "seed=1"), setup=trained),
-    Case("resume_other_pooling", train(pooling="gmp"), ("pooling='gap'", "pooling='gmp'"),
-         setup=trained),
-    # a run that fails on the way: exit 1
-    Case("checkpoint_save_fails", train(num_train_steps=3, eval_at_end=False, val_split=""),
-         ("could not save the checkpoint of step 2", "checkpoints", "No space left on device"),
-         status=1, up_front=False, launcher=FULL_DISK, setup=after_training),
-]
-
-
-# ------------------------------------------------------------------------ read-only folders
-def make_read_only(path: Path) -> bool:
-    """chmod for users, the immutable attribute for root (which ignores permissions);
-    False when neither makes the folder refuse a new file."""
-    if os.geteuid() == 0:
-        if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(path)],
-                                                        capture_output=True).returncode:
-            return False
-    else:
-        path.chmod(0o555)
-    try:
-        fd, probe = tempfile.mkstemp(dir=path)
-    except OSError:
-        return True
-    os.close(fd)
-    os.unlink(probe)
-    undo_read_only(path)
-    return False
-
-
-def undo_read_only(path: Path) -> None:
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
-    else:
-        path.chmod(0o755)
-
-
-# ------------------------------------------------------------------------------ the runs
-def _write_files(folder: Path) -> None:
-    from safetensors.numpy import save_file
-    folder.mkdir(parents=True)
-    for name, text in CONFIG_FILES.items():
-        (folder / name).write_text(text)
-    (folder / "garbage.safetensors").write_bytes(b"\x00garbage bytes, not a header")
-    (folder / "garbage.pth").write_bytes(b"garbage bytes, not a pickle")
-    (folder / "weights.txt").write_text("weights")
-    save_file({"features.0.weight": np.zeros((64, 3, 5, 5), np.float32)},   # vgg16: 3x3
-              str(folder / "wrong.safetensors"))
-    (folder / "synsets.txt").write_text("n01440764 tench, Tinca tinca\n")
-    (folder / "bad.csv").write_text("ImageId,PredictionString\nval_1,n01440764 1 2 3\n")
 
 
 def _run(ctx: Context, argv: list[str], devices: int = 1, launcher: str | None = None):
@@ -319,7 +69,7 @@ def _evaluate_elsewhere(ctx: Context):
 def runs(tiny_data_dir, tmp_path_factory):
     ctx = Context(tiny_data_dir, tmp_path_factory.mktemp("cli_errors"),
                   str(tmp_path_factory.mktemp("jax_cache")))   # shared by the subprocesses
-    _write_files(ctx.root / "files")
+    write_files(ctx.root / "files")
     with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
         ctx.trained_job = pool.submit(_train_once, ctx)   # first: the others wait for it
         jobs = {case.id: pool.submit(_run_case, ctx, case) for case in CASES}
@@ -375,6 +125,8 @@ def test_evaluate_out_writes_the_report_elsewhere_when_the_workdir_is_read_only(
     if out is None:
         pytest.skip("this machine cannot make a read-only folder")
     assert out.returncode == 0, out.stderr[-3000:]
+    assert "WARNING:absl" not in out.stderr    # orbax's read-only manager warnings are muted
     assert (ctx.root / "elsewhere" / "metrics.json").stat().st_size > 100
     assert "report: " + str(ctx.root / "elsewhere" / "report.md") in out.stdout
     assert not (workdir / "eval").exists()
+

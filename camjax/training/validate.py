@@ -6,8 +6,9 @@ named in one line before data preparation, compilation or training (docs/errors.
   signature, ``image_size`` against its stride (a shape-only probe, nothing compiled) and
   ``pretrained`` against its shapes.
 - :func:`early`: what the command line checks as soon as the config loads, before the
-  training stack is imported: the folders (nothing created), ``check_config``, the step
-  to resume, the dataset and its splits, ``eval_annotations``.
+  training stack is imported and before ``jax.distributed`` starts (nothing here starts
+  JAX's backends): the folders (nothing created), ``check_config`` but ``pretrained``, the
+  step to resume, the dataset and its splits, ``eval_annotations``.
 - :func:`before_training` / :func:`before_evaluation` (called by ``train_and_evaluate``
   and ``evaluate_workdir``, so the library checks as much): the same, then the device
   count, the folders (created), the checkpoint's run metadata when resuming.
@@ -205,11 +206,12 @@ def early(config, command: str, workdir, out=None) -> None:
     created), the config's values, the steps to resume, the dataset and annotations."""
     if command == "evaluate":
         _output_folder(_evaluation_workdir(workdir), out, create=False)
-        check_config(config, pretrained=False)
     else:
         writable_folder(workdir, create=False)
-        check_config(config, pretrained=not checkpoint_steps(workdir))
         check_steps(config, workdir)
+    # not the weights file: fitting it creates arrays, which would start JAX's backends
+    # before jax.distributed (before_training fits it, before the data is prepared)
+    check_config(config, pretrained=False)
     check_dataset(config, workdir)
     check_annotations(config)
 

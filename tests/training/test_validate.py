@@ -2,6 +2,8 @@
 save failures (save_errors), in process; tests/test_cli_errors.py runs them end to end."""
 import errno
 import shutil
+import subprocess
+import sys
 import tempfile
 from types import SimpleNamespace
 
@@ -12,9 +14,9 @@ from safetensors.numpy import save_file
 from camjax import config as config_lib
 from camjax.errors import ConfigError, RunError
 from camjax.training import checkpoint, probe, save_errors, validate
-from tests.conftest import DEMO
+from tests.conftest import DEMO, ROOT
 from tests.models.test_pretrained import alexnet_state_dict
-from tests.training.conftest import TINY
+from tests.training.conftest import TINY, cli_env
 
 
 def tiny(**overrides):
@@ -142,3 +144,20 @@ def test_close_drops_a_save_error_while_another_error_propagates(tmp_path):
     save_errors.close(FakeManager(tmp_path, OSError("disk")), raise_errors=False)
     with pytest.raises(save_errors.CheckpointSaveError):
         save_errors.close(FakeManager(tmp_path, OSError("disk")))
+
+
+def test_the_early_checks_leave_jax_uninitialised(tiny_data_dir, tmp_path):
+    """The command line checks before jax.distributed starts: nothing may compute."""
+    code = "\n".join([
+        "import sys",
+        "from jax._src import xla_bridge",
+        "from camjax import config",
+        "from camjax.training import validate",
+        f"c = config.load({str(DEMO)!r}, {{'dataset': 'camjax_shapes/tiny', "
+        f"'data_dir': {tiny_data_dir!r}, 'model': 'vgg16_gap', 'image_size': 64}})",
+        f"validate.early(c, 'train', {str(tmp_path / 'w')!r})",
+        "print('clean' if not xla_bridge.backends_are_initialized() else 'initialised')"])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=cli_env(), cwd=ROOT, timeout=300)
+    assert out.stdout.strip().endswith("clean"), out.stdout + out.stderr[-2000:]
+    assert not (tmp_path / "w").exists()          # checked, not created

@@ -2,7 +2,8 @@
 transforms, and the ground-truth readers (wsolevaluation metadata, ILSVRC XML/CSV).
 
 ``camjax.data.builders`` (TFDS, OpenCV) and ``camjax.data.pipeline`` (grain, jax) are
-imported on first use, so the readers stay cheap to import.
+imported on first use, so the readers stay cheap to import; so is ``imagenet_classes()``
+(the 1,000 ImageNet names, ``camjax.data.imagenet``).
 """
 import importlib
 
@@ -10,15 +11,18 @@ from camjax.data.annotations import (AnnotationError, Annotations, join_by_file_
                                      read_wsol_metadata, tfds_boxes)
 from camjax.data.ilsvrc import read_ilsvrc_xml, read_loc_val_solution, read_synsets
 
-_LAZY = ("builders", "pipeline", "transforms")
+_LAZY = ("builders", "pipeline", "transforms", "imagenet")
+_LAZY_FUNCTIONS = {"imagenet_classes": "imagenet"}  # function -> its module
 
 
 def __getattr__(name):
     if name in _LAZY:
         return importlib.import_module(f"camjax.data.{name}")
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(f"camjax.data.{_LAZY_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module 'camjax.data' has no attribute {name!r}")
 
 
 __all__ = ["AnnotationError", "Annotations", "join_by_file_name", "read_ilsvrc_xml",
            "read_loc_val_solution", "read_synsets", "read_wsol_metadata", "tfds_boxes",
-           *_LAZY]
+           *_LAZY, *_LAZY_FUNCTIONS]

@@ -5,8 +5,9 @@ Module and parameter names are torchvision's exactly (``layer1.0.downsample.1.we
 ``features.denseblock2.denselayer3.norm1.running_var``, ``features.1.conv.1.weight``,
 ``classifier.1.bias``), so a torchvision state dict loads into them with ``strict=True`` and
 theirs into torchvision. ``forward`` is torchvision's (pooling, flatten, classifier);
-``cam_features(x)`` returns the maps the CAM is computed from (NCHW); ``classifier_weight``
-the (C, K) weight of the linear layer after pooling.
+``cam_features(x)`` returns the maps the CAM is computed from (NCHW), ``logits_and_features``
+both from one pass (torchvision's forward, its features kept); ``classifier_weight`` is the
+(C, K) weight of the linear layer after pooling.
 """
 from __future__ import annotations
 
@@ -70,8 +71,12 @@ class ResNet(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
+    def logits_and_features(self, x):
+        features = self.cam_features(x)
+        return self.fc(torch.flatten(self.avgpool(features), 1)), features
+
     def forward(self, x):
-        return self.fc(torch.flatten(self.avgpool(self.cam_features(x)), 1))
+        return self.logits_and_features(x)[0]
 
 
 class _DenseLayer(nn.Module):
@@ -139,8 +144,12 @@ class DenseNet(nn.Module):
     def cam_features(self, x):
         return F.relu(self.features(x))
 
+    def logits_and_features(self, x):
+        features = self.cam_features(x)  # torchvision: F.relu(self.features(x)), then pooling
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(features, 1), 1)), features
+
     def forward(self, x):
-        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(self.cam_features(x), 1), 1))
+        return self.logits_and_features(x)[0]
 
 
 def conv_bn_relu6(cin, cout, kernel=3, stride=1, groups=1):
@@ -186,9 +195,12 @@ class MobileNetV2(nn.Module):
     def cam_features(self, x):
         return self.features(x)
 
+    def logits_and_features(self, x):
+        features = self.features(x)
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(features, (1, 1)), 1)), features
+
     def forward(self, x):
-        pooled = torch.flatten(F.adaptive_avg_pool2d(self.features(x), (1, 1)), 1)
-        return self.classifier(pooled)
+        return self.logits_and_features(x)[0]
 
 
 BUILDERS = {f"resnet{d}": (lambda d=d: ResNet(d)) for d in RESNETS}

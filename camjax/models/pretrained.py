@@ -51,7 +51,7 @@ class LoadReport:
 
 
 # paper network -> (torchvision architecture, name map, top-level attributes left new)
-PAPER_ARCHITECTURES: dict[type, tuple[str, NameMap, tuple[str, ...]]] = {
+ARCHITECTURES: dict[type, tuple[str, NameMap, tuple[str, ...]]] = {
     AlexNetGAP: ("alexnet", alexnet_path, ("extra", "cam_conv", "head")),
     VGG16GAP: ("vgg16", vgg16_path, ("cam_conv", "head")),
     GoogLeNetGAP: ("googlenet", googlenet_path, ("cam_conv", "head")),
@@ -63,13 +63,13 @@ CLASSIFIERS: dict[type, Callable[..., "Path | None"]] = {
 
 
 def _architecture(model: nnx.Module) -> tuple[str, NameMap, tuple[str, ...]]:
-    for cls, entry in PAPER_ARCHITECTURES.items():
+    for cls, entry in ARCHITECTURES.items():
         if isinstance(model, cls):
             return entry
     for cls, name_map in CLASSIFIERS.items():
         if isinstance(model, cls) and getattr(model, "torchvision_head", False):
             return model.arch, functools.partial(name_map, arch=model.arch), ()
-    supported = ", ".join(c.__name__ for c in (*PAPER_ARCHITECTURES, *CLASSIFIERS))
+    supported = ", ".join(c.__name__ for c in (*ARCHITECTURES, *CLASSIFIERS))
     raise ValueError(f"no torchvision weights for {type(model).__name__}; "
                      f"supported: {supported}")
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import jax
 from flax import nnx
 
-from camjax import cam, distributed, evaluator
+from camjax import cam, distributed, evaluator, models
 from camjax.data import pipeline
+from camjax.errors import UserError
 from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib
 
 INFERENCE_META = ("model", "pooling", "num_classes", "model_kwargs")
@@ -148,13 +149,37 @@ def restore_for_inference(config, workdir, num_classes: int):
     return setup.eval_graphdef, state, mesh
 
 
+def pretrained_for_inference(config, num_classes: int):
+    """(eval graphdef, state, mesh) of ``config.model`` with ``config.pretrained`` loaded
+    whole, classifier included: a pretrained classifier evaluated as it is."""
+    mesh = mesh_lib.data_mesh()
+    model = state_lib.build_model(config, num_classes, load_weights=False)
+    report = models.load_pretrained(model, config.pretrained)
+    if not report.classifier_loaded:
+        raise UserError(f"config.pretrained={config.pretrained} did not fill the classifier of "
+                        f"{config.model} with {num_classes} classes ({config.dataset}): a "
+                        "pretrained classifier is evaluated on its own classes; train first "
+                        "to fine-tune it on this dataset")
+    setup = state_lib.initial_state(model, config, mesh)
+    return setup.eval_graphdef, setup.state, mesh
+
+
+def has_checkpoint(workdir) -> bool:
+    ckpts = Path(workdir) / "checkpoints"
+    return ckpts.is_dir() and any(p.name.isdigit() for p in ckpts.iterdir())
+
+
 def evaluate_workdir(config, workdir) -> dict:
-    """``camjax evaluate``: restore the latest checkpoint and evaluate config.eval_split."""
+    """``camjax evaluate``: restore the latest checkpoint and evaluate config.eval_split;
+    a workdir without a checkpoint evaluates ``config.pretrained`` as it is."""
     distributed.maybe_initialize(config.distributed)
     workdir = Path(workdir).absolute()
     mesh_lib.check_batch_size(config.eval_batch_size, "eval_batch_size")
     ddir = pipeline.data_dir(config, workdir)
     src = pipeline.source(config.dataset, config.eval_split, ddir)
     val = pipeline.source(config.dataset, config.val_split, ddir) if config.val_split else None
-    graphdef, state, mesh = restore_for_inference(config, workdir, pipeline.num_classes(src))
+    if not has_checkpoint(workdir) and config.pretrained:
+        graphdef, state, mesh = pretrained_for_inference(config, pipeline.num_classes(src))
+    else:
+        graphdef, state, mesh = restore_for_inference(config, workdir, pipeline.num_classes(src))
     return final_evaluation(state, src, graphdef, mesh, config, workdir, val_src=val)

@@ -85,7 +85,7 @@ def final_evaluation(state, src, graphdef, mesh, config, workdir) -> dict:
         out = Path(workdir) / "eval"
         if "cam" in metrics:
             evaluator.write(out, metrics, pictures, title=title, cam_threshold=config.cam_threshold,
-                            class_names=src.dataset_info.features["label"].names)
+                            class_names=pipeline.class_names(src))
         else:
             evaluator.write_classification(out, metrics, title=title)
     return metrics
@@ -116,6 +116,6 @@ def evaluate_workdir(config, workdir) -> dict:
     distributed.maybe_initialize(config.distributed)
     workdir = Path(workdir).absolute()
     mesh_lib.check_batch_size(config.eval_batch_size, "eval_batch_size")
-    src = pipeline.source(config.dataset, config.eval_split, pipeline.data_dir(config, workdir))
+    src = pipeline.open_source(config, config.eval_split, workdir)
     graphdef, state, mesh = restore_for_inference(config, workdir, pipeline.num_classes(src))
     return final_evaluation(state, src, graphdef, mesh, config, workdir)

@@ -44,14 +44,24 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
                                "or the path given)") from None
     except IsADirectoryError:
         raise ImageError(path, "is a folder, not an image file") from None
-    except Image.DecompressionBombError as err:
-        raise ImageError(path, f"refused: {err}; raise config.max_image_pixels if you "
-                               "trust the file") from None
+    except Image.DecompressionBombError:
+        with _header_only(path) as header:
+            _check_pixels(path, header, max_pixels)
+        raise
     except UnidentifiedImageError:
         raise ImageError(path, "not an image Pillow can read (wrong extension, or not an "
                                "image file)") from None
     except OSError as err:
         raise ImageError(path, f"cannot read: {err.strerror or err}") from None
+
+
+def _header_only(path: Path) -> Image.Image:
+    """The image's header, read past Pillow's limit (to name the size it refused)."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        return Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def _check_pixels(path, image: Image.Image, max_pixels: int) -> None:

@@ -9,8 +9,9 @@ of :data:`EXTENSIONS` (torchvision's list plus ``.gif``).
 
 Boxes: joined by file name (stem) from ``config.eval_annotations`` (ILSVRC XML or CSV,
 or a wsolevaluation metadata folder); then every image of the split must have boxes,
-checked when the source is opened. Images are decoded with EXIF orientation applied,
-except when boxes are joined: annotation files give boxes in the stored frame.
+checked when the source is opened. Images are decoded with EXIF orientation applied
+unless ``exif_orientation`` is False (``open_source``: when ``config.eval_annotations`` is
+set, for every split, as annotation files give boxes in the stored frame).
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class ImageFolderSource(SourceBase):
 
     def __init__(self, root, split: str, *, class_split: str = "train",
                  max_pixels: int = images.MAX_PIXELS, boxes: dict | None = None,
-                 annotations_path: str = ""):
+                 annotations_path: str = "", exif_orientation: bool = True):
         root = Path(root).expanduser().absolute()
         if not root.is_dir():
             raise ConfigError(f"config.dataset=folder:{root}: no such folder")
@@ -86,7 +87,9 @@ class ImageFolderSource(SourceBase):
         self.names = [f.relative_to(split_dir).as_posix() for f in self.files]
         self._boxes = self._join(boxes, annotations_path) if boxes is not None else None
         self.has_boxes = boxes is not None
-        self.exif_orientation = boxes is None
+        self.most_boxes = max(((len(b), n) for b, n in zip(self._boxes or [], self.names)),
+                              default=(0, ""))
+        self.exif_orientation = exif_orientation
 
     def _join(self, lookup: dict, annotations_path: str) -> list[np.ndarray]:
         stems = {}

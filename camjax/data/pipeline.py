@@ -102,19 +102,31 @@ def open_source(config, split: str, workdir, *, join_annotations: bool = True):
     lookup = box_lookup(config) if join_annotations and kind != "wsol" else None
     if kind == "wsol":
         from camjax.data import wsol
-        return wsol.WsolSource(path, split, image_root=config.image_root,
-                               mask_root=config.mask_root, max_pixels=config.max_image_pixels)
+        return _check_max_boxes(wsol.WsolSource(
+            path, split, image_root=config.image_root, mask_root=config.mask_root,
+            max_pixels=config.max_image_pixels), config)
     if kind == "folder":
         from camjax.data import folders
-        return folders.ImageFolderSource(path, split, class_split=config.train_split,
-                                         max_pixels=config.max_image_pixels, boxes=lookup,
-                                         annotations_path=config.eval_annotations)
+        return _check_max_boxes(folders.ImageFolderSource(
+            path, split, class_split=config.train_split, max_pixels=config.max_image_pixels,
+            boxes=lookup, annotations_path=config.eval_annotations,
+            exif_orientation=not config.eval_annotations), config)
     ddir = data_dir(config, workdir)
     if distributed.is_main_process():
         prepare(config.dataset, ddir)
     distributed.barrier("camjax_prepare")
     return source(config.dataset, split, ddir, boxes=lookup,
                   annotations_path=config.eval_annotations)
+
+
+def _check_max_boxes(src, config):
+    """Eval batches hold config.max_boxes boxes per image: say so now, not mid-evaluation."""
+    most, image_id = src.most_boxes
+    if most > config.max_boxes:
+        raise ConfigError(f"image {image_id!r} of {src.dataset} {src.split!r} has {most} "
+                          f"boxes, more than config.max_boxes={config.max_boxes}: set "
+                          f"--config.max_boxes={most}")
+    return src
 
 
 def num_classes(src) -> int:

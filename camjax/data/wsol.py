@@ -118,6 +118,7 @@ class WsolSource(SourceBase):
         self.has_boxes = self.ann.localization == "boxes"
         self.has_masks = self.ann.localization == "masks"
         self._localization = folder / "localization.txt"
+        self.most_boxes = max(((len(b), i) for i, b in self.ann.boxes.items()), default=(0, ""))
         check_files(self.image_root, self.image_ids, folder / "image_ids.txt", "image")
         if self.has_masks:
             self.mask_root = _folder(mask_root or image_root,

@@ -79,6 +79,8 @@ def recipe(c, dataset: str, model: str):
     c.train_split, c.eval_split = "train", "test"
     c.image_size, c.augment = 224, "resize_crop"  # resize 256, random crop 224, flip
     c.eval_map_size = 224
+    # boxes per image: CUB 1; ILSVRC test (ImageNet val) up to 20, val (ImageNetV2) 259
+    c.max_boxes = 260 if dataset == "ILSVRC" else 8
     c.eval_batch_size = 128
     c.data_threads = 16
     c.log_every_steps = 100

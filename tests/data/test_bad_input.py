@@ -90,6 +90,15 @@ def test_box_outside_the_image(data):
         open_wsol(data)
 
 
+def test_more_boxes_than_max_boxes_is_said_when_opened(data):
+    two = [i for i, b in data["truth"]["test"]["boxes"].items() if len(b) == 2]
+    with pytest.raises(ConfigError, match="image '(" + "|".join(map(re.escape, two)) +
+                       ")' of wsol:.* 'test' has 2 boxes, more than config.max_boxes=1: set "
+                       "--config.max_boxes=2"):
+        open_wsol(data, max_boxes=1)
+    assert open_wsol(data, max_boxes=2).has_boxes
+
+
 def test_missing_image_and_mask_files(data):
     truth = data["truth"]
     (data["images"] / truth["test"]["ids"][4]).unlink()

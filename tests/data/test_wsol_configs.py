@@ -43,6 +43,8 @@ def test_recipe_is_wsolevaluations(name):
     assert c.dataset == f"wsol:metadata/{dataset}" and c.image_root == f"dataset/{dataset}"
     assert (c.train_split, c.eval_split, c.eval_every_steps) == ("train", "test", 0)
     assert c.pretrained.endswith(weights)
+    # metadata/ILSVRC/val/localization.txt: val2/971/1.jpeg has 259 boxes
+    assert c.max_boxes >= (259 if dataset == "ILSVRC" else 1)
     if model == "vgg16_gap":
         assert dict(c.model_kwargs) == {"dropout_rate": 0.0}
     else:

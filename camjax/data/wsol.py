@@ -18,6 +18,7 @@ largest label of any split in METADATA_DIR, so every split of a dataset agrees.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import defaultdict
@@ -49,15 +50,22 @@ def class_names(metadata_dir: Path) -> list[str] | None:
 
 def implied_num_classes(metadata_dir: Path) -> int:
     """1 + the largest label in the class_labels.txt of every split folder."""
+    files = sorted(p / "class_labels.txt" for p in metadata_dir.iterdir()
+                   if (p / "class_labels.txt").is_file())
+    return _largest_label(tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size)
+                                for f in files)) + 1
+
+
+@functools.lru_cache(maxsize=8)
+def _largest_label(files: tuple) -> int:
+    """(cached on path, mtime and size: ILSVRC's train labels are 1.28M lines)"""
     top = -1
-    for folder in sorted(p for p in metadata_dir.iterdir() if p.is_dir()):
-        labels = folder / "class_labels.txt"
-        if labels.is_file():
-            for _, text in _lines(labels):
-                last = text.rsplit(",", 1)[-1].strip()
-                if _DIGITS.fullmatch(last):  # malformed lines are reported by the reader
-                    top = max(top, int(last))
-    return top + 1
+    for path, _, _ in files:
+        for _, text in _lines(Path(path)):
+            last = text.rsplit(",", 1)[-1].strip()
+            if _DIGITS.fullmatch(last):      # malformed lines are reported by the reader
+                top = max(top, int(last))
+    return top
 
 
 def check_files(root: Path, relative: list[str], listed_in: Path, what: str) -> None:

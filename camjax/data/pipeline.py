@@ -95,22 +95,24 @@ def open_source(config, split: str, workdir, *, join_annotations: bool = True):
 
     TFDS datasets are prepared first, on process 0, the others waiting. Folder layouts
     are checked now (metadata, labels, that every file exists), before any training.
-    ``join_annotations``: join ``config.eval_annotations`` boxes by file name (folder and
-    TFDS sources; off for a training split).
+    ``join_annotations`` (off for a training split): the split is to be evaluated, so
+    ``config.eval_annotations`` boxes are joined by file name (folder and TFDS sources)
+    and no image may have more boxes than ``config.max_boxes``.
     """
     kind, path = dataset_kind(config.dataset)
     lookup = box_lookup(config) if join_annotations and kind != "wsol" else None
     if kind == "wsol":
         from camjax.data import wsol
-        return _check_max_boxes(wsol.WsolSource(
-            path, split, image_root=config.image_root, mask_root=config.mask_root,
-            max_pixels=config.max_image_pixels), config)
+        src = wsol.WsolSource(path, split, image_root=config.image_root,
+                              mask_root=config.mask_root, max_pixels=config.max_image_pixels)
+        return _check_max_boxes(src, config) if join_annotations else src
     if kind == "folder":
         from camjax.data import folders
-        return _check_max_boxes(folders.ImageFolderSource(
+        src = folders.ImageFolderSource(
             path, split, class_split=config.train_split, max_pixels=config.max_image_pixels,
             boxes=lookup, annotations_path=config.eval_annotations,
-            exif_orientation=not config.eval_annotations), config)
+            exif_orientation=not config.eval_annotations)
+        return _check_max_boxes(src, config) if join_annotations else src
     ddir = data_dir(config, workdir)
     if distributed.is_main_process():
         prepare(config.dataset, ddir)

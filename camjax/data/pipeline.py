@@ -38,7 +38,10 @@ def data_dir(config, workdir) -> str:
 
 
 def prepare(name: str, directory: str) -> None:
-    """Prepare a TFDS dataset as array_record (the built-in one is generated, no download)."""
+    """Prepare a TFDS dataset as array_record (the built-in one is generated, no download).
+    ``wsol:`` and ``folder:`` datasets are read as they are: nothing to do."""
+    if dataset_kind(name)[0] != "tfds":
+        return
     if name.startswith(BUILTIN):
         from camjax.data.builders import shapes
         config = name.split("/", 1)[1] if "/" in name else None

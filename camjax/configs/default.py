@@ -9,8 +9,14 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     # data
-    c.dataset = "camjax_shapes"       # any TFDS name prepared as array_record
-    c.data_dir = ""                   # "" -> $CAMJAX_DATA_DIR or WORKDIR/tfds
+    # A TFDS name prepared as array_record; "wsol:METADATA_DIR" (wsolevaluation's
+    # layout: METADATA_DIR/<split>/image_ids.txt, ..., images under `image_root`); or
+    # "folder:DIR" (DIR/<split>/<class>/*.jpg, torchvision's ImageFolder). docs/datasets.md
+    c.dataset = "camjax_shapes"
+    c.data_dir = ""                   # TFDS: "" -> $CAMJAX_DATA_DIR or WORKDIR/tfds
+    c.image_root = ""                 # wsol: the folder image ids are relative to
+    c.mask_root = ""                  # wsol mask splits: mask paths' folder ("" = image_root)
+    c.max_image_pixels = 89_478_485   # larger image files are refused (Pillow's bomb limit)
     c.train_split = "train"
     c.eval_split = "test"
     c.image_size = 112
@@ -58,7 +64,9 @@ def get_config() -> ml_collections.ConfigDict:
     # train-fullsup split ("" = none), applied once to eval_split ("val_threshold").
     c.val_split = ""
     c.cam_curve_interval = 0.01       # threshold grid of MaxBoxAcc / PxAP (wsolevaluation: .001)
-    c.eval_map_size = 0               # maps and boxes evaluated at this size; 0 = image_size
+    # maps, boxes and masks are scored at eval_map_size x eval_map_size (0 = image_size);
+    # wsolevaluation scores at 224 whatever the input size
+    c.eval_map_size = 0
     c.upsample = "bilinear"
     c.normalize = "minmax"
     return c

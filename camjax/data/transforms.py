@@ -1,8 +1,10 @@
-"""Per-example numpy transforms: decode a TFDS record into model inputs.
+"""Per-example numpy transforms: a source's record (``camjax.data.sources``) into model
+inputs, the same for every source (TFDS, wsolevaluation folders, image folders).
 
-Boxes are converted once, here at the dataset boundary, from TFDS's normalised
-(ymin, xmin, ymax, xmax) to camjax's inclusive pixel boxes, then rescaled to the
-model's input frame with int(x * new / old) (wsolevaluation's rule).
+Boxes arrive as camjax's inclusive pixel boxes in the original frame (a raw TFDS record's
+normalised ``bbox`` is converted here too) and are rescaled to the frame the maps are
+scored in with int(x * new / old) (wsolevaluation's rule); masks are resized with
+nearest neighbour, so 0 / 1 / 255 (ignore) stay what they are.
 """
 from __future__ import annotations
 
@@ -76,26 +78,41 @@ def record_boxes(record: dict) -> np.ndarray:
     raise KeyError("record has no boxes: expected 'bbox', 'objects/bbox' or joined 'boxes'")
 
 
+def record_mask(record: dict) -> np.ndarray | None:
+    """The record's uint8 (H, W) mask {0, 1, 255}: a source's ``mask``, or a raw TFDS
+    ``segmentation_mask`` (0/255 -> 0/1); None without one."""
+    if "mask" in record:
+        mask = np.asarray(record["mask"], np.uint8)
+    elif "segmentation_mask" in record:
+        mask = (np.asarray(record["segmentation_mask"]) > 127).astype(np.uint8)
+    else:
+        return None
+    return mask[..., 0] if mask.ndim == 3 else mask
+
+
 def eval_example(record: dict, *, image_size: int, max_boxes: int = 8,
-                 with_boxes: bool = True) -> dict:
-    """Image resized to image_size, label, boxes rescaled to that frame (padded with -1),
-    the segmentation mask when the dataset has one."""
+                 with_boxes: bool = True, map_size: int = 0) -> dict:
+    """Image resized to image_size, label; boxes rescaled from the original frame to the
+    ``map_size`` x ``map_size`` frame the maps are scored in (``config.eval_map_size``,
+    0 = image_size), padded with -1; the mask, when the record has one, resized to that
+    frame with nearest neighbour (255 = ignore stays 255)."""
     image = record["image"]
     h, w = image.shape[:2]
+    map_size = map_size or image_size
     out = {"image": normalize_image(resize(image, image_size)),
            "label": np.int32(record["label"]),
            "valid": np.bool_(True)}
     if with_boxes:
-        boxes = rescale_boxes(record_boxes(record), (h, w), (image_size, image_size))
+        boxes = rescale_boxes(record_boxes(record), (h, w), (map_size, map_size))
         if len(boxes) > max_boxes:
-            raise ValueError(f"an image has {len(boxes)} boxes, more than max_boxes={max_boxes}")
+            raise ValueError(f"image {record.get('file_name', '?')!s} has {len(boxes)} boxes, "
+                             f"more than config.max_boxes={max_boxes}: raise it")
         padded = np.full((max_boxes, 4), -1, np.int64)
         padded[:len(boxes)] = boxes
         out["boxes"] = padded
-    if "segmentation_mask" in record:
-        mask = resize(np.asarray(record["segmentation_mask"]), image_size, cv2.INTER_NEAREST)
-        mask = mask[..., 0] if mask.ndim == 3 else mask
-        out["mask"] = (mask > 127).astype(np.uint8)   # 0/255 grey masks (CUB, built-in) -> 0/1
+    mask = record_mask(record)
+    if mask is not None:
+        out["mask"] = resize(mask, map_size, cv2.INTER_NEAREST)
     return out
 
 

@@ -53,19 +53,23 @@ def localization(predict, batches, *, num_classes: int, map_size: int,
         top, maps = distributed.local_numpy(top), distributed.local_numpy(maps)
         valid = local["valid"]
         labels = local["label"][valid]
-        gt = [b[b[:, 0] >= 0] for b in local["boxes"][valid]]
+        gt = [b[b[:, 0] >= 0] for b in local["boxes"][valid]] if "boxes" in local else None
         top, maps = top[valid], maps[valid]
         boxes = largest_component_boxes(maps, threshold=list(points.values()))
         masks = local["mask"][valid] if "mask" in local else None
         images = local["image"][valid] if gallery_size else None
         tally.update(top, labels, boxes, gt, maps[:, 0], masks, images=images)
         for i in range(min(len(labels), gallery_size - len(gallery))):
-            gallery.append({"image": images[i], "label": int(labels[i]), "gt_boxes": gt[i],
+            gallery.append({"image": images[i], "label": int(labels[i]),
+                            "gt_boxes": gt[i] if gt is not None else np.zeros((0, 4), int),
                             "top": top[i], "maps": maps[i], "boxes": boxes[i, :, -1]})
         seen += len(labels)
         bar.set_postfix(img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
     metrics = tally.result(map_size)
-    best, worst = tally.extreme_images()
+    if tally.has_boxes:
+        best, worst = tally.extreme_images()
+    else:
+        best, worst = [], []
     return metrics, {"gallery": gallery, "best": best, "worst": worst}
 
 

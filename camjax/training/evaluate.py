@@ -57,9 +57,13 @@ def top_k_function(graphdef, states, mesh, k: int):
     return top_k
 
 
+def _has_boxes(src, config) -> bool:
+    return pipeline.has_boxes(src) or bool(config.eval_annotations)
+
+
 def _localization(predict, src, config, *, points, limit=None, gallery_size=0):
     n = len(src) if limit is None else min(limit, len(src))
-    batches = pipeline.eval_batches(src, config, with_boxes=True, limit=limit)
+    batches = pipeline.eval_batches(src, config, with_boxes=_has_boxes(src, config), limit=limit)
     return evaluator.localization(predict, batches, num_classes=pipeline.num_classes(src),
                                   map_size=map_size(config), points=points,
                                   cam_curve_interval=config.cam_curve_interval,
@@ -85,13 +89,14 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_si
     """(metrics, pictures) of ``src``: localization + classification when it has boxes.
 
     With ``val_src`` (the train-fullsup split, with boxes) the CAM threshold is chosen
-    there first and the thresholded metrics are reported at both operating points.
+    there first and the thresholded metrics are reported at both operating points. A
+    split with masks and no boxes (OpenImages) gets classification and PxAP.
     """
     states = (state.params, state.rest)
-    if pipeline.has_boxes(src) or bool(config.eval_annotations):
+    if _has_boxes(src, config) or pipeline.has_masks(src):   # masks only: PxAP, no boxes
         predict = predict_function(graphdef, states, mesh, config)
         points, val = {"paper_rule": config.cam_threshold}, None
-        if val_src is not None:
+        if val_src is not None and _has_boxes(src, config) and pipeline.has_boxes(val_src):
             points["val_threshold"], val = val_threshold(predict, val_src, config)
         metrics, pictures = _localization(predict, src, config, points=points, limit=limit,
                                           gallery_size=gallery_size)
@@ -123,7 +128,7 @@ def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=Non
         out = Path(workdir) / "eval"
         if "cam" in metrics:
             evaluator.write(out, metrics, pictures, title=title,
-                            class_names=src.dataset_info.features["label"].names)
+                            class_names=pipeline.class_names(src))
         else:
             evaluator.write_classification(out, metrics, title=title)
     return metrics
@@ -175,9 +180,8 @@ def evaluate_workdir(config, workdir) -> dict:
     distributed.maybe_initialize(config.distributed)
     workdir = Path(workdir).absolute()
     mesh_lib.check_batch_size(config.eval_batch_size, "eval_batch_size")
-    ddir = pipeline.data_dir(config, workdir)
-    src = pipeline.source(config.dataset, config.eval_split, ddir)
-    val = pipeline.source(config.dataset, config.val_split, ddir) if config.val_split else None
+    src = pipeline.open_source(config, config.eval_split, workdir)
+    val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
     if not has_checkpoint(workdir) and config.pretrained:
         graphdef, state, mesh = pretrained_for_inference(config, pipeline.num_classes(src))
     else:

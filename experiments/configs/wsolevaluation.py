@@ -24,9 +24,9 @@ wsolevaluation's there: Nesterov momentum (camjax: plain momentum); wsolevaluati
 after 15, 30, 45; its ResNet50 gives ``layer4`` the 10x rate too (camjax: only the new
 head); its ResNet50 ``large_feature_map`` (28 x 28) does not exist in camjax (ResNet50-GAP
 ``mapping_resolution`` 7 | 14; 14 is wsolevaluation's default 14 x 14); VGG16-GAP's CAM conv
-has ``groups=2`` (the CAM release) where wsolevaluation's has none; the CAM threshold sweep
-steps by 0.01, not 0.001. The val split (train-fullsup) is not evaluated during training,
-so the test split is scored once, at the end.
+has ``groups=2`` (the CAM release) where wsolevaluation's has none. The test split is
+scored once, at the end, after the CAM threshold is chosen on ``val`` (train-fullsup); the
+threshold sweep steps by 0.001 as wsolevaluation's.
 """
 import os
 import sys
@@ -76,7 +76,8 @@ def recipe(c, dataset: str, model: str):
     # and dataset/<dataset>/ (images; OpenImages masks beside them). Elsewhere:
     # --config.dataset=wsol:PATH --config.image_root=PATH (docs/datasets.md)
     c.dataset, c.image_root, c.mask_root = f"wsol:metadata/{dataset}", f"dataset/{dataset}", ""
-    c.train_split, c.eval_split = "train", "test"
+    c.train_split, c.eval_split, c.val_split = "train", "test", "val"
+    c.cam_curve_interval = 0.001                  # wsolevaluation's cam_curve_interval
     c.image_size, c.augment = 224, "resize_crop"  # resize 256, random crop 224, flip
     c.eval_map_size = 224
     # boxes per image: CUB 1; ILSVRC test (ImageNet val) up to 20, val (ImageNetV2) 259

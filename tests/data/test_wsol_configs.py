@@ -42,6 +42,8 @@ def test_recipe_is_wsolevaluations(name):
     assert (c.image_size, c.augment, c.eval_map_size) == (224, "resize_crop", 224)
     assert c.dataset == f"wsol:metadata/{dataset}" and c.image_root == f"dataset/{dataset}"
     assert (c.train_split, c.eval_split, c.eval_every_steps) == ("train", "test", 0)
+    # the protocol: the threshold chosen on train-fullsup, the sweep at wsolevaluation's 0.001
+    assert (c.val_split, c.cam_curve_interval) == ("val", 0.001)
     assert c.pretrained.endswith(weights)
     # metadata/ILSVRC/val/localization.txt: val2/971/1.jpeg has 259 boxes
     assert c.max_boxes >= (259 if dataset == "ILSVRC" else 1)

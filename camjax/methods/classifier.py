@@ -1,0 +1,35 @@
+"""CAM (Zhou et al., CVPR 2016, eq. 2): the class weights of the dense layer after pooling.
+
+``M[b, j] = sum_K W[K, classes[b, j]] f[b, :, :, K]`` with ``W = model.head.classifier.kernel``
+(what ``camjax.models.class_weights`` returns). Exact, no gradient, raw: the paper's map
+has no ReLU (negative evidence stays negative; ``camjax.cam.normalize`` takes it to [0, 1]).
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+from flax import nnx
+
+from camjax.cam import class_activation_maps
+from camjax.methods.base import eval_model, on_model
+
+
+def classifier_kernel(model: nnx.Module) -> jax.Array:
+    """The (K, C) kernel of ``model.head.classifier``."""
+    kernel = getattr(getattr(getattr(model, "head", None), "classifier", None), "kernel", None)
+    if kernel is None:
+        raise TypeError(f"{type(model).__name__} has no head.classifier: CAM needs the dense "
+                        "layer after global pooling (every camjax network has one)")
+    return kernel[...]
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def cam_fn(graphdef, state, images, classes):
+    """CAM (B, k, h, w) of ``classes`` (B, k) at the feature resolution, raw."""
+    model = eval_model(graphdef, state)
+    _, features = model(images)
+    return class_activation_maps(features, classifier_kernel(model), classes)
+
+
+cam = on_model(cam_fn)

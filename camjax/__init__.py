@@ -1,5 +1,5 @@
 """camjax: Class Activation Mapping and weakly supervised localization in JAX/Flax NNX."""
-from camjax import boxes, cam, evaluation, models
+from camjax import boxes, cam, evaluation, methods, models
 
 __version__ = "0.1.0"
-__all__ = ["boxes", "cam", "evaluation", "models"]
+__all__ = ["boxes", "cam", "evaluation", "methods", "models"]

@@ -42,6 +42,14 @@ class Toy(nnx.Module):
         return self.head(features), features
 
 
+_forward = nnx.jit(lambda model, images: model(images))
+
+
+def forward(model, images):
+    """``model(images)`` as one compiled call (eager NNX compiles op by op)."""
+    return _forward(model, jnp.asarray(images))
+
+
 def toy_params(seed=0, patch=2, channels=2, classes=3):
     rng = np.random.default_rng(seed)
     return {"kernel": rng.normal(0, 0.5, (patch, patch, 3, channels)),

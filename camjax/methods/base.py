@@ -34,19 +34,41 @@ def eval_model(graphdef, state) -> nnx.Module:
     return model
 
 
+# Class selection is a contraction with one-hot vectors, not a gather: a gather whose
+# indices are sharded along an explicit mesh axis has no unambiguous output sharding
+# (jax raises ShardingTypeError), a contraction over the class axis does. HIGHEST keeps it
+# exact where the default matmul precision is lower (TPU).
 def class_scores(logits, classes):
     """(B, ..., C) scores, (B, k) classes -> (B, ..., k) scores of the requested classes."""
-    index = classes.reshape(classes.shape[:1] + (1,) * (logits.ndim - 2) + classes.shape[1:])
-    index = jnp.broadcast_to(index, logits.shape[:-1] + classes.shape[1:])
-    return jnp.take_along_axis(logits, index, axis=-1)
+    hot = jax.nn.one_hot(classes, logits.shape[-1], dtype=logits.dtype)      # (B, k, C)
+    return jnp.einsum("b...c,bkc->b...k", logits, hot, precision=jax.lax.Precision.HIGHEST)
 
 
-def _pullback_per_class(pullback, classes, num_classes, dtype):
-    """Apply a VJP to the one-hot cotangent of each requested class: (B, k, ...)."""
-    def one(column):                                   # column (B,): one class per image
-        (grad,) = pullback(jax.nn.one_hot(column, num_classes, dtype=dtype))
-        return grad
-    return jax.vmap(one, in_axes=1, out_axes=1)(classes)
+def class_columns(kernel, classes):
+    """(K, C) classifier kernel, (B, k) classes -> (B, k, K) the requested columns."""
+    hot = jax.nn.one_hot(classes, kernel.shape[-1], dtype=kernel.dtype)
+    return jnp.einsum("Kc,bkc->bkK", kernel, hot, precision=jax.lax.Precision.HIGHEST)
+
+
+def per_class_gradients(fn, x, classes):
+    """Logits ``fn(x)`` (B, C) and ``d fn(x)[b, classes[b, j]] / d x[b]`` (B, k, ...).
+
+    ``fn`` maps (N, ...) to (N, C) row by row (an eval-mode network or head). The batch is
+    repeated k times, image-major, and one VJP of the summed class scores gives every
+    gradient: unlike a vmap over k of the pullback, this keeps a batch sharded along an
+    explicit ``data`` axis sharded (the vmapped transpose would merge k into the batch
+    axis, which jax refuses), at the price of k forward passes instead of one.
+    """
+    b, k = classes.shape
+    repeated = jnp.broadcast_to(x[:, None], (b, k) + x.shape[1:]).reshape((b * k,) + x.shape[1:])
+
+    def total(inputs):
+        logits = fn(inputs)
+        hot = jax.nn.one_hot(classes.reshape(b * k), logits.shape[-1], dtype=logits.dtype)
+        return (logits * hot).sum(), logits
+
+    grads, logits = jax.grad(total, has_aux=True)(repeated)
+    return logits.reshape((b, k) + logits.shape[1:])[:, 0], grads.reshape((b, k) + x.shape[1:])
 
 
 def logits_features_gradients(graphdef, state, images, classes):
@@ -54,8 +76,7 @@ def logits_features_gradients(graphdef, state, images, classes):
     ``grads[b, j] = d logits[b, classes[b, j]] / d features[b]``. Pure, traceable."""
     model = eval_model(graphdef, state)
     _, features = model(images)
-    logits, pullback = jax.vjp(model.head, features)
-    grads = _pullback_per_class(pullback, classes, logits.shape[-1], logits.dtype)
+    logits, grads = per_class_gradients(model.head, features, classes)
     return logits, features, grads
 
 
@@ -63,8 +84,7 @@ def input_gradients(graphdef, state, images, classes):
     """``(logits (B, C), grads (B, k, H, W, 3))`` with ``grads[b, j] = d logits[b,
     classes[b, j]] / d images[b]``. Pure, traceable."""
     model = eval_model(graphdef, state)
-    logits, pullback = jax.vjp(lambda x: model(x)[0], images)
-    return logits, _pullback_per_class(pullback, classes, logits.shape[-1], logits.dtype)
+    return per_class_gradients(lambda x: model(x)[0], images, classes)
 
 
 def weighted_sum(features, weights):

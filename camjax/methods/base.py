@@ -5,10 +5,10 @@ The methods are pure functions of ``nnx.split`` state, in the manner of pytorch-
 its channel weights), but without hooks:
 
 * :func:`logits_features_gradients` - one forward pass, then ``d logit[b, classes[b, j]] /
-  d features[b]`` for the k requested classes, vmapped over k. ``features`` are the
-  network's second output (every camjax network returns ``(logits, features)``) and the
-  gradient runs through ``model.head`` (features -> logits), so only the head is
-  differentiated. Grad-CAM, Grad-CAM++ and LayerCAM all go through it.
+  d features[b]`` for the k requested classes. ``features`` are the network's second
+  output (every camjax network returns ``(logits, features)``) and the gradient runs
+  through ``model.head`` (features -> logits), so only the head is differentiated.
+  Grad-CAM, Grad-CAM++ and LayerCAM all go through it.
 * :func:`input_gradients` - ``d logit[b, classes[b, j]] / d images[b]``, the same for the
   image: backprop saliency, SmoothGrad and Integrated Gradients go through it.
 

@@ -1,0 +1,113 @@
+"""The shared gradient function and CAM on every registered network; every method on a
+paper network. Each network at the smallest input (from a short list) whose maps are at
+least 2 x 2, found with ``jax.eval_shape``; weights random (conftest.filled_model)."""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import camjax
+from camjax import methods
+from camjax.methods.base import logits_features_gradients
+
+SIZES = (16, 24, 32, 48, 64, 96, 128, 160, 224)
+NUM_CLASSES = 5
+
+
+@functools.cache
+def smallest_input(name: str) -> int:
+    model = nnx.eval_shape(lambda: camjax.models.create(name, num_classes=NUM_CLASSES,
+                                                        rngs=nnx.Rngs(0)))
+    for size in SIZES:
+        try:
+            _, f = nnx.eval_shape(lambda m, x: m(x), model,
+                                  jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32))
+        except (ValueError, TypeError):      # too small for a pooling or a valid conv
+            continue
+        if min(f.shape[1:3]) >= 2:
+            return size
+    raise AssertionError(f"{name}: no input in {SIZES} gives maps of at least 2 x 2")
+
+
+@functools.cache
+def network(name: str, **kwargs):
+    from tests.methods.conftest import filled_model
+    return filled_model(name, num_classes=NUM_CLASSES, gain=1.0, head_std=0.05, **kwargs)
+
+
+def images_for(name, batch=2, seed=0):
+    size = smallest_input(name)
+    return jax.random.normal(jax.random.key(seed), (batch, size, size, 3))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", camjax.models.available())
+def test_shared_gradients_and_cam_on_every_network(name):
+    model = network(name)
+    x = images_for(name)
+    classes = jnp.array([[0, 4], [3, 3]])
+    graphdef, state = nnx.split(model)
+    logits, features, grads = jax.jit(logits_features_gradients, static_argnums=0)(
+        graphdef, state, x, classes)
+    b, h, w, k = features.shape
+    assert min(h, w) >= 2 and grads.shape == (b, 2, h, w, k)
+    # forward-mode derivative of the head along a random direction: an independent path
+    v = jax.random.normal(jax.random.key(1), features.shape)
+    head_logits, tangent = jax.jvp(model.head, (features,), (v,))
+    np.testing.assert_allclose(logits, head_logits, rtol=1e-5, atol=1e-6)
+    directional = np.einsum("bjyxk,byxk->bj", np.asarray(grads, np.float64), np.asarray(v))
+    want = np.take_along_axis(np.asarray(tangent), np.asarray(classes), axis=1)
+    np.testing.assert_allclose(directional, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+    maps = methods.cam(model, x, classes)
+    weights = np.asarray(camjax.models.class_weights(model), np.float64)
+    f = np.asarray(features, np.float64)
+    np.testing.assert_allclose(maps, np.einsum("byxk,kbj->bjyx", f, weights[:, classes]),
+                               rtol=1e-4, atol=1e-5 * np.abs(maps).max())
+    if getattr(model.head, "pooling", None) == "gap":   # no bias: mean CAM = logit
+        np.testing.assert_allclose(maps.mean(axis=(2, 3)), np.take_along_axis(
+            np.asarray(logits), np.asarray(classes), axis=1), rtol=1e-4,
+            atol=1e-5 * np.abs(logits).max())
+
+
+@pytest.mark.slow
+def test_every_method_on_a_paper_network():
+    # AlexNet-GAP's layers with a 128-channel CAM conv instead of 1024: Score-CAM costs one
+    # masked forward pass per channel, and the maths does not depend on their number
+    name = "alexnet_gap"
+    model = network(name, cam_channels=128)
+    x = images_for(name, batch=1, seed=3)
+    classes = jnp.array([[1, 2]])
+    logits, f = nnx.jit(lambda m, x: m(x))(model, jnp.concatenate([x, 0 * x]))
+    f = np.asarray(f, np.float64)[:1]
+    h, w = f.shape[1:3]
+    wc = np.asarray(camjax.models.class_weights(model), np.float64).T[np.asarray(classes)]
+    cam = np.einsum("byxk,bjk->bjyx", f, wc)
+    relu = lambda a: np.maximum(a, 0)   # noqa: E731
+    # GAP, no bias: the gradient is W / (h w) everywhere, so each map has a closed form
+    closed = {"grad_cam": relu(cam) / (h * w),
+              "layer_cam": relu(np.einsum("byxk,bjk->bjyx", f, relu(wc))) / (h * w),
+              "grad_cam_plus_plus": relu(np.einsum(
+                  "byxk,bjk->bjyx", f, relu(wc) / (2 + f.mean(axis=(1, 2))[:, None] * wc)))}
+    for method, want in closed.items():
+        got = methods.get(method)(model, x, classes)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * want.max(),
+                                   err_msg=method)
+    # Score-CAM: softmax weights are convex, and A >= 0: between the channels' min and max
+    score = np.asarray(methods.score_cam(model, x, classes, batch_size=64))
+    assert score.shape == (1, 2, h, w) and np.isfinite(score).all()
+    assert np.all(score <= f.max(axis=-1)[:, None] * (1 + 1e-5) + 1e-6)
+    assert np.all(score >= f.min(axis=-1)[:, None] * (1 - 1e-5) - 1e-6) and score.max() > 0
+    sal = methods.saliency(model, x, classes)
+    assert sal.shape == (1, 2) + x.shape[1:3] and float(sal.min()) >= 0
+    np.testing.assert_allclose(methods.smooth_grad(model, x, classes, samples=2, sigma=0.0),
+                               sal, rtol=1e-5, atol=1e-9)
+    ig = np.asarray(methods.integrated_gradients(model, x, classes, steps=32, batch_size=33),
+                    np.float64)
+    diff = np.asarray(logits)[0, np.asarray(classes[0])] - np.asarray(logits)[1, np.asarray(
+        classes[0])]
+    np.testing.assert_allclose(ig.sum(axis=(2, 3))[0], diff, rtol=0.05,
+                               atol=0.05 * np.abs(diff).max())

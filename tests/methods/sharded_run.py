@@ -3,7 +3,8 @@
     XLA_FLAGS=--xla_force_host_platform_device_count=4 python -m tests.methods.sharded_run
 
 Prints one JSON object: per method and mesh kind, the largest difference between the
-sharded and the unsharded maps and the output's partition spec. Run in a subprocess by
+sharded and the unsharded maps and the output's partition spec; the same for the deletion
+and insertion curves of camjax.evaluation (score_fn on the sharded perturbed images). Run in a subprocess by
 test_grad_and_sharding.py (the device count is fixed when JAX starts).
 """
 import json
@@ -13,7 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from flax import nnx
+
 from camjax import methods
+from camjax.evaluation import deletion_insertion_curves
 from tests.methods.conftest import filled_model
 
 OPTIONS = {"score_cam": {"batch_size": 3}, "smooth_grad": {"samples": 3, "batch_size": 2},
@@ -42,6 +46,20 @@ def main():
                          "spec": [str(s) for s in maps.sharding.spec],
                          "shards": len({s.device for s in maps.addressable_shards})}
         out["methods"][name] = row
+
+    graphdef, state = nnx.split(model)
+    probabilities = jax.jit(lambda s, x: jax.nn.softmax(nnx.merge(graphdef, s)(x)[0]))
+    score_fn = lambda x: probabilities(state, x)         # noqa: E731
+    maps = rng.uniform(0, 1, images.shape[:3]).astype(np.float32)
+    plain = deletion_insertion_curves(score_fn, images, maps, classes[:, 0], steps=8,
+                                      batch_size=4)
+    sharding = NamedSharding(meshes["explicit"], P("data"))
+    put = lambda a: jax.device_put(a, sharding)           # noqa: E731
+    sharded = deletion_insertion_curves(score_fn, put(images), put(maps), put(classes[:, 0]),
+                                        steps=8, batch_size=4)
+    out["curves"] = {m: {"max_diff": float(np.abs(np.asarray(sharded[m] - plain[m])).max()),
+                         "spec": [str(x) for x in sharded[m].sharding.spec]}
+                     for m in plain}
     print(json.dumps(out))
 
 

@@ -75,3 +75,5 @@ def test_a_sharded_batch_gives_the_same_maps_sharded_along_data():
             assert r["scale"] > 0, (name, kind)
             assert r["max_diff"] <= 1e-5 * r["scale"], (name, kind, r)
             assert r["spec"][0] == "data" and r["shards"] == 4, (name, kind, r)
+    for mode, r in result["curves"].items():    # faithfulness on the sharded batch
+        assert r["max_diff"] <= 1e-6 and r["spec"][0] == "data", (mode, r)

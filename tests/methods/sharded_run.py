@@ -4,8 +4,8 @@
 
 Prints one JSON object: per method and mesh kind, the largest difference between the
 sharded and the unsharded maps and the output's partition spec; the same for the deletion
-and insertion curves of camjax.evaluation (score_fn on the sharded perturbed images). Run in a subprocess by
-test_grad_and_sharding.py (the device count is fixed when JAX starts).
+and insertion curves of camjax.evaluation (score_fn on the sharded perturbed images). Run
+in a subprocess by test_grad_and_sharding.py (the device count is fixed when JAX starts).
 """
 import json
 

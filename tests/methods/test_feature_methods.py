@@ -215,3 +215,27 @@ def test_score_cam_rejects_bad_options(toy, images):
         methods.score_cam(model, images, CLASSES, weights="logit")
     with pytest.raises(ValueError, match="batch_size"):
         methods.score_cam(model, images, CLASSES, batch_size=0)
+
+
+def test_layer_cam_closed_form_on_tiny_gap(tiny_gap):
+    # GAP, no bias: g = W / (h w) everywhere, so LayerCAM = ReLU(sum_K ReLU(W[K, c]) A_K)
+    # / (h w)
+    x = jax.random.normal(jax.random.key(6), (2, 32, 32, 3))
+    classes = np.array([[2, 3], [0, 5]])
+    maps = methods.layer_cam(tiny_gap, x, classes)
+    _, f = forward(tiny_gap, x)
+    f = np.asarray(f, np.float64)
+    wc = np.asarray(camjax.models.class_weights(tiny_gap), np.float64).T[classes]
+    want = relu(np.einsum("byxk,bjk->bjyx", f, relu(wc))) / (f.shape[1] * f.shape[2])
+    np.testing.assert_allclose(maps, want, rtol=1e-4, atol=1e-6 * want.max())
+
+
+def test_methods_run_in_eval_mode_and_leave_the_model_as_it_was():
+    from tests.methods.conftest import filled_model
+    model = filled_model("tiny_gap", num_classes=4, gain=1.0, head_std=0.3, seed=9)
+    model.train()                        # batch statistics would couple the images
+    x = jax.random.normal(jax.random.key(7), (3, 16, 16, 3))
+    both = methods.grad_cam(model, x, [0, 1, 2], relu=False)
+    alone = [methods.grad_cam(model, x[i:i + 1], [i], relu=False) for i in range(3)]
+    np.testing.assert_allclose(both, np.concatenate(alone), rtol=1e-5, atol=1e-7)
+    assert model.backbone[0].norm.use_running_average is False       # still training

@@ -1,7 +1,6 @@
 """SmoothGrad and Integrated Gradients against plain per-image jax.grad and the paper's
 completeness axiom."""
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

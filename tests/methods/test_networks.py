@@ -15,6 +15,18 @@ from camjax.methods.base import logits_features_gradients
 
 SIZES = (16, 24, 32, 48, 64, 96, 128, 160, 224)
 NUM_CLASSES = 5
+FAST_COMPILE = {"xla_backend_optimization_level": 0}  # as tests/models/test_zoo.py
+
+
+def fast(fn, *args):
+    """``jax.jit(fn)(*args)`` compiled without backend optimisation (much quicker to
+    compile a paper network; the same values within float rounding)."""
+    return jax.jit(fn).lower(*args).compile(FAST_COMPILE)(*args)
+
+
+def run_method(name, model, x, classes, **options):
+    # fully optimised: unoptimised code makes Score-CAM's 128 passes slower than compiling
+    return methods.get(name)(model, x, classes, **options)
 
 
 @functools.cache
@@ -50,8 +62,10 @@ def test_shared_gradients_and_cam_on_every_network(name):
     x = images_for(name)
     classes = jnp.array([[0, 4], [3, 3]])
     graphdef, state = nnx.split(model)
-    logits, features, grads = jax.jit(logits_features_gradients, static_argnums=0)(
-        graphdef, state, x, classes)
+    # the shared function and CAM in one program: one compilation of the network
+    (logits, features, grads), maps = fast(lambda s, x, c: (
+        logits_features_gradients(graphdef, s, x, c), methods.cam_fn(graphdef, s, x, c)),
+        state, x, classes)
     b, h, w, k = features.shape
     assert min(h, w) >= 2 and grads.shape == (b, 2, h, w, k)
     # forward-mode derivative of the head along a random direction: an independent path
@@ -62,7 +76,6 @@ def test_shared_gradients_and_cam_on_every_network(name):
     want = np.take_along_axis(np.asarray(tangent), np.asarray(classes), axis=1)
     np.testing.assert_allclose(directional, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
 
-    maps = methods.cam(model, x, classes)
     weights = np.asarray(camjax.models.class_weights(model), np.float64)
     f = np.asarray(features, np.float64)
     np.testing.assert_allclose(maps, np.einsum("byxk,kbj->bjyx", f, weights[:, classes]),
@@ -81,7 +94,8 @@ def test_every_method_on_a_paper_network():
     model = network(name, cam_channels=128)
     x = images_for(name, batch=1, seed=3)
     classes = jnp.array([[1, 2]])
-    logits, f = nnx.jit(lambda m, x: m(x))(model, jnp.concatenate([x, 0 * x]))
+    graphdef, state = nnx.split(model)
+    logits, f = fast(lambda s, x: nnx.merge(graphdef, s)(x), state, jnp.concatenate([x, 0 * x]))
     f = np.asarray(f, np.float64)[:1]
     h, w = f.shape[1:3]
     wc = np.asarray(camjax.models.class_weights(model), np.float64).T[np.asarray(classes)]
@@ -93,20 +107,20 @@ def test_every_method_on_a_paper_network():
               "grad_cam_plus_plus": relu(np.einsum(
                   "byxk,bjk->bjyx", f, relu(wc) / (2 + f.mean(axis=(1, 2))[:, None] * wc)))}
     for method, want in closed.items():
-        got = methods.get(method)(model, x, classes)
+        got = run_method(method, model, x, classes)
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * want.max(),
                                    err_msg=method)
     # Score-CAM: softmax weights are convex, and A >= 0: between the channels' min and max
-    score = np.asarray(methods.score_cam(model, x, classes, batch_size=64))
+    score = np.asarray(run_method("score_cam", model, x, classes, batch_size=64))
     assert score.shape == (1, 2, h, w) and np.isfinite(score).all()
     assert np.all(score <= f.max(axis=-1)[:, None] * (1 + 1e-5) + 1e-6)
     assert np.all(score >= f.min(axis=-1)[:, None] * (1 - 1e-5) - 1e-6) and score.max() > 0
-    sal = methods.saliency(model, x, classes)
+    sal = run_method("saliency", model, x, classes)
     assert sal.shape == (1, 2) + x.shape[1:3] and float(sal.min()) >= 0
-    np.testing.assert_allclose(methods.smooth_grad(model, x, classes, samples=2, sigma=0.0),
-                               sal, rtol=1e-5, atol=1e-9)
-    ig = np.asarray(methods.integrated_gradients(model, x, classes, steps=32, batch_size=33),
-                    np.float64)
+    np.testing.assert_allclose(run_method("smooth_grad", model, x, classes, samples=2,
+                                          sigma=0.0), sal, rtol=1e-5, atol=1e-9)
+    ig = np.asarray(run_method("integrated_gradients", model, x, classes, steps=32,
+                               batch_size=33), np.float64)
     diff = np.asarray(logits)[0, np.asarray(classes[0])] - np.asarray(logits)[1, np.asarray(
         classes[0])]
     np.testing.assert_allclose(ig.sum(axis=(2, 3))[0], diff, rtol=0.05,

@@ -165,7 +165,9 @@ def weighted_input_gradients(graphdef, state, point, weights, classes, batch_siz
         _, grads = input_gradients(graphdef, state, points.reshape((b * chunk,) + shape[2:]),
                                    repeated)
         grads = grads.reshape((b, chunk, k) + shape[2:])
-        return total + jnp.einsum("bs...,s->b...", grads, w.astype(grads.dtype)), None
+        # a product and a sum, not a contraction: exact where matmuls default to bf16 (TPU)
+        w = w.astype(grads.dtype).reshape((1, chunk) + (1,) * (grads.ndim - 2))
+        return total + (grads * w).sum(axis=1), None
 
     # zeros shaped and sharded like the images (an explicit mesh types the scan's carry)
     first = point(0)

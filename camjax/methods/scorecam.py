@@ -3,8 +3,8 @@
 For each channel K of the features the network returns:
 
 1. ``U_K`` = the activation map upsampled to the image size, bilinear with half-pixel
-   centres (``camjax.cam.upsample``; ``align_corners=False`` as in the authors' code and
-   torchcam);
+   centres (``jax.image.resize``, as ``camjax.cam.upsample``; ``align_corners=False`` as
+   in the authors' code and torchcam);
 2. ``M_K = (U_K - min U_K) / (max U_K - min U_K + 1e-8)``, min-max per channel after
    upsampling, as the authors' code and pytorch-grad-cam order it, with the epsilon of
    pytorch-grad-cam and torchcam (a constant channel gives the all-zero mask);
@@ -30,7 +30,6 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from camjax.cam import upsample
 from camjax.methods.base import class_scores, eval_model, on_model, weighted_sum
 
 WEIGHTS = ("softmax", "probability")
@@ -39,7 +38,8 @@ EPSILON = 1e-8
 
 def channel_masks(activations, size):
     """(B, n, h, w) activations -> (B, n, H, W) masks in [0, 1] and (B, n) 'is constant'."""
-    up = upsample(activations, size, "bilinear")
+    up = jax.image.resize(activations, activations.shape[:2] + tuple(size), "linear",
+                          antialias=False)
     lo = up.min(axis=(2, 3), keepdims=True)
     hi = up.max(axis=(2, 3), keepdims=True)
     return (up - lo) / (hi - lo + EPSILON), (hi == lo)[:, :, 0, 0]

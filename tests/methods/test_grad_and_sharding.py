@@ -52,7 +52,9 @@ def test_a_loss_on_the_maps_has_the_finite_difference_gradient(name):
         grads = jax.grad(loss)(state)
         direction = jax.tree.map(lambda x: jnp.asarray(rng.normal(0, 1, x.shape)), state)
         eps = 1e-6
-        shift = lambda sign: jax.tree.map(lambda x, d: x + sign * eps * d, state, direction)
+
+        def shift(sign):
+            return jax.tree.map(lambda x, d: x + sign * eps * d, state, direction)
         fd = (loss(shift(1)) - loss(shift(-1))) / (2 * eps)
         analytic = sum(float((g * d).sum()) for g, d in zip(jax.tree.leaves(grads),
                                                             jax.tree.leaves(direction)))

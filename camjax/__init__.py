@@ -8,7 +8,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("boxes", "cam", "config", "data", "distributed", "errors", "evaluation",
-               "evaluator", "geometry", "models", "saliency", "tencrop", "training", "viz")
+               "evaluator", "geometry", "methods", "models", "tencrop", "training", "viz")
 __all__ = list(_SUBMODULES)
 
 

@@ -69,4 +69,12 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval_map_size = 0
     c.upsample = "bilinear"
     c.normalize = "minmax"
+    # the map: "cam" (the classifier weights) or any camjax.methods name (grad_cam,
+    # grad_cam_plus_plus, score_cam, layer_cam, saliency, smooth_grad, integrated_gradients)
+    c.cam_method = "cam"
+    # average drop / increase in confidence and deletion / insertion AUC of the top-1 map
+    # (2 x (steps + 1) forward passes an image: off by default)
+    c.faithfulness = False
+    c.faithfulness_steps = 100
+    c.faithfulness_batch_size = 16
     return c

@@ -7,16 +7,17 @@ was skipped.
 """
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import jax
-from flax import nnx
 
-from camjax import cam, distributed, evaluator, models
+from camjax import distributed, evaluator, models
 from camjax.data import pipeline
 from camjax.errors import UserError
 from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib
+from camjax.evaluator.faithful import Faithfulness
+from camjax.training.inference import (map_size, predict_function, score_function,
+                                       top_k_function)
 
 INFERENCE_META = ("model", "pooling", "num_classes", "model_kwargs")
 
@@ -26,49 +27,19 @@ def num_eval_batches(n: int, config) -> int:
     return -(-per_process // (config.eval_batch_size // jax.process_count()))
 
 
-def map_size(config) -> int:
-    """The side of the maps and ground truth that localization is evaluated at."""
-    return config.eval_map_size or config.image_size
-
-
-def predict_function(graphdef, states, mesh, config):
-    """``(images, labels)`` (this process's numpy rows) -> ``cam.predict`` outputs, the
-    batch sharded along ``data``: the predict function of ``evaluator.localization``."""
-    size = (map_size(config),) * 2
-
-    def predict(images, labels):
-        batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
-        return cam.predict(graphdef, states, batch["image"], batch["label"], k=config.top_k,
-                           method=config.upsample, mode=config.normalize, size=size)
-    return predict
-
-
-@partial(jax.jit, static_argnames=("graphdef", "k"))
-def _top_k(graphdef, states, images, k):
-    logits, _ = nnx.merge(graphdef, *states)(images)
-    return jax.lax.top_k(logits, k)[1]
-
-
-def top_k_function(graphdef, states, mesh, k: int):
-    """``images`` (this process's rows) -> top-k classes: ``evaluator.classification``'s."""
-    def top_k(images):
-        images = mesh_lib.global_batch(mesh, {"image": images})["image"]
-        return _top_k(graphdef, states, images, k)
-    return top_k
-
-
 def _has_boxes(src, config) -> bool:
     return pipeline.has_boxes(src) or bool(config.eval_annotations)
 
 
-def _localization(predict, src, config, *, points, limit=None, gallery_size=0):
+def _localization(predict, src, config, *, points, limit=None, gallery_size=0,
+                  faithfulness=None):
     n = len(src) if limit is None else min(limit, len(src))
     batches = pipeline.eval_batches(src, config, with_boxes=_has_boxes(src, config), limit=limit)
     return evaluator.localization(predict, batches, num_classes=pipeline.num_classes(src),
                                   map_size=map_size(config), points=points,
                                   cam_curve_interval=config.cam_curve_interval,
                                   num_batches=num_eval_batches(n, config),
-                                  gallery_size=gallery_size)
+                                  gallery_size=gallery_size, faithfulness=faithfulness)
 
 
 def val_threshold(predict, val_src, config) -> tuple[float, dict]:
@@ -98,8 +69,13 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_si
         points, val = {"paper_rule": config.cam_threshold}, None
         if val_src is not None and _has_boxes(src, config) and pipeline.has_boxes(val_src):
             points["val_threshold"], val = val_threshold(predict, val_src, config)
+        faithful = None
+        if config.faithfulness and gallery_size:     # the final evaluation, not the periodic
+            faithful = Faithfulness(score_function(graphdef, states),
+                                    steps=config.faithfulness_steps,
+                                    batch_size=config.faithfulness_batch_size)
         metrics, pictures = _localization(predict, src, config, points=points, limit=limit,
-                                          gallery_size=gallery_size)
+                                          gallery_size=gallery_size, faithfulness=faithful)
         if val is not None:
             metrics["val"] = val
         return metrics, pictures
@@ -122,9 +98,12 @@ def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=Non
     metrics, pictures = evaluate_split(state, src, graphdef, mesh, config, val_src=val_src)
     metrics["step"] = int(state.step)
     metrics["dataset"], metrics["split"] = config.dataset, config.eval_split
+    metrics["cam_method"] = config.cam_method
     if distributed.is_main_process():
         title = (f"{config.model} ({config.pooling.upper()}) on {config.dataset} / "
                  f"{config.eval_split}")
+        if config.cam_method != "cam":
+            title += f", maps by {config.cam_method}"
         out = Path(workdir) / "eval"
         if "cam" in metrics:
             evaluator.write(out, metrics, pictures, title=title,

@@ -78,7 +78,8 @@ def setup(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run(setup):
     return localize([setup / "photos"], setup / "out", model="resnet18",
-                    weights=setup / "resnet18.safetensors", batch_size=2, progress=False)
+                    weights=setup / "resnet18.safetensors", batch_size=2, threshold=0.5,
+                    progress=False)
 
 
 # --------------------------------------------------------------- inputs and names
@@ -143,7 +144,7 @@ def test_outputs_one_overlay_per_image_and_tables(run, setup):
         with Image.open(run.out_dir / r.overlay) as im:
             assert im.format == "PNG" and im.width >= 448   # enlarged to stay readable
     doc = json.loads(run.predictions_json.read_text())
-    assert (doc["method"], doc["threshold"], doc["top_k"]) == ("cam", 0.2, 5)
+    assert (doc["method"], doc["threshold"], doc["top_k"]) == ("cam", 0.5, 5)
     assert doc["failed"] == [] and len(doc["images"]) == len(PHOTOS)
     rows = list(csv.DictReader(run.predictions_csv.open()))
     assert list(rows[0]) == ["image", "rank", "class_index", "class_name", "probability",
@@ -187,11 +188,11 @@ def test_probabilities_and_boxes_match_a_direct_computation(run, setup):
         np.testing.assert_allclose(r.probabilities, probs[j, top], rtol=1e-4, atol=1e-6)
         assert r.class_names == [names[c] for c in top]
         # the rank-1 CAM: fc weights on the features, bilinear to 224, min-max, the
-        # largest component above 20% (skimage), then the original pixels it covers
+        # largest component above 50% (skimage), then the original pixels it covers
         cam = np.asarray(features[j], np.float64) @ state["fc.weight"][top[0]]
         cam = cv2.resize(cam.astype(np.float32), (224, 224), interpolation=cv2.INTER_LINEAR)
         cam = (cam - cam.min()) / (cam.max() - cam.min())
-        x0, y0, x1, y1 = largest_component_boxes_reference(cam, 0.2).tolist()
+        x0, y0, x1, y1 = largest_component_boxes_reference(cam, 0.5).tolist()
         h, w = images[j].shape[:2]
         f = Preprocessing("imagenet", 224, 256).frame(h, w)
         expected = [covered(x0, x1, f.left, w, f.resized_w)[0],
@@ -199,6 +200,7 @@ def test_probabilities_and_boxes_match_a_direct_computation(run, setup):
                     covered(x0, x1, f.left, w, f.resized_w)[1],
                     covered(y0, y1, f.top, h, f.resized_h)[1]]
         assert r.boxes[0] == expected, r.name
+    assert any(r.boxes[0] != r.region for r in run.images)     # not just the whole crop
 
 
 def test_bad_files_are_reported_and_the_rest_written_exit_1(setup, tmp_path):
@@ -218,6 +220,7 @@ def test_bad_files_are_reported_and_the_rest_written_exit_1(setup, tmp_path):
     assert sorted(f["image"] for f in doc["failed"]) == [str(folder / "b" / "broken.jpg"),
                                                          str(folder / "fake.png")]
     assert doc["method"] == "grad_cam" and len(doc["images"]) == len(PHOTOS)
+    assert doc["threshold"] == 0.2                      # the config's cam_threshold
     for image in doc["images"]:
         assert len(image["predictions"]) == 2
         assert (tmp_path / "o" / image["overlay"]).is_file()

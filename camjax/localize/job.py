@@ -108,6 +108,8 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     from camjax.boxes import largest_component_boxes
     if (workdir is None) == (model is None):
         raise UserError("give either --workdir, or --model with --weights")
+    if workdir is not None and weights is not None:
+        raise UserError("--weights goes with --model; a --workdir run uses its checkpoint")
     if model is not None and weights is None:
         raise UserError(f"--model {model} needs --weights (a torchvision .safetensors or "
                         ".pth file)")

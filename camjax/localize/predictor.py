@@ -49,9 +49,13 @@ def _read_weights(weights: Path) -> dict:
         raise UserError(f"weights file not found: {weights}")
     try:
         return read_state_dict(weights)
+    except (ValueError, ImportError) as err:    # their messages name the file
+        raise UserError(str(err)) from None
     except Exception as err:   # safetensors, torch and zip errors have no common base
-        raise UserError(f"{weights}: cannot read a state dict ({type(err).__name__}: {err}); "
-                        "expected a torchvision .safetensors or .pth file") from None
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        raise UserError(f"{weights}: cannot read a state dict ({type(err).__name__}: "
+                        f"{first_line}); expected a torchvision .safetensors or .pth file") \
+            from None
 
 
 def _refuse_new_classifier(model, name: str, weights: Path, state: dict, report) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from tqdm import tqdm
 
 from camjax import methods
 from camjax.errors import ImageError, UserError
@@ -105,7 +106,6 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     for what the user can fix before anything runs (paths, weights, options); an image
     that does not decode is recorded in ``result.failed`` instead.
     """
-    from camjax.boxes import largest_component_boxes
     if (workdir is None) == (model is None):
         raise UserError("give either --workdir, or --model with --weights")
     if workdir is not None and weights is not None:
@@ -127,11 +127,9 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
                 "preprocessing": predictor.preprocessing.describe(),
                 "upsample": predictor.upsample, "normalize": predictor.normalize,
                 "num_classes": num_classes}
-    title = f"{method}: heat of class 1; boxes at {threshold:g} of each map's max"
 
-    from tqdm import tqdm
     items = inputs.images
-    size, batch = predictor.preprocessing.size, min(batch_size, len(items))
+    batch = min(batch_size, len(items))
     results, failed = [], []
     chunks = [items[i:i + batch] for i in range(0, len(items), batch)]
     bar = tqdm(total=len(items), unit="image", desc="localize", disable=not progress,
@@ -155,21 +153,9 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
                 f.result()
             drawing = []
             if good:
-                xs = np.zeros((batch, size, size, 3), np.float32)
-                xs[:len(good)] = np.stack([data[1] for _, data in good])
-                probs, top, maps = jax.device_get(predict_batch(
-                    predictor.graphdef, predictor.state, xs, method=method, k=k,
-                    upsample=predictor.upsample, normalize=predictor.normalize))
-                boxes = largest_component_boxes(maps[:len(good)], threshold=threshold)
-                for j, (item, (shown, _, frame)) in enumerate(good):
-                    result = _result(item, frame, out_dir, predictor, top[j], probs[j],
-                                     frame.boxes_to_original(boxes[j]))
-                    results.append(result)
-                    labels = [f"{n}  {100 * p:.1f}%" for n, p in
-                              zip(result.class_names, result.probabilities)]
-                    drawing.append(pool.submit(
-                        _save_picture, output.overlay_path(out_dir, item.name), shown, frame,
-                        maps[j, 0], result.boxes, labels, title))
+                done, drawing = _run_batch(good, predictor, pool, out_dir, batch=batch,
+                                           method=method, k=k, threshold=threshold)
+                results.extend(done)
             bar.update(len(loaded))
         for f in drawing:
             f.result()
@@ -177,6 +163,30 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
                                  [str(p) for p in inputs.skipped])
     return LocalizeResult(out_dir, results, failed, [str(p) for p in inputs.skipped],
                           tables.json, tables.csv, settings)
+
+
+def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold):
+    """One jitted call on the decoded images ``good`` (padded to ``batch``), their boxes
+    in original pixels, and their pictures submitted to ``pool``: (results, futures)."""
+    from camjax.boxes import largest_component_boxes
+    size = predictor.preprocessing.size
+    xs = np.zeros((batch, size, size, 3), np.float32)
+    xs[:len(good)] = np.stack([data[1] for _, data in good])
+    probs, top, maps = jax.device_get(predict_batch(
+        predictor.graphdef, predictor.state, xs, method=method, k=k,
+        upsample=predictor.upsample, normalize=predictor.normalize))
+    boxes = largest_component_boxes(maps[:len(good)], threshold=threshold)
+    title = f"{method}: heat of class 1; boxes at {threshold:g} of each map's max"
+    results, futures = [], []
+    for j, (item, (shown, _, frame)) in enumerate(good):
+        result = _result(item, frame, out_dir, predictor, top[j], probs[j],
+                         frame.boxes_to_original(boxes[j]))
+        results.append(result)
+        labels = [f"{n}  {100 * p:.1f}%" for n, p in zip(result.class_names,
+                                                         result.probabilities)]
+        futures.append(pool.submit(_save_picture, output.overlay_path(out_dir, item.name),
+                                   shown, frame, maps[j, 0], result.boxes, labels, title))
+    return results, futures
 
 
 def _result(item, frame, out_dir, predictor, classes, probs, boxes) -> output.ImageResult:

@@ -150,6 +150,9 @@ def test_outputs_one_overlay_per_image_and_tables(run, setup):
     assert list(rows[0]) == ["image", "rank", "class_index", "class_name", "probability",
                              "x0", "y0", "x1", "y1"]
     assert len(rows) == 5 * len(PHOTOS)
+    legacy = json.loads((run.out_dir / "boxes.json").read_text())     # the first layout
+    assert [(e["image"], [q["box"] for q in e["predictions"]]) for e in legacy] == [
+        (i["image"], [q["box"] for q in i["predictions"]]) for i in doc["images"]]
     for image in doc["images"]:
         h, w = PHOTOS[image["name"]][2]                     # the shown (EXIF-rotated) frame
         assert (image["height"], image["width"]) == (h, w)

@@ -67,6 +67,9 @@ def get_config() -> ml_collections.ConfigDict:
     # maps, boxes and masks are scored at eval_map_size x eval_map_size (0 = image_size);
     # wsolevaluation scores at 224 whatever the input size
     c.eval_map_size = 0
+    # how camjax localize prepares a user's image for this run's model: "resize" (to
+    # image_size, as the eval split) or "imagenet" (torchvision's resize 256, centre crop)
+    c.eval_transform = "resize"
     c.upsample = "bilinear"
     c.normalize = "minmax"
     # the map: "cam" (the classifier weights) or any camjax.methods name (grad_cam,

@@ -8,7 +8,10 @@
 * ``predictions.json``: the run's settings (method, threshold, top_k, the model and its
   preprocessing), ``images`` (per image: path, name, overlay, size, the region the model saw,
   the top-k predictions with boxes), ``failed`` (path and message of each file that did not
-  decode) and ``skipped`` (files in the folders without an image extension).
+  decode) and ``skipped`` (files in the folders without an image extension);
+* ``boxes.json``: the same predictions as a list of ``{"image", "overlay", "predictions":
+  [{"class", "index", "probability", "box"}]}``, the layout of the first ``camjax
+  localize``, kept for the scripts that read it.
 
 Both tables are written, through a temporary file and a rename, when the run ends, failed
 images or not.
@@ -93,4 +96,9 @@ def write_tables(out_dir: Path, settings: dict, results: list[ImageResult],
     tables = Tables(out_dir / "predictions.json", out_dir / "predictions.csv", settings)
     _write_atomically(tables.json, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     _write_atomically(tables.csv, csv_text(results))
+    boxes = [{"image": r.path, "overlay": r.overlay, "predictions": [
+        {"class": n, "index": c, "probability": pr, "box": b}
+        for c, n, pr, b in zip(r.classes, r.class_names, r.probabilities, r.boxes)]}
+        for r in results]
+    _write_atomically(out_dir / "boxes.json", json.dumps(boxes, indent=2, ensure_ascii=False))
     return tables

@@ -116,7 +116,7 @@ def from_workdir(workdir) -> Predictor:
     model = nnx.merge(graphdef, state.params, state.rest)
     # the run's evaluation transform (camjax trains with "resize"; a config may name
     # torchvision's "imagenet" through transforms.EVAL_TRANSFORMS)
-    kind = config.get("eval_transform", "resize")
+    kind = config.eval_transform
     if kind not in transforms.EVAL_TRANSFORMS:
         raise UserError(f"{workdir}: unknown eval_transform {kind!r}")
     size = config.image_size

@@ -8,7 +8,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("boxes", "cam", "config", "data", "distributed", "errors", "evaluation",
-               "evaluator", "geometry", "models", "saliency", "tencrop", "training", "viz")
+               "evaluator", "geometry", "localize", "methods", "models", "tencrop", "training",
+               "viz")
 __all__ = list(_SUBMODULES)
 
 

@@ -49,11 +49,30 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prepare", help="prepare a TFDS dataset as array_record")
     pr.add_argument("--dataset", default="camjax_shapes")
     pr.add_argument("--data_dir", required=True)
-    lo = sub.add_parser("localize", help="CAM overlays and boxes for your own images")
-    lo.add_argument("--workdir", required=True)
-    lo.add_argument("--out", required=True)
-    lo.add_argument("--top_k", type=int, default=1)
-    lo.add_argument("images", nargs="+")
+    lo = sub.add_parser("localize", help="CAM overlays and boxes for your own images",
+                        description="Overlays, boxes and predictions.json/.csv for image "
+                                    "files and folders (walked recursively). Exit status: "
+                                    "0, 1 when an image failed to decode (the others are "
+                                    "written), 2 for a user error.")
+    which = lo.add_mutually_exclusive_group(required=True)
+    which.add_argument("--workdir", help="a camjax train workdir (its latest checkpoint)")
+    which.add_argument("--model", help="a torchvision classifier: resnet18, resnet34, "
+                                       "resnet50, resnet101, resnet152, densenet121, "
+                                       "densenet161, mobilenet_v2 (needs --weights)")
+    lo.add_argument("--weights", help="the classifier's ImageNet state dict (.safetensors, "
+                                      "or .pth with torch installed)")
+    lo.add_argument("--out", required=True, help="output folder")
+    lo.add_argument("--top_k", type=int, default=None,
+                    help="classes per image (default: the config's top_k, 5)")
+    lo.add_argument("--method", default="cam",
+                    help="map method: cam (default), grad_cam, grad_cam_plus_plus, score_cam, "
+                         "layer_cam, saliency, smooth_grad, integrated_gradients")
+    lo.add_argument("--threshold", type=float, default=None,
+                    help="box threshold, a fraction of each map's max (default: the "
+                         "config's cam_threshold, 0.2)")
+    lo.add_argument("--batch_size", type=int, default=16)
+    lo.add_argument("--no_progress", action="store_true", help="no progress bar")
+    lo.add_argument("images", nargs="+", help="image files and folders")
     return p
 
 
@@ -92,10 +111,17 @@ def run(argv: list[str]) -> int:
         pipeline.prepare(args.dataset, directory)
         return 0
     if args.command == "localize":
-        from camjax import localize
-        out = localize.localize_files(args.workdir, args.images, args.out, top_k=args.top_k)
-        print(f"wrote {out}")
-        return 0
+        from camjax.localize import localize
+        result = localize(args.images, args.out, model=args.model, weights=args.weights,
+                          workdir=args.workdir, top_k=args.top_k, method=args.method,
+                          threshold=args.threshold, batch_size=args.batch_size,
+                          progress=not args.no_progress)
+        print(f"wrote {len(result.images)} overlays to {result.out_dir / 'overlays'}, "
+              f"{result.predictions_json} and {result.predictions_csv}")
+        if result.failed:
+            print(f"camjax: {len(result.failed)} of {len(result.images) + len(result.failed)} "
+                  "images failed (listed in predictions.json)", file=sys.stderr)
+        return 0 if result.ok else 1
     raise UsageError(f"unknown command {args.command}")
 
 

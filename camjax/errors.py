@@ -17,6 +17,15 @@ class ConfigError(UserError):
     """A config file, key or value the user can fix."""
 
 
+class ImageError(UserError):
+    """An image (or mask) file that is missing, too large or does not decode:
+    ``str(err)`` is ``"path: what is wrong"``."""
+
+    def __init__(self, path, message: str):
+        self.path, self.message = str(path), message
+        super().__init__(f"{self.path}: {message}")
+
+
 class ModelError(UserError):
     """An unknown network or pooling, constructor arguments or a weights file that do not
     fit the network."""

@@ -96,7 +96,7 @@ class Subset:
     def __getitem__(self, i):
         return self.src[int(self.indices[i])]
 
-    def __getattr__(self, name):       # dataset_info and friends
+    def __getattr__(self, name):       # class_names, has_boxes and friends
         return getattr(self.src, name)
 
 
@@ -113,10 +113,9 @@ def class_subset(src, classes, tag: str) -> Subset:
 
 
 def sources(config, workdir=None):
-    ddir = pipeline.data_dir(config, workdir or CACHE)
-    pipeline.prepare(config.dataset, ddir)
-    return (pipeline.source(config.dataset, config.train_split, ddir),
-            pipeline.source(config.dataset, config.eval_split, ddir))
+    return (pipeline.open_source(config, config.train_split, workdir or CACHE,
+                                 join_annotations=False),
+            pipeline.open_source(config, config.eval_split, workdir or CACHE))
 
 
 # ----------------------------------------------------------------------------- training
@@ -277,7 +276,7 @@ def seed_gap_model(args):
     config, metrics, workdir = trained(args, ("gap", f"s{args.seed}"), pooling="gap",
                                        seed=args.seed)
     _, src = sources(config)
-    names = src.dataset_info.features["label"].names
+    names = pipeline.class_names(src)
     return config, metrics, workdir, src, names, load_model(config, workdir, len(names))
 
 

@@ -22,7 +22,7 @@ from camjax.cam import normalize, upsample
 from camjax.data.transforms import normalize_image
 from camjax.evaluation.metrics import box_hits
 from camjax.evaluation.wsol import BoxAccumulator, pxap
-from camjax.saliency import grad_cam, gradient_saliency
+from camjax.methods import grad_cam, saliency
 
 
 def batched(fn, images, classes, size=50):
@@ -43,7 +43,7 @@ def main():
     size = images.shape[1:3]
 
     def grad_maps(x, c):
-        return normalize(gradient_saliency(model, x, c))
+        return normalize(saliency(model, x, c))
 
     def gradcam_maps(x, c):
         return normalize(upsample(grad_cam(model, x, c), size))
@@ -84,7 +84,7 @@ def main():
     body = f"""Model: tiny_gap GAP seed {args.seed} (from gap_vs_gmp.py, reused), classification
 top-1 error {metrics['cam']['cls_top1_err']:.1f}%; the same {len(d['label'])} test images for
 every map. Backprop saliency of {len(d['label'])} images x 2 classes took {t_sal:.1f} s
-(`camjax.saliency.gradient_saliency`, jitted, batches of 50). Accuracies in %.
+(`camjax.methods.saliency`, jitted, batches of 50). Accuracies in %.
 
 {table}
 
@@ -95,7 +95,7 @@ every map. Backprop saliency of {len(d['label'])} images x 2 classes took {t_sal
 Paper (Table 2): CAM boxes beat backpropagation saliency boxes by a wide margin
 (GoogLeNet-GAP top-5 localization error 48.1 vs 57.7 for backprop on the same net).
 Grad-CAM on a GAP network without a bias is the rectified CAM times 1/(h w)
-(tests/test_saliency.py proves it numerically); after min-max normalisation it differs
+(tests/methods/test_saliency.py proves it numerically); after min-max normalisation it differs
 from the CAM only where the CAM is negative (clipped to 0 by the ReLU), so its boxes
 at 20% of the max can differ from the CAM's.
 """

@@ -60,6 +60,10 @@ def test_an_installed_wheel_runs_the_demo(tmp_path):
                             "print(camjax.configs.__file__)"], capture_output=True, text=True,
                            cwd=elsewhere, env=env, check=True)
     assert where.stdout.strip().startswith(str(venv)), where.stdout
+    names = subprocess.run([str(python), "-c", "import camjax.data; "  # package data
+                            "print(len(camjax.data.imagenet_classes()))"],
+                           capture_output=True, text=True, cwd=elsewhere, env=env, check=True)
+    assert names.stdout.strip() == "1000", names.stdout
 
     out = subprocess.run(
         [str(venv / "bin" / "camjax"), "demo", "--workdir", "W", "--config.num_train_steps=2",

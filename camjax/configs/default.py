@@ -9,8 +9,14 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     # data
-    c.dataset = "camjax_shapes"       # any TFDS name prepared as array_record
-    c.data_dir = ""                   # "" -> $CAMJAX_DATA_DIR or WORKDIR/tfds
+    # A TFDS name prepared as array_record; "wsol:METADATA_DIR" (wsolevaluation's
+    # layout: METADATA_DIR/<split>/image_ids.txt, ..., images under `image_root`); or
+    # "folder:DIR" (DIR/<split>/<class>/*.jpg, torchvision's ImageFolder). docs/datasets.md
+    c.dataset = "camjax_shapes"
+    c.data_dir = ""                   # TFDS: "" -> $CAMJAX_DATA_DIR or WORKDIR/tfds
+    c.image_root = ""                 # wsol: the folder image ids are relative to
+    c.mask_root = ""                  # wsol mask splits: mask paths' folder ("" = image_root)
+    c.max_image_pixels = 89_478_485   # larger image files are refused (Pillow's bomb limit)
     c.train_split = "train"
     c.eval_split = "test"
     c.image_size = 112
@@ -58,7 +64,20 @@ def get_config() -> ml_collections.ConfigDict:
     # train-fullsup split ("" = none), applied once to eval_split ("val_threshold").
     c.val_split = ""
     c.cam_curve_interval = 0.01       # threshold grid of MaxBoxAcc / PxAP (wsolevaluation: .001)
-    c.eval_map_size = 0               # maps and boxes evaluated at this size; 0 = image_size
+    # maps, boxes and masks are scored at eval_map_size x eval_map_size (0 = image_size);
+    # wsolevaluation scores at 224 whatever the input size
+    c.eval_map_size = 0
+    # how camjax localize prepares a user's image for this run's model: "resize" (to
+    # image_size, as the eval split) or "imagenet" (torchvision's resize 256, centre crop)
+    c.eval_transform = "resize"
     c.upsample = "bilinear"
     c.normalize = "minmax"
+    # the map: "cam" (the classifier weights) or any camjax.methods name (grad_cam,
+    # grad_cam_plus_plus, score_cam, layer_cam, saliency, smooth_grad, integrated_gradients)
+    c.cam_method = "cam"
+    # average drop / increase in confidence and deletion / insertion AUC of the top-1 map
+    # (2 x (steps + 1) forward passes an image: off by default)
+    c.faithfulness = False
+    c.faithfulness_steps = 100
+    c.faithfulness_batch_size = 16
     return c

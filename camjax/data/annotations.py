@@ -1,4 +1,5 @@
-"""Ground-truth readers: wsolevaluation metadata and TFDS records (ILSVRC XML/CSV: ilsvrc.py).
+"""Ground-truth readers: wsolevaluation metadata (ILSVRC XML/CSV: ilsvrc.py; TFDS records
+and joins by file name: joins.py).
 
 Every reader returns :class:`Annotations` with boxes as camjax boxes: integer pixel
 coordinates (x0, y0, x1, y1), inclusive, in the original image's frame. Coordinates are
@@ -8,15 +9,16 @@ Anything malformed raises :class:`AnnotationError` naming the file and line.
 """
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from camjax.errors import UserError
-from camjax.geometry import rescale_boxes, tfds_to_pixel_boxes
+from camjax.geometry import rescale_boxes
 
 
 class AnnotationError(UserError):
@@ -39,6 +41,11 @@ class Annotations:
     mask_paths: dict[str, list[str]] = field(default_factory=dict)
     ignore_paths: dict[str, str | None] = field(default_factory=dict)
 
+    @property
+    def localization(self) -> str:
+        """What the split's localization.txt holds: 'boxes', 'masks' or 'none'."""
+        return "boxes" if self.boxes else "masks" if self.mask_paths else "none"
+
     def scaled_boxes(self, image_id: str, size_hw: tuple[int, int]) -> np.ndarray:
         """Boxes of one image rescaled to a (H, W) map with wsolevaluation's int(x * new / old)."""
         w, h = self.sizes[image_id]
@@ -46,11 +53,18 @@ class Annotations:
 
 
 # ----------------------------------------------------------------------------- helpers
+_INT = re.compile(r"[+-]?[0-9]+")
+_LIMIT = 2 ** 31 - 1     # pixel coordinates, sizes and labels fit in int32
+
+
 def _int(text: str, path, line: int, what: str) -> int:
     t = text.strip()
-    if not re.fullmatch(r"[+-]?\d+", t):
+    if not _INT.fullmatch(t):
         raise AnnotationError(path, line, f"{what} must be an integer, got {text!r}")
-    return int(t)
+    value = int(t)
+    if abs(value) > _LIMIT:
+        raise AnnotationError(path, line, f"{what} {value} is out of range")
+    return value
 
 
 def _check_box(box: list[int], size, path, line: int, clip: bool, edge: bool = False):
@@ -77,16 +91,35 @@ def _check_box(box: list[int], size, path, line: int, clip: bool, edge: bool = F
     return box
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line without its newline) of the non-blank lines."""
+def read_text(path) -> str:
+    """A text file as UTF-8, a byte-order mark (Excel, Notepad) dropped; any other
+    encoding, or a file that cannot be read, raises AnnotationError naming it."""
+    path = Path(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            for number, raw in enumerate(f, 1):
-                text = raw.rstrip("\r\n")
-                if text.strip():
-                    yield number, text
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AnnotationError(path, None, "missing file") from None
     except OSError as e:
         raise AnnotationError(path, None, f"cannot read: {e.strerror or e}") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise AnnotationError(path, None, "UTF-16 text: save the file as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise AnnotationError(path, line, f"not UTF-8 text (byte 0x{data[e.start]:02x}): "
+                                          "save the file as UTF-8") from None
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its newline) of the non-blank lines; LF, CRLF
+    and CR line ends alike."""
+    for number, text in enumerate(_NEWLINE.split(read_text(path)), 1):
+        if text.strip():
+            yield number, text
 
 
 def _fields(text: str, n: int, path, line: int, layout: str) -> list[str]:
@@ -100,161 +133,123 @@ def _fields(text: str, n: int, path, line: int, layout: str) -> list[str]:
 
 
 # ------------------------------------------------------------------- wsolevaluation
-def read_wsol_metadata(folder, *, clip: bool = False) -> Annotations:
-    """Read a wsolevaluation split folder (CUB, ILSVRC or OpenImages metadata).
+class _Ids:
+    """The ids of image_ids.txt and their line numbers: checks the ids other files name."""
 
-    image_ids.txt (``id``), class_labels.txt (``id,label``), image_sizes.txt
-    (``id,width,height``; optional, absent for OpenImages) and localization.txt,
-    either boxes (``id,x0,y0,x1,y1``, one line per box) or masks (``id,mask,ignore``,
-    OpenImages). Without localization.txt the split has no boxes (classification
-    only). Every id must be listed in image_ids.txt, once, with one label. Boxes are
-    kept as written; x1 may equal the width (y1 the height): CUB's boxes there are
-    x + w, one past the last pixel, and wsolevaluation rescales them unchanged.
-    """
-    folder = Path(folder)
-    ids_path = folder / "image_ids.txt"
-    if not ids_path.is_file():
-        raise AnnotationError(ids_path, None, "missing: a wsolevaluation split folder holds "
-                                              "image_ids.txt, class_labels.txt, ...")
-    image_ids: list[str] = []
-    first_line: dict[str, int] = {}
-    for line, text in _lines(ids_path):
-        if text in first_line:
-            raise AnnotationError(ids_path, line, f"duplicate image id {text!r} "
-                                                  f"(first on line {first_line[text]})")
-        first_line[text] = line
-        image_ids.append(text)
-    ann = Annotations(image_ids)
+    def __init__(self, path: Path):
+        self.path, self.line = path, {}
+        for line, text in _lines(path):
+            if text in self.line:
+                raise AnnotationError(path, line, f"duplicate image id {text!r} "
+                                                  f"(first on line {self.line[text]})")
+            self.line[text] = line
 
-    def known(path, line, image_id):
-        if image_id not in first_line:
-            raise AnnotationError(path, line, f"unknown image id {image_id!r} "
-                                              f"(not in {ids_path.name})")
+    def known(self, path, line, image_id):
+        if image_id not in self.line:
+            raise AnnotationError(path, line, f"unknown image id {image_id!r} (not in "
+                                              f"{self.path.name}: a file lists an image that "
+                                              "the others do not)")
 
-    def once(path, seen: dict, line, image_id):
-        known(path, line, image_id)
+    def once(self, path, seen: dict, line, image_id):
+        self.known(path, line, image_id)
         if image_id in seen:
             raise AnnotationError(path, line, f"duplicate image id {image_id!r} "
                                               f"(first on line {seen[image_id]})")
         seen[image_id] = line
 
-    labels_path, seen = folder / "class_labels.txt", {}
-    for line, text in _lines(labels_path):
-        image_id, label = _fields(text, 2, labels_path, line, "id,label")
-        once(labels_path, seen, line, image_id)
-        ann.labels[image_id] = _int(label, labels_path, line, "label")
-        if ann.labels[image_id] < 0:
-            raise AnnotationError(labels_path, line, "label must be >= 0")
-    missing = [i for i in image_ids if i not in ann.labels]
-    if missing:
-        raise AnnotationError(labels_path, None, f"no label for {len(missing)} image(s), "
-                                                 f"e.g. {missing[0]!r}")
-
-    sizes_path, seen = folder / "image_sizes.txt", {}
-    if sizes_path.exists():
-        for line, text in _lines(sizes_path):
-            image_id, w, h = _fields(text, 3, sizes_path, line, "id,width,height")
-            once(sizes_path, seen, line, image_id)
-            w, h = _int(w, sizes_path, line, "width"), _int(h, sizes_path, line, "height")
-            if w <= 0 or h <= 0:
-                raise AnnotationError(sizes_path, line, f"image size {w}x{h} must be positive")
-            ann.sizes[image_id] = (w, h)
-        missing = [i for i in image_ids if i not in ann.sizes]
+    def all_in(self, found, path, what: str):
+        missing = [i for i in self.line if i not in found]
         if missing:
-            raise AnnotationError(sizes_path, None, f"no size for {len(missing)} image(s), "
-                                                    f"e.g. {missing[0]!r}")
+            raise AnnotationError(path, None, f"no {what} for {len(missing)} image(s) of "
+                                              f"{self.path.name}, e.g. {missing[0]!r}")
 
-    loc_path = folder / "localization.txt"
-    if not loc_path.exists():
-        return ann
+
+def _read_labels(path: Path, ids: _Ids, num_classes: int | None) -> dict[str, int]:
+    labels, seen = {}, {}
+    for line, text in _lines(path):
+        image_id, label = _fields(text, 2, path, line, "id,label")
+        ids.once(path, seen, line, image_id)
+        labels[image_id] = _int(label, path, line, "label")
+        if labels[image_id] < 0:
+            raise AnnotationError(path, line, "label must be >= 0")
+        if num_classes is not None and labels[image_id] >= num_classes:
+            raise AnnotationError(path, line, f"label {labels[image_id]} is not below the "
+                                              f"number of classes, {num_classes}")
+    ids.all_in(labels, path, "label")
+    return labels
+
+
+def _read_sizes(path: Path, ids: _Ids) -> dict[str, tuple[int, int]]:
+    sizes, seen = {}, {}
+    for line, text in _lines(path):
+        image_id, w, h = _fields(text, 3, path, line, "id,width,height")
+        ids.once(path, seen, line, image_id)
+        w, h = _int(w, path, line, "width"), _int(h, path, line, "height")
+        if w <= 0 or h <= 0:
+            raise AnnotationError(path, line, f"image size {w}x{h} must be positive")
+        sizes[image_id] = (w, h)
+    if sizes:             # an empty file, as wsolevaluation's OpenImages ones: no sizes
+        ids.all_in(sizes, path, "size")
+    return sizes
+
+
+def _read_localization(path: Path, ids: _Ids, ann: Annotations, clip: bool) -> None:
     boxes: dict[str, list[list[int]]] = {}
     mode = None
-    for line, text in _lines(loc_path):
-        n = len(text.split(","))
-        mode = mode or ("masks" if n == 3 else "boxes")
+    for line, text in _lines(path):
+        mode = mode or ("masks" if len(text.split(",")) == 3 else "boxes")
         if mode == "masks":
-            image_id, mask, ignore = _fields(text, 3, loc_path, line, "id,mask,ignore")
-            known(loc_path, line, image_id)
-            if not mask:
-                raise AnnotationError(loc_path, line, "empty mask path")
+            image_id, mask, ignore = _fields(text, 3, path, line, "id,mask,ignore")
+            ids.known(path, line, image_id)
+            if not mask.strip():
+                raise AnnotationError(path, line, "empty mask path")
             if image_id in ann.mask_paths:
                 if ignore:
-                    raise AnnotationError(loc_path, line, "only the first line of an image "
-                                                          "may name its ignore mask")
+                    raise AnnotationError(path, line, "only the first line of an image "
+                                                      "may name its ignore mask")
                 ann.mask_paths[image_id].append(mask)
             else:
                 ann.mask_paths[image_id], ann.ignore_paths[image_id] = [mask], ignore or None
             continue
-        image_id, *coords = _fields(text, 5, loc_path, line, "id,x0,y0,x1,y1")
-        known(loc_path, line, image_id)
-        box = [_int(c, loc_path, line, name) for c, name in zip(coords, ("x0", "y0", "x1", "y1"))]
+        image_id, *coords = _fields(text, 5, path, line, "id,x0,y0,x1,y1")
+        ids.known(path, line, image_id)
+        box = [_int(c, path, line, name) for c, name in zip(coords, ("x0", "y0", "x1", "y1"))]
         boxes.setdefault(image_id, []).append(
-            _check_box(box, ann.sizes.get(image_id), loc_path, line, clip, edge=True))
-    found = ann.mask_paths if mode == "masks" else boxes
-    missing = [i for i in image_ids if i not in found]
-    if missing:
-        what = "mask" if mode == "masks" else "box"
-        raise AnnotationError(loc_path, None, f"no {what} for {len(missing)} image(s), "
-                                              f"e.g. {missing[0]!r}")
+            _check_box(box, ann.sizes.get(image_id), path, line, clip, edge=True))
+    if mode is not None:  # an empty file, as the ILSVRC / OpenImages train splits: labels only
+        ids.all_in(ann.mask_paths if mode == "masks" else boxes, path,
+                   "mask" if mode == "masks" else "box")
     ann.boxes = {i: np.asarray(b, np.int64) for i, b in boxes.items()}
+
+
+def read_wsol_metadata(folder, *, clip: bool = False,
+                       num_classes: int | None = None) -> Annotations:
+    """Read a wsolevaluation split folder (CUB, ILSVRC or OpenImages metadata).
+
+    image_ids.txt (``id``), class_labels.txt (``id,label``), image_sizes.txt
+    (``id,width,height``; optional, and empty for ILSVRC train and OpenImages) and
+    localization.txt, either boxes (``id,x0,y0,x1,y1``, one line per box) or masks
+    (``id,mask,ignore``, one line per mask file, the ignore mask on the image's first
+    line, possibly empty). An empty or absent localization.txt means labels only
+    (classification). Every id must be listed in image_ids.txt, once, with one label
+    (below ``num_classes`` when given). Boxes are kept as written; x1 may equal the
+    width (y1 the height): CUB's boxes there are x + w, one past the last pixel, and
+    wsolevaluation rescales them unchanged. Text is UTF-8 (a BOM is accepted), lines
+    end with LF or CRLF.
+    """
+    folder = Path(folder)
+    ids_path = folder / "image_ids.txt"
+    if not ids_path.is_file():
+        raise AnnotationError(ids_path, None, "missing: a wsolevaluation split folder holds "
+                                              "image_ids.txt, class_labels.txt, "
+                                              "image_sizes.txt and localization.txt")
+    ids = _Ids(ids_path)
+    ann = Annotations(list(ids.line))
+    ann.labels = _read_labels(folder / "class_labels.txt", ids, num_classes)
+    sizes_path = folder / "image_sizes.txt"
+    if sizes_path.exists():
+        ann.sizes = _read_sizes(sizes_path, ids)
+    loc_path = folder / "localization.txt"
+    if loc_path.exists():
+        _read_localization(loc_path, ids, ann, clip)
     return ann
-
-
-# --------------------------------------------------------------------------- TFDS
-def tfds_boxes(record: dict[str, Any]) -> np.ndarray:
-    """(n, 4) camjax boxes of a TFDS record: ``bbox`` (caltech_birds2011, one box) or
-    ``objects/bbox`` (n boxes), normalised (ymin, xmin, ymax, xmax), converted with the
-    image's height and width by ``camjax.geometry.tfds_to_pixel_boxes``. Other keys
-    (``segmentation_mask``, labels) are ignored."""
-    if "bbox" in record:
-        bbox = record["bbox"]
-    elif "objects" in record and "bbox" in record["objects"]:
-        bbox = record["objects"]["bbox"]
-    else:
-        raise KeyError("the record has no 'bbox' or 'objects/bbox' feature")
-    image = np.asarray(record["image"]) if "image" in record else None
-    if image is None or image.ndim < 2:
-        raise KeyError("the record needs its 'image' (H, W, C) to convert normalised boxes")
-    height, width = image.shape[:2]
-    bbox = np.asarray(bbox, np.float64).reshape(-1, 4)
-    return np.asarray(tfds_to_pixel_boxes(bbox, height, width), np.int64).reshape(-1, 4)
-
-
-def file_stem(name) -> str:
-    """'val/ILSVRC2012_val_00000001.JPEG' (or bytes) -> 'ILSVRC2012_val_00000001'."""
-    if isinstance(name, np.ndarray):
-        name = name.item()
-    if isinstance(name, bytes):
-        name = name.decode("utf-8")
-    return Path(str(name)).stem
-
-
-def join_by_file_name(records: Iterable[dict[str, Any]], annotations: Annotations, *,
-                      check_labels: bool = True) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
-    """Pair imagenet2012 TFDS records (``file_name``) with boxes read from the XML, the
-    Kaggle CSV or wsolevaluation metadata, matching file names without folder and
-    extension. Yields (record, boxes). With ``check_labels`` the record's ``label`` must
-    equal the annotation's (true when synsets come from LOC_synset_mapping.txt)."""
-    by_stem: dict[str, str] = {}
-    for image_id in annotations.boxes:
-        stem = file_stem(image_id)
-        if stem in by_stem:
-            raise AnnotationError("<annotations>", None,
-                                  f"two image ids share the file name {stem!r}: "
-                                  f"{by_stem[stem]!r}, {image_id!r}")
-        by_stem[stem] = image_id
-    for k, record in enumerate(records):
-        if "file_name" not in record:
-            raise KeyError(f"record {k} has no 'file_name' feature")
-        stem = file_stem(record["file_name"])
-        if stem not in by_stem:
-            raise AnnotationError("<tfds record>", None, f"record {k}: unknown image id "
-                                                         f"{stem!r}, no annotation for it")
-        image_id = by_stem[stem]
-        if check_labels and "label" in record and image_id in annotations.labels:
-            if int(record["label"]) != annotations.labels[image_id]:
-                raise AnnotationError("<tfds record>", None, f"record {k} ({stem}): label "
-                                      f"{int(record['label'])} but the annotation says "
-                                      f"{annotations.labels[image_id]}; index synsets with "
-                                      "LOC_synset_mapping.txt or pass check_labels=False")
-        yield record, annotations.boxes[image_id]

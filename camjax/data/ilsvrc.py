@@ -117,15 +117,16 @@ def read_ilsvrc_xml(folder_or_files, synset_to_index: dict[str, int], *,
                     clip: bool = False) -> Annotations:
     """ILSVRC devkit validation XML, one PASCAL-VOC-style file per image.
 
-    ``folder_or_files``: a folder (its ``*.xml``), one file, or an iterable of files.
+    ``folder_or_files``: a folder (its ``*.xml``, any case), one file, or an iterable of files.
     Image ids are the ``<filename>`` without extension (``ILSVRC2012_val_00000001``),
     sorted. Boxes are ``<bndbox>`` as given, inclusive.
     """
     if isinstance(folder_or_files, (str, os.PathLike)):
         p = Path(folder_or_files)
-        files = sorted(p.glob("*.xml")) if p.is_dir() else [p]
+        files = (sorted(f for f in p.iterdir() if f.suffix.lower() == ".xml" and f.is_file())
+                 if p.is_dir() else [p])
         if not files:
-            raise AnnotationError(p, None, "no .xml files in this folder")
+            raise AnnotationError(p, None, "no .xml files in this folder (.XML counts too)")
     else:
         files = [Path(f) for f in folder_or_files]
     ann, origin = Annotations([]), {}

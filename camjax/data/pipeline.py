@@ -1,4 +1,8 @@
-"""TFDS array_record sources read through grain, sharded per process.
+"""Every dataset source read through grain, sharded per process.
+
+``open_source(config, split, workdir)`` opens ``config.dataset``: a TFDS name (prepared
+on process 0, read as array_record), ``wsol:METADATA_DIR`` (``camjax.data.wsol``) or
+``folder:DIR`` (``camjax.data.folders``); all satisfy ``camjax.data.sources.Source``.
 
 Training: global batch s is elements [s*B, (s+1)*B) of one shuffled, augmented,
 endless stream; process p of P reads the contiguous block [s*B + p*B/P, s*B + (p+1)*B/P)
@@ -19,7 +23,9 @@ import jax
 import numpy as np
 import tensorflow_datasets as tfds
 
-from camjax.data import transforms
+from camjax import distributed
+from camjax.data import joins, sources, transforms
+from camjax.data.joins import box_lookup
 from camjax.errors import ConfigError
 
 BUILTIN = "camjax_shapes"
@@ -32,7 +38,10 @@ def data_dir(config, workdir) -> str:
 
 
 def prepare(name: str, directory: str) -> None:
-    """Prepare a TFDS dataset as array_record (the built-in one is generated, no download)."""
+    """Prepare a TFDS dataset as array_record (the built-in one is generated, no download).
+    ``wsol:`` and ``folder:`` datasets are read as they are: nothing to do."""
+    if dataset_kind(name)[0] != "tfds":
+        return
     if name.startswith(BUILTIN):
         from camjax.data.builders import shapes
         config = name.split("/", 1)[1] if "/" in name else None
@@ -57,8 +66,8 @@ def prepare(name: str, directory: str) -> None:
             f"https://image-net.org) in {manual}, then rerun; see docs/training.md") from err
 
 
-def source(name: str, split: str, directory: str):
-    """A random-access ``tfds.data_source`` (no TensorFlow on the read path)."""
+def tfds_data_source(name: str, split: str, directory: str):
+    """The raw random-access ``tfds.data_source`` (no TensorFlow on the read path)."""
     if name.startswith(BUILTIN):
         from camjax.data.builders import shapes  # noqa: F401  (registers the builder)
     try:
@@ -70,16 +79,93 @@ def source(name: str, split: str, directory: str):
             f"`camjax prepare --dataset {name}` or see the README") from err
 
 
+def source(name: str, split: str, directory: str, *, boxes: dict | None = None,
+           annotations_path: str = "") -> sources.TfdsSource:
+    """A prepared TFDS split as a camjax source (``boxes``: joined by file name)."""
+    return sources.TfdsSource(tfds_data_source(name, split, directory), name, split,
+                              boxes=boxes, annotations_path=annotations_path)
+
+
+def dataset_kind(name: str) -> tuple[str, str]:
+    """``config.dataset`` -> ("tfds", name) | ("wsol", METADATA_DIR) | ("folder", DIR)."""
+    for kind in ("wsol", "folder"):
+        if name.startswith(kind + ":"):
+            path = name[len(kind) + 1:]
+            if not path:
+                raise ConfigError(f"config.dataset={name!r} needs a folder: {kind}:PATH")
+            return kind, path
+    return "tfds", name
+
+
+def open_source(config, split: str, workdir, *, join_annotations: bool = True):
+    """The ``split`` of ``config.dataset`` as a :class:`camjax.data.sources.Source`.
+
+    TFDS datasets are prepared first, on process 0, the others waiting. Folder layouts
+    are checked now (metadata, labels, that every file exists), before any training.
+    ``join_annotations`` (off for a training split): the split is to be evaluated, so
+    ``config.eval_annotations`` boxes are joined by file name (folder and TFDS sources)
+    and no image may have more boxes than ``config.max_boxes``.
+    """
+    kind, path = dataset_kind(config.dataset)
+    lookup = box_lookup(config) if join_annotations and kind != "wsol" else None
+    if kind == "wsol":
+        from camjax.data import wsol
+        src = wsol.WsolSource(path, split, image_root=config.image_root,
+                              mask_root=config.mask_root, max_pixels=config.max_image_pixels)
+        return _check_max_boxes(src, config) if join_annotations else src
+    if kind == "folder":
+        from camjax.data import folders
+        src = folders.ImageFolderSource(
+            path, split, class_split=config.train_split, max_pixels=config.max_image_pixels,
+            boxes=lookup, annotations_path=config.eval_annotations,
+            exif_orientation=not config.eval_annotations)
+        return _check_max_boxes(src, config) if join_annotations else src
+    ddir = data_dir(config, workdir)
+    if distributed.is_main_process():
+        prepare(config.dataset, ddir)
+    distributed.barrier("camjax_prepare")
+    return source(config.dataset, split, ddir, boxes=lookup,
+                  annotations_path=config.eval_annotations)
+
+
+def _check_max_boxes(src, config):
+    """Eval batches hold config.max_boxes boxes per image: say so now, not mid-evaluation."""
+    most, image_id = src.most_boxes
+    if most > config.max_boxes:
+        raise ConfigError(f"image {image_id!r} of {src.dataset} {src.split!r} has {most} "
+                          f"boxes, more than config.max_boxes={config.max_boxes}: set "
+                          f"--config.max_boxes={most}")
+    return src
+
+
 def num_classes(src) -> int:
+    if hasattr(src, "class_names"):
+        return len(src.class_names)
     return src.dataset_info.features["label"].num_classes
 
 
+def class_names(src) -> list[str]:
+    if hasattr(src, "class_names"):
+        return list(src.class_names)
+    return list(src.dataset_info.features["label"].names)
+
+
 def has_boxes(src) -> bool:
-    """Whether the records carry boxes (``bbox`` or ``objects/bbox``): imagenet2012 does not."""
-    features = src.dataset_info.features
-    if "bbox" in features:
-        return True
-    return "objects" in features and "bbox" in features["objects"]
+    """Whether the records carry ``boxes`` (imagenet2012 in TFDS does not)."""
+    if hasattr(src, "has_boxes"):
+        return bool(src.has_boxes)
+    return sources._tfds_has_boxes(src.dataset_info.features)
+
+
+def has_masks(src) -> bool:
+    if hasattr(src, "has_masks"):
+        return bool(src.has_masks)
+    return "segmentation_mask" in src.dataset_info.features
+
+
+def describe(src) -> str:
+    """One line naming the dataset and split, for reports."""
+    return getattr(src, "description", None) or type(src).__name__
 
 
 def _train_dataset(src, config, *, seed: int) -> grain.MapDataset:
@@ -136,52 +222,25 @@ def restore_iterator(it, state: dict | None, step: int) -> str:
     return "recomputed"
 
 
-def box_lookup(config) -> dict | None:
-    """file stem -> (n, 4) pixel boxes from ``config.eval_annotations`` (None when unset)."""
-    path = config.eval_annotations
-    if not path:
-        return None
-    from camjax.data import annotations, ilsvrc
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config.eval_annotations not found: {path}")
-    if path.is_dir() and (path / "image_ids.txt").exists():
-        found = annotations.read_wsol_metadata(path)
-    else:
-        if not config.synsets:
-            raise ConfigError(f"config.eval_annotations={path} needs config.synsets "
-                              "(LOC_synset_mapping.txt) to map synsets to labels")
-        synsets = ilsvrc.read_synsets(config.synsets)
-        read = ilsvrc.read_loc_val_solution if path.suffix == ".csv" else ilsvrc.read_ilsvrc_xml
-        found = read(path, synsets)
-    return {annotations.file_stem(k): v for k, v in found.boxes.items()}
-
-
-def _with_boxes(record: dict, lookup: dict) -> dict:
-    from camjax.data.annotations import file_stem
-    name = record.get("file_name", record.get("image/filename"))
-    if name is None:
-        raise KeyError("config.eval_annotations needs records with a 'file_name' feature")
-    stem = file_stem(name)
-    if stem not in lookup:
-        raise KeyError(f"config.eval_annotations has no boxes for image {stem!r}")
-    return {**record, "boxes": lookup[stem]}
-
-
 def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = None):
     """Local eval batches over the whole split in order, the last padded (``valid`` False).
 
-    Yields (batch index, local batch); every process yields the same number of batches.
+    Yields (batch index, local batch): ``image`` (image_size), ``label``, ``valid``, and
+    ``boxes`` (with_boxes; padded with -1) and ``mask`` (when the records have masks) at
+    ``config.eval_map_size`` (0: image_size). Process p of P takes elements p, p + P, ...;
+    so global batch s holds elements [s*B, (s+1)*B) for any P, and every process yields
+    the same number of batches.
     """
     n = len(src) if limit is None else min(limit, len(src))
     procs, me = jax.process_count(), jax.process_index()
     local_batch = config.eval_batch_size // procs
     fn = functools.partial(transforms.eval_example, image_size=config.image_size,
-                           max_boxes=config.max_boxes, with_boxes=with_boxes)
+                           max_boxes=config.max_boxes, with_boxes=with_boxes,
+                           map_size=config.eval_map_size)
     ds = grain.MapDataset.source(src)[:n][me::procs]
-    lookup = box_lookup(config) if with_boxes else None
-    if lookup is not None:
-        ds = ds.map(functools.partial(_with_boxes, lookup=lookup))
+    if with_boxes and not has_boxes(src) and config.eval_annotations:
+        ds = ds.map(functools.partial(joins.with_boxes, lookup=box_lookup(config),
+                                      path=config.eval_annotations))
     ds = ds.map(fn)
     per_process = -(-n // procs)
     steps = -(-per_process // local_batch)
@@ -191,8 +250,8 @@ def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = No
         items = []
         for _ in range(local_batch):
             item = next(it, None)
-            if item is None:
-                item = transforms.padding_example(template)
+            if item is None:   # (a process with no element at all pads from element 0)
+                item = transforms.padding_example(template or fn(src[0]))
             template = template or item
             items.append(item)
         yield step, {k: np.stack([e[k] for e in items]) for k in items[0]}

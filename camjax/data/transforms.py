@@ -1,8 +1,10 @@
-"""Per-example numpy transforms: decode a TFDS record into model inputs.
+"""Per-example numpy transforms: a source's record (``camjax.data.sources``) into model
+inputs, the same for every source (TFDS, wsolevaluation folders, image folders).
 
-Boxes are converted once, here at the dataset boundary, from TFDS's normalised
-(ymin, xmin, ymax, xmax) to camjax's inclusive pixel boxes, then rescaled to the
-model's input frame with int(x * new / old) (wsolevaluation's rule).
+Boxes arrive as camjax's inclusive pixel boxes in the original frame (a raw TFDS record's
+normalised ``bbox`` is converted here too) and are rescaled to the frame the maps are
+scored in with int(x * new / old) (wsolevaluation's rule); masks are resized with
+nearest neighbour, so 0 / 1 / 255 (ignore) stay what they are.
 """
 from __future__ import annotations
 
@@ -76,26 +78,41 @@ def record_boxes(record: dict) -> np.ndarray:
     raise KeyError("record has no boxes: expected 'bbox', 'objects/bbox' or joined 'boxes'")
 
 
+def record_mask(record: dict) -> np.ndarray | None:
+    """The record's uint8 (H, W) mask {0, 1, 255}: a source's ``mask``, or a raw TFDS
+    ``segmentation_mask`` (0/255 -> 0/1); None without one."""
+    if "mask" in record:
+        mask = np.asarray(record["mask"], np.uint8)
+    elif "segmentation_mask" in record:
+        mask = (np.asarray(record["segmentation_mask"]) > 127).astype(np.uint8)
+    else:
+        return None
+    return mask[..., 0] if mask.ndim == 3 else mask
+
+
 def eval_example(record: dict, *, image_size: int, max_boxes: int = 8,
-                 with_boxes: bool = True) -> dict:
-    """Image resized to image_size, label, boxes rescaled to that frame (padded with -1),
-    the segmentation mask when the dataset has one."""
+                 with_boxes: bool = True, map_size: int = 0) -> dict:
+    """Image resized to image_size, label; boxes rescaled from the original frame to the
+    ``map_size`` x ``map_size`` frame the maps are scored in (``config.eval_map_size``,
+    0 = image_size), padded with -1; the mask, when the record has one, resized to that
+    frame with nearest neighbour (255 = ignore stays 255)."""
     image = record["image"]
     h, w = image.shape[:2]
+    map_size = map_size or image_size
     out = {"image": normalize_image(resize(image, image_size)),
            "label": np.int32(record["label"]),
            "valid": np.bool_(True)}
     if with_boxes:
-        boxes = rescale_boxes(record_boxes(record), (h, w), (image_size, image_size))
+        boxes = rescale_boxes(record_boxes(record), (h, w), (map_size, map_size))
         if len(boxes) > max_boxes:
-            raise ValueError(f"an image has {len(boxes)} boxes, more than max_boxes={max_boxes}")
+            raise ValueError(f"image {record.get('file_name', '?')!s} has {len(boxes)} boxes, "
+                             f"more than config.max_boxes={max_boxes}: raise it")
         padded = np.full((max_boxes, 4), -1, np.int64)
         padded[:len(boxes)] = boxes
         out["boxes"] = padded
-    if "segmentation_mask" in record:
-        mask = resize(np.asarray(record["segmentation_mask"]), image_size, cv2.INTER_NEAREST)
-        mask = mask[..., 0] if mask.ndim == 3 else mask
-        out["mask"] = (mask > 127).astype(np.uint8)   # 0/255 grey masks (CUB, built-in) -> 0/1
+    mask = record_mask(record)
+    if mask is not None:
+        out["mask"] = resize(mask, map_size, cv2.INTER_NEAREST)
     return out
 
 
@@ -103,3 +120,86 @@ def padding_example(example: dict) -> dict:
     """A copy of ``example`` marked invalid: fills the last, partial eval batch."""
     return {k: (np.bool_(False) if k == "valid" else np.zeros_like(v))
             for k, v in example.items()}
+
+
+# --- torchvision's ImageNet evaluation preprocessing ------------------------------------
+# Resize(256) (short side, bilinear, as on a PIL image), CenterCrop(224), ToTensor (/255),
+# Normalize(mean, std): what torchvision's and timm's ImageNet classifiers are evaluated with.
+IMAGENET_RESIZE, IMAGENET_CROP = 256, 224
+IMAGENET_CROP_FRACTION = IMAGENET_CROP / IMAGENET_RESIZE  # 0.875 (timm's crop_pct)
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def short_side_resize_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """torchvision ``Resize(size)``'s output (h, w): the short side becomes ``size``, the long
+    side ``int(size * long / short)`` (truncated, not rounded)."""
+    short, long = sorted((height, width))
+    new_long = int(size * long / short)
+    return (size, new_long) if height <= width else (new_long, size)
+
+
+def center_crop_offsets(height: int, width: int, crop: int) -> tuple[int, int]:
+    """torchvision ``CenterCrop(crop)``'s (top, left): ``int(round((side - crop) / 2))``,
+    Python's round (halves to even: 58.5 -> 58, 17.5 -> 18)."""
+    return int(round((height - crop) / 2.0)), int(round((width - crop) / 2.0))
+
+
+def imagenet_eval_geometry(height: int, width: int, *, resize_size: int = IMAGENET_RESIZE,
+                           crop_size: int = IMAGENET_CROP) -> tuple[int, int, int, int]:
+    """(resized h, resized w, crop top, crop left) of ``imagenet_eval`` for an image of
+    ``height`` x ``width``: a crop pixel (y, x) is resized pixel (top + y, left + x), and a
+    resized pixel covers ``height / resized_h`` x ``width / resized_w`` original pixels."""
+    if resize_size < crop_size:
+        raise ValueError(f"resize_size ({resize_size}) must be at least crop_size "
+                         f"({crop_size})")
+    if height < 1 or width < 1:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    new_h, new_w = short_side_resize_size(height, width, resize_size)
+    return (new_h, new_w, *center_crop_offsets(new_h, new_w, crop_size))
+
+
+def imagenet_eval(image_u8: np.ndarray, *, resize_size: int = IMAGENET_RESIZE,
+                  crop_size: int = IMAGENET_CROP) -> np.ndarray:
+    """torchvision's ImageNet evaluation transform on an (H, W, 3) (or grey (H, W[, 1]))
+    uint8 image -> float32 (crop_size, crop_size, 3): bilinear short-side resize with PIL (as
+    torchvision does on the PIL images its ImageNet loader reads; PIL antialiases when it
+    shrinks), centre crop, /255, (x - mean) / std."""
+    from PIL import Image  # only this transform needs Pillow
+
+    image = np.asarray(image_u8)
+    if image.dtype != np.uint8:
+        raise ValueError(f"imagenet_eval needs a uint8 image, got dtype {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:  # grey: PIL's convert("RGB") repeats it
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"imagenet_eval needs an (H, W, 3) or (H, W) image, "
+                         f"got shape {image.shape}")
+    height, width = image.shape[:2]
+    new_h, new_w, top, left = imagenet_eval_geometry(height, width, resize_size=resize_size,
+                                                     crop_size=crop_size)
+    if (new_h, new_w) != (height, width):  # torchvision returns the image itself then
+        image = np.asarray(Image.fromarray(image).resize((new_w, new_h),
+                                                      Image.Resampling.BILINEAR))
+    crop = image[top:top + crop_size, left:left + crop_size].astype(np.float32) / 255.0
+    return (crop - IMAGENET_MEAN) / IMAGENET_STD
+
+
+def resize_eval(image_u8: np.ndarray, image_size: int) -> np.ndarray:
+    """camjax's default evaluation input: the whole image resized to a square (no crop, so
+    boxes stay in frame), normalised as ``normalize_image``."""
+    return normalize_image(resize(image_u8, image_size))
+
+
+def imagenet_eval_at(image_u8: np.ndarray, image_size: int) -> np.ndarray:
+    """``imagenet_eval`` with crop ``image_size`` and resize ``floor(image_size / 0.875)``
+    (256 for 224, timm's crop_pct rule)."""
+    return imagenet_eval(image_u8, resize_size=int(image_size / IMAGENET_CROP_FRACTION),
+                         crop_size=image_size)
+
+
+# Evaluation transforms by the name a config gives (``fn(image_u8, image_size)`` ->
+# float32 (image_size, image_size, 3)).
+EVAL_TRANSFORMS = {"resize": resize_eval, "imagenet": imagenet_eval_at}

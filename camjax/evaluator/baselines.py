@@ -57,7 +57,6 @@ class CentreGaussian:
         self.v2 = BoxAccumulator(cam_thresholds, iou_thresholds, multi_contour=True)
         self.v1 = BoxAccumulator(cam_thresholds, (0.5,), multi_contour=False)
         self.masks = MaskAccumulator(bin_width)
-        self.has_masks = False
         self._boxes = None     # (map shape, {multi_contour: BoxSet of the one map})
 
     def _box_sets(self, shape):
@@ -67,13 +66,13 @@ class CentreGaussian:
                                    for mc in (True, False)})
         return self._boxes[1]
 
-    def update(self, shape: tuple[int, int], gt: list[np.ndarray], masks=None) -> None:
+    def update(self, shape: tuple[int, int], gt: list[np.ndarray]) -> None:
         n = len(gt)
         for acc, mc in ((self.v2, True), (self.v1, False)):
             one = self._box_sets(shape)[mc]          # image index 0 only
             acc.update_boxes((np.tile(one.boxes, (n, 1)), np.repeat(np.arange(n), len(one.boxes)),
                               np.tile(one.threshold, n)), gt)
-        if masks is not None:
-            self.has_masks = True
-            g = centre_gaussian_map(*shape)
-            self.masks.update(np.broadcast_to(g, (n, *shape)), masks)
+
+    def update_masks(self, shape: tuple[int, int], masks) -> None:
+        g = centre_gaussian_map(*shape)
+        self.masks.update(np.broadcast_to(g, (len(masks), *shape)), masks)

@@ -73,3 +73,24 @@ def extremes_png(path, best: list, worst: list, upscale: int = 2) -> Path:
     for item in best + worst:
         panels.append(_panel(item["image"], item["map"], item["box"], item["gt_boxes"], upscale))
     return viz.save_png(path, viz.grid(panels, max(len(best), 1)))
+
+
+def faithfulness_png(path, faith: dict) -> Path:
+    """The mean deletion and insertion curves (class probability against the fraction of
+    pixels removed or inserted in the order of the map)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for name in ("deletion", "insertion"):
+        ax.plot(faith["fractions"], faith[f"{name}_curve"],
+                label=f"{name} (AUC {faith[f'{name}_auc']:.3f})")
+    ax.set_xlabel("fraction of pixels removed / inserted, in the map's order")
+    ax.set_ylabel("top-1 class probability")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -31,13 +31,14 @@ from camjax.evaluator.tally import Tally
 def localization(predict, batches, *, num_classes: int, map_size: int,
                  points: dict | None = None, cam_curve_interval: float = 0.01,
                  num_batches: int | None = None, gallery_size: int = 16,
-                 wsol: bool = True) -> tuple[dict, dict]:
+                 wsol: bool = True, faithfulness=None) -> tuple[dict, dict]:
     """Classification and localization metrics of CAM boxes at each operating point
     (``points``: name -> CAM threshold of the paper rule, default ``{"paper_rule": 0.2}``)
     and of the centred-box baseline; MaxBoxAcc (V1, V2) and PxAP of the ground-truth
     class's map and of the centre Gaussian; per-class accuracies.
 
-    Maps and ground truth are at ``map_size`` x ``map_size``. Returns (metrics,
+    ``faithfulness``: an optional :class:`~camjax.evaluator.faithful.Faithfulness` fed the
+    top-1 class's maps. Maps and ground truth are at ``map_size`` x ``map_size``. Returns (metrics,
     pictures): metrics in percent with num_images; pictures holds the first images
     ("gallery", boxes at the last point) and the best and worst localized ones.
     """
@@ -53,19 +54,27 @@ def localization(predict, batches, *, num_classes: int, map_size: int,
         top, maps = distributed.local_numpy(top), distributed.local_numpy(maps)
         valid = local["valid"]
         labels = local["label"][valid]
-        gt = [b[b[:, 0] >= 0] for b in local["boxes"][valid]]
+        gt = [b[b[:, 0] >= 0] for b in local["boxes"][valid]] if "boxes" in local else None
         top, maps = top[valid], maps[valid]
         boxes = largest_component_boxes(maps, threshold=list(points.values()))
         masks = local["mask"][valid] if "mask" in local else None
         images = local["image"][valid] if gallery_size else None
         tally.update(top, labels, boxes, gt, maps[:, 0], masks, images=images)
+        if faithfulness is not None:
+            faithfulness.update(local["image"][valid], maps[:, 1], top[:, 0])
         for i in range(min(len(labels), gallery_size - len(gallery))):
-            gallery.append({"image": images[i], "label": int(labels[i]), "gt_boxes": gt[i],
+            gallery.append({"image": images[i], "label": int(labels[i]),
+                            "gt_boxes": gt[i] if gt is not None else np.zeros((0, 4), int),
                             "top": top[i], "maps": maps[i], "boxes": boxes[i, :, -1]})
         seen += len(labels)
         bar.set_postfix(img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
     metrics = tally.result(map_size)
-    best, worst = tally.extreme_images()
+    if faithfulness is not None:
+        metrics["faithfulness"] = faithfulness.result()
+    if tally.has_boxes:
+        best, worst = tally.extreme_images()
+    else:
+        best, worst = [], []
     return metrics, {"gallery": gallery, "best": best, "worst": worst}
 
 

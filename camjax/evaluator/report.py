@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from camjax.evaluator.figures import curves_png, extremes_png, gallery_png
+from camjax.evaluator.figures import curves_png, extremes_png, faithfulness_png, gallery_png
 
 POINT_ROWS = (("gt_known_acc", "GT-known accuracy"),
               ("loc_top1_err", "localization top-1 error"),
@@ -123,6 +123,17 @@ def write(out_dir, metrics: dict, pictures, *, title: str, class_names) -> Path:
                   f"0 to 1 in steps of {_step(metrics)}.", "",
                   wsol_table(metrics), "", "![accuracy against threshold](threshold_curves.png)",
                   ""]
+    if "faithfulness" in metrics:
+        f = metrics["faithfulness"]
+        faithfulness_png(out_dir / "faithfulness.png", f)
+        parts += ["## Faithfulness of the top-1 class's map", "",
+                  "| metric | value |", "|---|---:|",
+                  f"| average drop in confidence (%, lower is better) | {f['average_drop']:.2f} |",
+                  f"| increase in confidence (%, higher is better) | "
+                  f"{f['increase_in_confidence']:.2f} |",
+                  f"| deletion AUC (lower is better) | {f['deletion_auc']:.4f} |",
+                  f"| insertion AUC (higher is better) | {f['insertion_auc']:.4f} |", "",
+                  "![deletion and insertion curves](faithfulness.png)", ""]
     if pictures.get("best"):
         extremes_png(out_dir / "best_worst.png", pictures["best"], pictures["worst"])
         parts += ["## Best and worst localized images", "",

@@ -84,13 +84,23 @@ class Tally:
         self.gaussian = CentreGaussian(thresholds, bin_width=cam_curve_interval) if wsol else None
         self.bin_width = cam_curve_interval
         self.masks = None
+        self.has_boxes = True
         self.extremes = extremes
         self.best, self.worst = [], []          # heaps of (key, tie, item)
         self.kept = {"top": [], "labels": [], "gt": []}
         self._seen = 0
 
     def update(self, top, labels, boxes, gt, label_maps, masks=None, images=None) -> None:
-        """``boxes`` (B, 1 + k, P, 4) at the P points (or (B, 1 + k, 4) for one point)."""
+        """``boxes`` (B, 1 + k, P, 4) at the P points (or (B, 1 + k, 4) for one point);
+        ``gt`` None for a split with masks and no boxes (OpenImages): then only the
+        classification counts and PxAP are kept."""
+        if gt is None:
+            self.has_boxes = False
+            right = top == labels[:, None]
+            self.counts[:, :2] += [int(np.sum(~right[:, 0])), int(np.sum(~right[:, :5].any(1)))]
+            self._update_masks(label_maps, masks)
+            self._seen += len(labels)
+            return
         boxes = boxes[:, :, None] if boxes.ndim == 3 else boxes
         for p in range(boxes.shape[2]):
             outcomes = image_outcomes(top, labels, boxes[:, :, p], gt)
@@ -101,16 +111,22 @@ class Tally:
         if self.box_v2 is not None:
             self.box_v2.update(label_maps, gt)
             self.box_v1.update(label_maps, gt)
-            self.gaussian.update(label_maps.shape[1:], gt, masks)
-        if masks is not None:
-            self.masks = self.masks or MaskAccumulator(self.bin_width)
-            self.masks.update(label_maps, masks)
+            self.gaussian.update(label_maps.shape[1:], gt)
+        self._update_masks(label_maps, masks)
         self.kept["top"].append(top)
         self.kept["labels"].append(labels)
         self.kept["gt"].extend(gt)
         if images is not None and self.extremes:
             self._track_extremes(images, label_maps, boxes[:, 0, -1], gt, labels)
         self._seen += len(labels)
+
+    def _update_masks(self, label_maps, masks) -> None:
+        if masks is None:
+            return
+        self.masks = self.masks or MaskAccumulator(self.bin_width)
+        self.masks.update(label_maps, masks)
+        if self.gaussian is not None:
+            self.gaussian.update_masks(label_maps.shape[1:], masks)
 
     def _track_extremes(self, images, maps, boxes, gt, labels) -> None:
         for i, g in enumerate(gt):
@@ -128,6 +144,13 @@ class Tally:
     def result(self, map_size: int) -> dict:
         n = int(sum_over_processes(np.array([self._seen]))[0])
         counts = sum_over_processes(self.counts)
+        if not self.has_boxes:
+            cam = as_percent(counts[0], n)
+            out = {"cam": {k: cam[k] for k in ("cls_top1_err", "cls_top5_err", "num_images")}}
+            if self.masks is not None:
+                out["pxap"] = _wsol_result(self.masks, n)
+                out["centre_gaussian"] = {"pxap": _wsol_result(self.gaussian.masks, n)}
+            return out
         per_class = sum_over_processes(self.per_class)
         baseline = self._baseline(map_size, n)
         out = {"cam": as_percent(counts[0], n), "baseline": baseline,

@@ -34,19 +34,21 @@ def global_pool(features: jax.Array, pooling: str) -> jax.Array:
 
 
 class PoolingHead(nnx.Module):
-    """Global pooling, optional dropout, dense layer without bias (the paper sets it to 0).
+    """Global pooling, optional dropout, dense layer (no bias unless ``use_bias``).
 
-    Without a bias, sum over space of the CAM equals h*w times the class score
-    for GAP: the identity tests check.
+    The paper's networks have no bias (it sets it to 0): then the sum over space of the CAM
+    equals h*w times the class score for GAP, as the identity tests check. torchvision's
+    classifiers (``resnet50``, ``densenet121``, ...) keep their fc bias (``use_bias=True``,
+    initialised to 0): a per-class constant that shifts the score but not the CAM.
     """
 
     def __init__(self, in_features: int, num_classes: int, *, pooling: str = "gap",
-                 dropout_rate: float = 0.0, rngs: nnx.Rngs):
+                 dropout_rate: float = 0.0, use_bias: bool = False, rngs: nnx.Rngs):
         if pooling not in ("gap", "gmp"):
             raise ValueError(f"pooling must be 'gap' or 'gmp', got {pooling!r}")
         self.pooling = pooling
         self.dropout = nnx.Dropout(dropout_rate, rngs=rngs) if dropout_rate else None
-        self.classifier = nnx.Linear(in_features, num_classes, use_bias=False,
+        self.classifier = nnx.Linear(in_features, num_classes, use_bias=use_bias,
                                      kernel_init=nnx.initializers.normal(0.01), rngs=rngs)
 
     def __call__(self, features: jax.Array) -> jax.Array:

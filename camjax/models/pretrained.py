@@ -1,18 +1,24 @@
-"""Fill a camjax backbone from a torchvision state dict (ImageNet weights).
+"""Load a torchvision (or timm ResNet) state dict into a camjax network.
 
 ``load_pretrained(model, path)`` reads ``.safetensors`` (numpy API, no torch needed) or
 ``.pth`` (needs torch) holding a torchvision-format state dict (``features.0.weight``,
-``layer1.0.downsample.1.running_var``, ...). Each architecture has an explicit name map,
-torch name -> path in the NNX state, below. Conversions: conv weight OIHW -> HWIO; linear
-layers are never loaded (the torchvision classifier is skipped); BatchNorm
+``layer1.0.downsample.1.running_var``, ``fc.bias``, ...). Each architecture has an explicit
+name map, torch name -> path in the NNX state (:mod:`camjax.models.torchvision_names`).
+Conversions: conv weight OIHW -> HWIO, linear weight (out, in) -> (in, out); BatchNorm
 weight/bias/running_mean/running_var -> scale/bias/mean/var; ``num_batches_tracked`` is
-skipped. Layers the torchvision network does not have (the CAM conv, AlexNet*'s extra
-convs, the dense layer) keep their fresh initialisation and are reported as ``new``.
+skipped. Nothing is downloaded.
+
+The classifiers as they are (``resnet18`` ... ``resnet152``, ``densenet121``, ``densenet161``,
+``mobilenet_v2``) are filled whole, classifier included, when the classifier's shape matches;
+when only its number of classes differs (fine-tuning on another dataset) it keeps its fresh
+initialisation and the report says so. The paper's networks (``*_gap``) are filled up to
+their backbone: layers torchvision does not have (the CAM conv, AlexNet*'s extra convs, the
+dense layer) keep their fresh initialisation and are reported as ``new``.
 """
 from __future__ import annotations
 
+import functools
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -22,111 +28,68 @@ from flax import nnx
 
 from camjax.models import weights_file
 from camjax.models.alexnet import AlexNetGAP
+from camjax.models.densenet import DenseNet
 from camjax.models.googlenet import GoogLeNetGAP
-from camjax.models.resnet import ResNet50GAP
+from camjax.models.identify import looks_like
+from camjax.models.mobilenet import MobileNetV2
+from camjax.models.resnet import ResNet, ResNet50GAP
+from camjax.models.torchvision_names import (HEAD, Path, alexnet_path, densenet_path,  # noqa: F401
+                                             googlenet_path, mobilenet_v2_path, resnet50_path,
+                                             resnet_path, vgg16_path)
 from camjax.models.vgg import VGG16GAP
 
-Path = tuple  # a path in the NNX state, e.g. ("features", 0, "kernel")
-
-_CONV = {"weight": "kernel", "bias": "bias"}
-_BN = {"weight": "scale", "bias": "bias", "running_mean": "mean", "running_var": "var"}
-
-ALEXNET_CONV_INDICES = (0, 3, 6, 8, 10)  # torchvision alexnet.features index of conv1..conv5
-VGG16_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)  # conv1_1 .. conv5_3
+NameMap = Callable[[str], "Path | None"]
 
 
 @dataclass
 class LoadReport:
-    """What ``load_pretrained`` did: torch names loaded and skipped, NNX paths left new."""
+    """What ``load_pretrained`` did: torch names loaded and skipped, NNX paths left new, and
+    whether the classifier (the dense layer after pooling) came from the file."""
     loaded: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    classifier_loaded: bool = False
 
 
-def _unknown(arch: str, name: str) -> ValueError:
-    return ValueError(f"{name!r} is not a parameter of torchvision's {arch}")
-
-
-def _leaf(table: dict, arch: str, name: str, leaf: str) -> str:
-    if leaf not in table:
-        raise _unknown(arch, name)
-    return table[leaf]
-
-
-def alexnet_path(name: str) -> Path | None:
-    """torchvision ``alexnet``: ``features.{0,3,6,8,10}`` -> ``features[0..4]``."""
-    if name.startswith("classifier."):
-        return None
-    m = re.fullmatch(r"features\.(\d+)\.(\w+)", name)
-    if not m or int(m[1]) not in ALEXNET_CONV_INDICES:
-        raise _unknown("alexnet", name)
-    return ("features", ALEXNET_CONV_INDICES.index(int(m[1])), _leaf(_CONV, "alexnet", name, m[2]))
-
-
-def vgg16_path(name: str) -> Path | None:
-    """torchvision ``vgg16``: ``features.{0,2,...,28}`` -> ``features[0..12]``."""
-    if name.startswith("classifier."):
-        return None
-    m = re.fullmatch(r"features\.(\d+)\.(\w+)", name)
-    if not m or int(m[1]) not in VGG16_CONV_INDICES:
-        raise _unknown("vgg16", name)
-    return ("features", VGG16_CONV_INDICES.index(int(m[1])), _leaf(_CONV, "vgg16", name, m[2]))
-
-
-def googlenet_path(name: str) -> Path | None:
-    """torchvision ``googlenet``; inception5*, aux1/aux2 and fc lie beyond inception4e.
-
-    torch's ``branch4`` is (max pool, BasicConv2d): ``branch4.1`` -> camjax ``branch4``.
-    """
-    if re.match(r"(inception5[ab]|aux[12]|fc)\.", name) or name.endswith(".num_batches_tracked"):
-        return None
-    if m := re.fullmatch(r"(conv[123])\.(conv|bn)\.(\w+)", name):
-        block, kind, leaf = m.groups()
-        path: tuple = (block,)
-    elif m := re.fullmatch(r"(inception(?:3[ab]|4[a-e]))\.(branch1|branch[23]\.[01]|branch4\.1)"
-                           r"\.(conv|bn)\.(\w+)", name):
-        block, branch, kind, leaf = m.groups()
-        branch, _, index = branch.partition(".")
-        path = (block, branch) if branch in ("branch1", "branch4") else (block, branch, int(index))
-    else:
-        raise _unknown("googlenet", name)
-    return path + (kind, _leaf(_CONV if kind == "conv" else _BN, "googlenet", name, leaf))
-
-
-def resnet50_path(name: str) -> Path | None:
-    """torchvision ``resnet50``: names map one to one; ``fc`` is skipped."""
-    if name.startswith("fc.") or name.endswith(".num_batches_tracked"):
-        return None
-    if m := re.fullmatch(r"(conv1|bn1)\.(\w+)", name):
-        module, leaf = m.groups()
-        path: tuple = (module,)
-        is_bn = module == "bn1"
-    elif m := re.fullmatch(r"(layer[1-4])\.(\d+)\.(conv[123]|bn[123])\.(\w+)", name):
-        layer, block, module, leaf = m.groups()
-        path, is_bn = (layer, int(block), module), module.startswith("bn")
-    elif m := re.fullmatch(r"(layer[1-4])\.(\d+)\.downsample\.([01])\.(\w+)", name):
-        layer, block, index, leaf = m.groups()
-        path, is_bn = (layer, int(block), "downsample", int(index)), index == "1"
-    else:
-        raise _unknown("resnet50", name)
-    if not is_bn and leaf != "weight":  # torchvision's ResNet convs have no bias
-        raise _unknown("resnet50", name)
-    return path + (_leaf(_BN if is_bn else _CONV, "resnet50", name, leaf),)
-
-
-# camjax class -> (torchvision architecture, name map, top-level attributes left new)
-ARCHITECTURES: dict[type, tuple[str, Callable[[str], Path | None], tuple[str, ...]]] = {
+# paper network -> (torchvision architecture, name map, top-level attributes left new)
+ARCHITECTURES: dict[type, tuple[str, NameMap, tuple[str, ...]]] = {
     AlexNetGAP: ("alexnet", alexnet_path, ("extra", "cam_conv", "head")),
     VGG16GAP: ("vgg16", vgg16_path, ("cam_conv", "head")),
     GoogLeNetGAP: ("googlenet", googlenet_path, ("cam_conv", "head")),
     ResNet50GAP: ("resnet50", resnet50_path, ("head",)),
 }
+# torchvision classifier -> name map taking (name, arch); ``model.arch`` names the network
+CLASSIFIERS: dict[type, Callable[..., "Path | None"]] = {
+    ResNet: resnet_path, DenseNet: densenet_path, MobileNetV2: mobilenet_v2_path}
+
+
+def _architecture(model: nnx.Module) -> tuple[str, NameMap, tuple[str, ...]]:
+    for cls, entry in ARCHITECTURES.items():
+        if isinstance(model, cls):
+            return entry
+    for cls, name_map in CLASSIFIERS.items():
+        if isinstance(model, cls) and getattr(model, "torchvision_head", False):
+            return model.arch, functools.partial(name_map, arch=model.arch), ()
+    supported = ", ".join(c.__name__ for c in (*ARCHITECTURES, *CLASSIFIERS))
+    raise ValueError(f"no torchvision weights for {type(model).__name__}; "
+                     f"supported: {supported}")
 
 
 def convert(array: np.ndarray) -> np.ndarray:
-    """torch layout -> flax layout: conv OIHW -> HWIO; vectors unchanged."""
+    """torch layout -> flax layout: conv OIHW -> HWIO, linear (out, in) -> (in, out);
+    vectors unchanged."""
     array = np.asarray(array)
-    return array.transpose(2, 3, 1, 0) if array.ndim == 4 else array
+    if array.ndim == 4:
+        return array.transpose(2, 3, 1, 0)
+    return array.T if array.ndim == 2 else array
+
+
+def torch_shape(flax_shape: tuple) -> tuple:
+    """The inverse of ``convert`` on shapes: HWIO -> OIHW, (in, out) -> (out, in)."""
+    if len(flax_shape) == 4:
+        h, w, i, o = flax_shape
+        return (o, i, h, w)
+    return tuple(reversed(flax_shape)) if len(flax_shape) == 2 else tuple(flax_shape)
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -161,50 +124,63 @@ def _dotted(path: Path) -> str:
     return ".".join(str(k) for k in path)
 
 
+def _only_classes_differ(path: Path, value_shape: tuple, target_shape: tuple) -> bool:
+    """A classifier whose input width matches but whose number of classes does not."""
+    if path[:2] != HEAD or len(value_shape) != len(target_shape):
+        return False
+    return value_shape[:-1] == target_shape[:-1] and value_shape[-1] != target_shape[-1]
+
+
 def load_pretrained(model: nnx.Module,
                     weights: str | os.PathLike | Mapping[str, np.ndarray]) -> LoadReport:
-    """Fill ``model``'s backbone, in place, from a torchvision state dict.
+    """Fill ``model``, in place, from a torchvision state dict (timm's ResNets too).
 
     ``weights`` is a ``.safetensors``/``.pth`` path or a mapping of torch names to arrays.
-    Raises ``ValueError`` naming the first parameter whose name or shape does not match,
-    or the first backbone parameter the state dict lacks; nothing is changed then.
+    Raises ``ValueError`` naming the first parameter whose name or shape does not match, or
+    the first parameter the state dict lacks, with the shapes and the architecture the file
+    looks like; nothing is changed then.
     """
-    entry = next((v for k, v in ARCHITECTURES.items() if isinstance(model, k)), None)
-    if entry is None:
-        supported = ", ".join(c.__name__ for c in ARCHITECTURES)
-        raise ValueError(f"no torchvision weights for {type(model).__name__}; "
-                         f"supported: {supported}")
-    arch, to_path, new_prefixes = entry
+    arch, to_path, new_prefixes = _architecture(model)
     state = dict(weights) if isinstance(weights, Mapping) else read_state_dict(weights)
     weights_file.warn_non_finite(state, "state dict" if isinstance(weights, Mapping) else weights)
     if state and all(k.startswith("module.") for k in state):  # saved from DataParallel
         state = {k[len("module."):]: v for k, v in state.items()}
     variables = dict(nnx.to_flat_state(nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))))
+    owner = f"{type(model).__name__} (torchvision {arch})"
 
-    report, updates, filled = LoadReport(), [], set()
+    report, updates, filled, fresh_head = LoadReport(), [], set(), False
     for name, array in state.items():
-        path = to_path(name)
+        try:
+            path = to_path(name)
+        except ValueError as err:
+            raise ValueError(f"{err}; {looks_like(state)}") from None
         if path is None:
             report.skipped.append(name)
             continue
         if path not in variables:
-            raise ValueError(f"{name!r} maps to {_dotted(path)!r}, which {type(model).__name__} "
-                             f"does not have (is this a torchvision {arch} state dict?)")
+            raise ValueError(f"{name!r} maps to {_dotted(path)!r}, which {owner} does not "
+                             f"have; {looks_like(state)}")
         value, target = convert(array), variables[path]
         if value.shape != tuple(target.shape):
-            raise ValueError(f"{name!r}: shape {tuple(np.shape(array))} (as flax "
-                             f"{value.shape}) does not match {_dotted(path)!r} of shape "
-                             f"{tuple(target.shape)}")
+            if _only_classes_differ(path, value.shape, tuple(target.shape)):
+                fresh_head = True  # another dataset's classes: keep the fresh classifier
+                report.skipped.append(name)
+                continue
+            raise ValueError(f"{name!r}: shape {tuple(np.shape(array))} in the file, but {owner} "
+                             f"expects {torch_shape(tuple(target.shape))} (flax "
+                             f"{_dotted(path)!r} of shape {tuple(target.shape)}); "
+                             f"{looks_like(state)}")
         updates.append((target, value))
         filled.add(path)
         report.loaded.append(name)
     for path in variables:
         if path in filled:
             continue
-        if path[0] not in new_prefixes:
-            raise ValueError(f"the state dict has no weights for {_dotted(path)!r}: "
-                             f"not a complete torchvision {arch} state dict")
+        if path[0] not in new_prefixes and not (fresh_head and path[:2] == HEAD):
+            raise ValueError(f"the state dict has no weights for {_dotted(path)!r}: not a "
+                             f"complete torchvision {arch} state dict; {looks_like(state)}")
         report.new.append(_dotted(path))
     for target, value in updates:
         target.set_value(jnp.asarray(value, dtype=target.dtype))
+    report.classifier_loaded = any(p[:2] == HEAD for p in filled)
     return report

@@ -1,84 +1,117 @@
-"""ResNet-50 with a GAP head, on torchvision's ``resnet50`` layout (Bottleneck v1.5).
+"""torchvision's ResNets: the classifiers ``resnet18`` ... ``resnet152`` as they are, and the
+paper-style ``resnet50_gap``.
 
-Attribute names mirror torchvision's (``conv1``, ``bn1``, ``layer1[0].downsample[1]``, ...)
-so its state dict loads (:func:`camjax.models.load_pretrained`). BatchNorm: eps 1e-5, torch
-momentum 0.1 (flax momentum 0.9). ``features`` are layer4's output (2048 channels): no CAM
-conv is added, as in the WSOL benchmark's ResNet50-CAM; global pooling and a dense layer
-without bias follow.
+Attribute names mirror torchvision's (``conv1``, ``bn1``, ``layer1[0].downsample[1]``, ``fc``
+as ``head.classifier``) so its state dicts, and timm's, which use the same names, load
+(:func:`camjax.models.load_pretrained`). Blocks are torchvision's: ``BasicBlock`` (two 3x3)
+for 18/34, ``Bottleneck`` v1.5 (1x1, 3x3 with the stride, 1x1 x4) for 50/101/152, a 1x1
+projection shortcut with BatchNorm when the shape changes. Stem: 7x7/2 conv, BN, ReLU,
+3x3/2 max pool with padding 1. BatchNorm eps 1e-5, torch momentum 0.1.
 
-``mapping_resolution=14`` removes layer4's stride (the WSOL "large feature map" variant:
-14x14 at 224 instead of 7x7); parameter shapes are unchanged, so the same weights load.
+``features`` are layer4's output (512 channels for 18/34, 2048 otherwise; 7x7 at 224); global
+average pooling and the dense layer follow. The classifiers keep torchvision's fc bias;
+``resnet50_gap`` (the WSOL benchmark's ResNet50-CAM) has no bias, and ``load_pretrained``
+fills only its backbone. ``mapping_resolution=14`` removes layer4's stride (14x14 at 224, the
+WSOL "large feature map" variant); parameter shapes are unchanged, so the same weights load.
 """
 from __future__ import annotations
+
+import functools
 
 import jax
 from flax import nnx
 
 from camjax.models.googlenet import max_pool2d
 from camjax.models.heads import PoolingHead
+from camjax.models.layers import batch_norm, conv2d
 from camjax.models.registry import register
 
-LAYERS = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))  # (planes, blocks, stride)
-EXPANSION = 4
-
-_he_init = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")
+WIDTHS = (64, 128, 256, 512)  # planes of layer1..layer4
+STRIDES = (1, 2, 2, 2)
 
 
-def _conv(cin: int, cout: int, kernel: int, *, stride: int = 1, rngs: nnx.Rngs) -> nnx.Conv:
-    return nnx.Conv(cin, cout, (kernel, kernel), strides=stride, padding=kernel // 2,
-                    use_bias=False, kernel_init=_he_init, rngs=rngs)
+def _shortcut(cin: int, cout: int, stride: int, rngs: nnx.Rngs) -> nnx.List | None:
+    """torchvision's ``downsample``: 1x1 conv with the block's stride, then BatchNorm."""
+    if stride == 1 and cin == cout:
+        return None
+    return nnx.List([conv2d(cin, cout, 1, stride=stride, rngs=rngs), batch_norm(cout, rngs)])
 
 
-def _bn(features: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
-    return nnx.BatchNorm(features, momentum=0.9, epsilon=1e-5, rngs=rngs)
+def _residual(out: jax.Array, x: jax.Array, downsample: nnx.List | None) -> jax.Array:
+    identity = x
+    if downsample is not None:
+        conv, bn = downsample
+        identity = bn(conv(x))
+    return jax.nn.relu(out + identity)
+
+
+class BasicBlock(nnx.Module):
+    """3x3 (carries the stride), 3x3; ResNet-18/34."""
+    expansion = 1
+
+    def __init__(self, cin: int, planes: int, *, stride: int = 1, rngs: nnx.Rngs):
+        self.conv1, self.bn1 = (conv2d(cin, planes, 3, stride=stride, rngs=rngs),
+                                batch_norm(planes, rngs))
+        self.conv2, self.bn2 = conv2d(planes, planes, 3, rngs=rngs), batch_norm(planes, rngs)
+        self.downsample = _shortcut(cin, planes, stride, rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        out = jax.nn.relu(self.bn1(self.conv1(x)))
+        return _residual(self.bn2(self.conv2(out)), x, self.downsample)
 
 
 class Bottleneck(nnx.Module):
-    """1x1, 3x3 (carries the stride), 1x1 x4; projection shortcut when the shape changes."""
+    """1x1, 3x3 (carries the stride), 1x1 x4; ResNet-50/101/152."""
+    expansion = 4
 
     def __init__(self, cin: int, planes: int, *, stride: int = 1, rngs: nnx.Rngs):
-        cout = planes * EXPANSION
-        self.conv1, self.bn1 = _conv(cin, planes, 1, rngs=rngs), _bn(planes, rngs)
-        self.conv2, self.bn2 = _conv(planes, planes, 3, stride=stride, rngs=rngs), _bn(planes, rngs)
-        self.conv3, self.bn3 = _conv(planes, cout, 1, rngs=rngs), _bn(cout, rngs)
-        self.downsample = (nnx.List([_conv(cin, cout, 1, stride=stride, rngs=rngs),
-                                     _bn(cout, rngs)])
-                           if stride != 1 or cin != cout else None)
+        cout = planes * self.expansion
+        self.conv1, self.bn1 = conv2d(cin, planes, 1, rngs=rngs), batch_norm(planes, rngs)
+        self.conv2, self.bn2 = (conv2d(planes, planes, 3, stride=stride, rngs=rngs),
+                                batch_norm(planes, rngs))
+        self.conv3, self.bn3 = conv2d(planes, cout, 1, rngs=rngs), batch_norm(cout, rngs)
+        self.downsample = _shortcut(cin, cout, stride, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        identity = x
         out = jax.nn.relu(self.bn1(self.conv1(x)))
         out = jax.nn.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.downsample is not None:
-            conv, bn = self.downsample
-            identity = bn(conv(x))
-        return jax.nn.relu(out + identity)
+        return _residual(self.bn3(self.conv3(out)), x, self.downsample)
 
 
-@register("resnet50_gap")
-class ResNet50GAP(nnx.Module):
-    """ResNet-50 conv1..layer4, global pooling, dense (features: layer4 output, 2048 ch)."""
+# depth: (block, blocks per layer), torchvision's table
+DEPTHS = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)),
+          50: (Bottleneck, (3, 4, 6, 3)), 101: (Bottleneck, (3, 4, 23, 3)),
+          152: (Bottleneck, (3, 8, 36, 3))}
 
-    def __init__(self, *, num_classes: int, pooling: str = "gap", mapping_resolution: int = 7,
-                 rngs: nnx.Rngs):
+
+class ResNet(nnx.Module):
+    """torchvision's ``resnet{depth}``: conv1..layer4, global pooling, fc (with bias)."""
+    torchvision_head = True  # load_pretrained fills the classifier too
+
+    def __init__(self, depth: int, *, num_classes: int, pooling: str = "gap",
+                 mapping_resolution: int = 7, classifier_bias: bool = True, rngs: nnx.Rngs):
+        if depth not in DEPTHS:
+            raise ValueError(f"ResNet depth must be one of {sorted(DEPTHS)}, got {depth!r}")
         if mapping_resolution not in (7, 14):
             raise ValueError(f"mapping_resolution must be 7 or 14 (at 224), "
                              f"got {mapping_resolution!r}")
-        self.conv1, self.bn1 = _conv(3, 64, 7, stride=2, rngs=rngs), _bn(64, rngs)
+        block, counts = DEPTHS[depth]
+        self.arch = f"resnet{depth}"
+        self.conv1, self.bn1 = conv2d(3, 64, 7, stride=2, rngs=rngs), batch_norm(64, rngs)
         cin = 64
-        for index, (planes, blocks, stride) in enumerate(LAYERS, start=1):
+        for index, (planes, blocks, stride) in enumerate(zip(WIDTHS, counts, STRIDES), start=1):
             if index == 4 and mapping_resolution == 14:
                 stride = 1
             layer = []
             for b in range(blocks):
-                layer.append(Bottleneck(cin, planes, stride=stride if b == 0 else 1, rngs=rngs))
-                cin = planes * EXPANSION
+                layer.append(block(cin, planes, stride=stride if b == 0 else 1, rngs=rngs))
+                cin = planes * block.expansion
             setattr(self, f"layer{index}", nnx.List(layer))
-        self.head = PoolingHead(cin, num_classes, pooling=pooling, rngs=rngs)
+        self.head = PoolingHead(cin, num_classes, pooling=pooling, use_bias=classifier_bias,
+                                rngs=rngs)
 
     def backbone(self, images: jax.Array) -> jax.Array:
-        """layer4 output (B, h, w, 2048): the part torchvision weights fill."""
+        """layer4 output (B, h, w, K): the CAM's features."""
         x = jax.nn.relu(self.bn1(self.conv1(images)))
         x = max_pool2d(x, 3, 2, 1)
         for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
@@ -89,3 +122,22 @@ class ResNet50GAP(nnx.Module):
     def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
         features = self.backbone(images)
         return self.head(features), features
+
+
+for _depth in DEPTHS:
+    register(f"resnet{_depth}")(functools.partial(ResNet, _depth))
+
+
+@register("resnet50_gap")
+class ResNet50GAP(ResNet):
+    """ResNet-50 conv1..layer4, global pooling, dense without bias (features: layer4, 2048 ch).
+
+    ``load_pretrained`` fills the backbone only; the dense layer keeps its initialisation.
+    """
+    torchvision_head = False
+
+    def __init__(self, *, num_classes: int, pooling: str = "gap", mapping_resolution: int = 7,
+                 rngs: nnx.Rngs):
+        super().__init__(50, num_classes=num_classes, pooling=pooling,
+                         mapping_resolution=mapping_resolution, classifier_bias=False,
+                         rngs=rngs)

@@ -7,15 +7,17 @@ was skipped.
 """
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import jax
-from flax import nnx
 
-from camjax import cam, distributed, evaluator
+from camjax import distributed, evaluator, models
 from camjax.data import pipeline
+from camjax.errors import UserError
 from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib, validate
+from camjax.evaluator.faithful import Faithfulness
+from camjax.training.inference import (map_size, predict_function, score_function,
+                                       top_k_function)
 
 INFERENCE_META = ("model", "pooling", "num_classes", "model_kwargs")
 
@@ -25,45 +27,19 @@ def num_eval_batches(n: int, config) -> int:
     return -(-per_process // (config.eval_batch_size // jax.process_count()))
 
 
-def map_size(config) -> int:
-    """The side of the maps and ground truth that localization is evaluated at."""
-    return config.eval_map_size or config.image_size
+def _has_boxes(src, config) -> bool:
+    return pipeline.has_boxes(src) or bool(config.eval_annotations)
 
 
-def predict_function(graphdef, states, mesh, config):
-    """``(images, labels)`` (this process's numpy rows) -> ``cam.predict`` outputs, the
-    batch sharded along ``data``: the predict function of ``evaluator.localization``."""
-    size = (map_size(config),) * 2
-
-    def predict(images, labels):
-        batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
-        return cam.predict(graphdef, states, batch["image"], batch["label"], k=config.top_k,
-                           method=config.upsample, mode=config.normalize, size=size)
-    return predict
-
-
-@partial(jax.jit, static_argnames=("graphdef", "k"))
-def _top_k(graphdef, states, images, k):
-    logits, _ = nnx.merge(graphdef, *states)(images)
-    return jax.lax.top_k(logits, k)[1]
-
-
-def top_k_function(graphdef, states, mesh, k: int):
-    """``images`` (this process's rows) -> top-k classes: ``evaluator.classification``'s."""
-    def top_k(images):
-        images = mesh_lib.global_batch(mesh, {"image": images})["image"]
-        return _top_k(graphdef, states, images, k)
-    return top_k
-
-
-def _localization(predict, src, config, *, points, limit=None, gallery_size=0):
+def _localization(predict, src, config, *, points, limit=None, gallery_size=0,
+                  faithfulness=None):
     n = len(src) if limit is None else min(limit, len(src))
-    batches = pipeline.eval_batches(src, config, with_boxes=True, limit=limit)
+    batches = pipeline.eval_batches(src, config, with_boxes=_has_boxes(src, config), limit=limit)
     return evaluator.localization(predict, batches, num_classes=pipeline.num_classes(src),
                                   map_size=map_size(config), points=points,
                                   cam_curve_interval=config.cam_curve_interval,
                                   num_batches=num_eval_batches(n, config),
-                                  gallery_size=gallery_size)
+                                  gallery_size=gallery_size, faithfulness=faithfulness)
 
 
 def val_threshold(predict, val_src, config) -> tuple[float, dict]:
@@ -84,16 +60,22 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_si
     """(metrics, pictures) of ``src``: localization + classification when it has boxes.
 
     With ``val_src`` (the train-fullsup split, with boxes) the CAM threshold is chosen
-    there first and the thresholded metrics are reported at both operating points.
+    there first and the thresholded metrics are reported at both operating points. A
+    split with masks and no boxes (OpenImages) gets classification and PxAP.
     """
     states = (state.params, state.rest)
-    if pipeline.has_boxes(src) or bool(config.eval_annotations):
+    if _has_boxes(src, config) or pipeline.has_masks(src):   # masks only: PxAP, no boxes
         predict = predict_function(graphdef, states, mesh, config)
         points, val = {"paper_rule": config.cam_threshold}, None
-        if val_src is not None:
+        if val_src is not None and _has_boxes(src, config) and pipeline.has_boxes(val_src):
             points["val_threshold"], val = val_threshold(predict, val_src, config)
+        faithful = None
+        if config.faithfulness and gallery_size:     # the final evaluation, not the periodic
+            faithful = Faithfulness(score_function(graphdef, states),
+                                    steps=config.faithfulness_steps,
+                                    batch_size=config.faithfulness_batch_size)
         metrics, pictures = _localization(predict, src, config, points=points, limit=limit,
-                                          gallery_size=gallery_size)
+                                          gallery_size=gallery_size, faithfulness=faithful)
         if val is not None:
             metrics["val"] = val
         return metrics, pictures
@@ -117,13 +99,16 @@ def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=Non
     metrics, pictures = evaluate_split(state, src, graphdef, mesh, config, val_src=val_src)
     metrics["step"] = int(state.step)
     metrics["dataset"], metrics["split"] = config.dataset, config.eval_split
+    metrics["cam_method"] = config.cam_method
     if distributed.is_main_process():
         title = (f"{config.model} ({config.pooling.upper()}) on {config.dataset} / "
                  f"{config.eval_split}")
+        if config.cam_method != "cam":
+            title += f", maps by {config.cam_method}"
         out = Path(out) if out is not None else Path(workdir) / "eval"
         if "cam" in metrics:
             evaluator.write(out, metrics, pictures, title=title,
-                            class_names=src.dataset_info.features["label"].names)
+                            class_names=pipeline.class_names(src))
         else:
             evaluator.write_classification(out, metrics, title=title)
     return metrics
@@ -149,15 +134,38 @@ def restore_for_inference(config, workdir, num_classes: int):
     return setup.eval_graphdef, state, mesh
 
 
+def pretrained_for_inference(config, num_classes: int):
+    """(eval graphdef, state, mesh) of ``config.model`` with ``config.pretrained`` loaded
+    whole, classifier included: a pretrained classifier evaluated as it is."""
+    mesh = mesh_lib.data_mesh()
+    model = state_lib.build_model(config, num_classes, load_weights=False)
+    report = models.load_pretrained(model, config.pretrained)
+    if not report.classifier_loaded:
+        raise UserError(f"config.pretrained={config.pretrained} did not fill the classifier of "
+                        f"{config.model} with {num_classes} classes ({config.dataset}): a "
+                        "pretrained classifier is evaluated on its own classes; train first "
+                        "to fine-tune it on this dataset")
+    setup = state_lib.initial_state(model, config, mesh)
+    return setup.eval_graphdef, setup.state, mesh
+
+
+def has_checkpoint(workdir) -> bool:
+    ckpts = Path(workdir) / "checkpoints"
+    return ckpts.is_dir() and any(p.name.isdigit() for p in ckpts.iterdir())
+
+
 def evaluate_workdir(config, workdir, out=None) -> dict:
     """``camjax evaluate``: restore the latest checkpoint and evaluate config.eval_split;
-    the report goes to ``out`` (default WORKDIR/eval), checked writable first."""
+    a workdir without a checkpoint evaluates ``config.pretrained`` as it is. The report
+    goes to ``out`` (default WORKDIR/eval), checked writable first."""
     distributed.maybe_initialize(config.distributed)
     workdir = Path(workdir).absolute()
     out = validate.before_evaluation(config, workdir, out)
-    ddir = pipeline.data_dir(config, workdir)
-    src = pipeline.source(config.dataset, config.eval_split, ddir)
-    val = pipeline.source(config.dataset, config.val_split, ddir) if config.val_split else None
+    src = pipeline.open_source(config, config.eval_split, workdir)
+    val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
     validate.with_classes(config, pipeline.num_classes(src))
-    graphdef, state, mesh = restore_for_inference(config, workdir, pipeline.num_classes(src))
+    if not has_checkpoint(workdir) and config.pretrained:
+        graphdef, state, mesh = pretrained_for_inference(config, pipeline.num_classes(src))
+    else:
+        graphdef, state, mesh = restore_for_inference(config, workdir, pipeline.num_classes(src))
     return final_evaluation(state, src, graphdef, mesh, config, workdir, val_src=val, out=out)

@@ -29,15 +29,11 @@ from camjax.training.state import build_model, compile_train_step, initial_state
 
 
 def open_data(config, workdir: Path):
-    """(train, eval, val) sources; val is None without ``config.val_split``. Process 0
-    prepares the dataset first."""
-    ddir = pipeline.data_dir(config, workdir)
-    if distributed.is_main_process():
-        pipeline.prepare(config.dataset, ddir)
-    distributed.barrier("camjax_prepare")
-    val = pipeline.source(config.dataset, config.val_split, ddir) if config.val_split else None
-    return (pipeline.source(config.dataset, config.train_split, ddir),
-            pipeline.source(config.dataset, config.eval_split, ddir), val)
+    """(train, eval, val) sources, checked before training; val is None without
+    ``config.val_split``. Process 0 prepares TFDS datasets first."""
+    val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
+    return (pipeline.open_source(config, config.train_split, workdir, join_annotations=False),
+            pipeline.open_source(config, config.eval_split, workdir), val)
 
 
 def train_and_evaluate(config, workdir, data=None) -> dict:
@@ -154,5 +150,4 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
 def save_run_info(workdir: Path, config, src) -> None:
     """config.json and class_names.json: what ``camjax localize`` needs to rebuild the model."""
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
-    names = src.dataset_info.features["label"].names
-    (workdir / "class_names.json").write_text(json.dumps(names))
+    (workdir / "class_names.json").write_text(json.dumps(pipeline.class_names(src)))

@@ -185,11 +185,14 @@ def check_resume(config, workdir) -> int | None:
     return step
 
 
-def _evaluation_workdir(workdir) -> Path:
+def _evaluation_workdir(config, workdir) -> Path:
+    """The workdir to evaluate: with a checkpoint, or none and ``config.pretrained`` (a
+    pretrained classifier evaluated as it is)."""
     workdir = Path(workdir).expanduser().absolute()
-    if not checkpoint_steps(workdir):
+    if not checkpoint_steps(workdir) and not config.get("pretrained"):
         raise WorkdirError(f"no checkpoint in {workdir / 'checkpoints'}: train first "
-                           f"(camjax train --workdir {workdir})")
+                           f"(camjax train --workdir {workdir}), or set config.pretrained to "
+                           "evaluate a pretrained classifier")
     return workdir
 
 
@@ -205,7 +208,7 @@ def early(config, command: str, workdir, out=None) -> None:
     ``jax.distributed`` starts, so nothing that asks for devices): the folders (nothing
     created), the config's values, the steps to resume, the dataset and annotations."""
     if command == "evaluate":
-        _output_folder(_evaluation_workdir(workdir), out, create=False)
+        _output_folder(_evaluation_workdir(config, workdir), out, create=False)
     else:
         writable_folder(workdir, create=False)
         check_steps(config, workdir)
@@ -231,8 +234,8 @@ def before_training(config, workdir, *, data_given: bool = False) -> int | None:
 def before_evaluation(config, workdir, out=None) -> Path:
     """All checks of ``evaluate_workdir`` before any work; returns the output folder
     (``out``, default WORKDIR/eval), created and proven writable."""
-    workdir = _evaluation_workdir(workdir)
-    check_config(config, pretrained=False)
+    workdir = _evaluation_workdir(config, workdir)
+    check_config(config, pretrained=not checkpoint_steps(workdir))
     check_devices(config)
     check_dataset(config, workdir)
     check_annotations(config)

@@ -116,3 +116,28 @@ def test_centre_gaussian_baseline_against_a_hand_count():
                 correct.append(100.0 * hits / n)
             got = metrics["centre_gaussian"][block]["max_box_acc"][key]
             assert got == pytest.approx(max(correct)), (block, key)
+
+
+def test_a_mask_split_without_boxes_gets_classification_and_pxap():
+    """OpenImages-style: masks {0, 1, 255 = ignore}, no boxes; PxAP of the GT class's map
+    and of the centre Gaussian, no box metric."""
+    from camjax.evaluation import pxap
+    n = 2
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[4:12, 4:12] = 1
+    mask[0, :] = 255
+    batch = {"image": np.zeros((n, SIZE, SIZE, 3), np.float32), "label": np.array([1, 2]),
+             "valid": np.ones(n, bool), "mask": np.stack([mask] * n)}
+    top = np.array([[1, 0], [1, 2]])
+    cam_map = _map()
+
+    def predict(images, labels):
+        return np.zeros((n, 3)), top, np.broadcast_to(cam_map, (n, 3, SIZE, SIZE)).copy()
+
+    metrics, _ = evaluator.localization(predict, [(0, batch)], num_classes=3, map_size=SIZE,
+                                        gallery_size=1)
+    assert metrics["cam"] == {"cls_top1_err": 50.0, "cls_top5_err": 0.0, "num_images": 2}
+    assert "operating_points" not in metrics and "wsol_v2" not in metrics
+    assert metrics["pxap"] == pytest.approx(pxap(np.stack([cam_map] * n), batch["mask"]))
+    gauss = np.stack([centre_gaussian_map(SIZE, SIZE)] * n)
+    assert metrics["centre_gaussian"]["pxap"] == pytest.approx(pxap(gauss, batch["mask"]))

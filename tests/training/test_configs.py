@@ -125,8 +125,8 @@ def test_two_steps_on_mock_data(name, tmp_path, monkeypatch):
         return LoadReport(loaded=["features.0.weight"], new=["head.classifier.kernel"])
     monkeypatch.setattr(models, "load_pretrained", fake_load_pretrained)
     monkeypatch.setattr(validate, "check_pretrained", lambda config: None)   # no weights here
-    real_source = pipeline.source
-    monkeypatch.setattr(pipeline, "source", lambda *a: _ValidBoxes(real_source(*a)))
+    real_source = pipeline.tfds_data_source
+    monkeypatch.setattr(pipeline, "tfds_data_source", lambda *a: _ValidBoxes(real_source(*a)))
     with tfds.testing.mock_data(num_examples=8):
         metrics = training.train_and_evaluate(c, tmp_path / "work")
     assert [path for _, path in loaded] == [c.pretrained]     # config.pretrained is loaded

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from camjax import cli, training
 from tests.conftest import DEMO, run_cli
@@ -43,6 +44,41 @@ def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path
     assert (saved["dataset"], saved["split"]) == ("camjax_shapes/tiny", "train")
     assert saved["cam"]["num_images"] == 64
     assert "camjax_shapes/tiny / train" in (tmp_path / "eval" / "report.md").read_text()
+
+
+def test_evaluate_with_another_map_method_and_faithfulness(tiny_config, tmp_path):
+    """--config.cam_method picks the map the WSOL metrics score: the job's PxAP equals one
+    computed here from camjax.methods.grad_cam's maps; faithfulness is reported."""
+    import jax
+    from flax import nnx
+
+    from camjax import cam, methods
+    from camjax.data import pipeline
+    from camjax.evaluation import pxap
+    training.train_and_evaluate(tiny_config, tmp_path)
+    assert cli.main(["evaluate", "--workdir", str(tmp_path), "--config.cam_method=grad_cam",
+                     "--config.faithfulness=True", "--config.faithfulness_steps=4"]) == 0
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved["cam_method"] == "grad_cam"
+    f = saved["faithfulness"]
+    assert f["num_images"] == 32 and 0 <= f["deletion_auc"] <= 1 and 0 <= f["insertion_auc"] <= 1
+    assert len(f["deletion_curve"]) == 5 and 0 <= f["average_drop"] <= 100
+    assert (tmp_path / "eval" / "faithfulness.png").stat().st_size > 1000
+    assert "maps by grad_cam" in (tmp_path / "eval" / "report.md").read_text()
+
+    graphdef, state, _ = training.restore_for_inference(tiny_config, tmp_path, 12)
+    model = nnx.merge(graphdef, jax.device_get(state.params), jax.device_get(state.rest))
+    src = pipeline.source(tiny_config.dataset, "test", tiny_config.data_dir)
+    maps, masks = [], []
+    for _, b in pipeline.eval_batches(src, tiny_config):
+        v = b["valid"]
+        m = methods.grad_cam(model, b["image"], b["label"][:, None])
+        maps.append(np.asarray(cam.normalize(cam.upsample(m, (32, 32))))[v, 0])
+        masks.append(b["mask"][v])
+    # the job's maps of [label, top-1..5] and these of [label] agree to float rounding; a
+    # pixel at a histogram edge may move one bin, hence not 1e-6
+    assert saved["pxap"] == pytest.approx(pxap(np.concatenate(maps), np.concatenate(masks)),
+                                          abs=0.01)
 
 
 def test_cli_missing_config_file_is_one_line_exit_2(tmp_path):

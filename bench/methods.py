@@ -1,0 +1,262 @@
+"""Score-CAM and deletion/insertion images/s: camjax against plain PyTorch, same run.
+
+    python bench/methods.py [--images 8] [--image-size 64] [--repeats 3] [--no-write]
+
+The network is tiny_gap (five 3x3 conv + BN + ReLU layers, the CAM conv, GAP, a dense
+layer without bias; 8 x 8 x 128 features at 64 px), with the same random weights copied
+into a PyTorch twin written here (NCHW; the bench asserts the logits agree). Two workloads
+on the same images, for the top-1 class:
+
+(a) Score-CAM, every one of the 128 channels a masked forward pass: camjax's
+    ``camjax.methods.score_cam`` (masks chunked through ``lax.map``, ``--chunk`` channels
+    x the batch per forward pass) against torchcam's loop (upsample, min-max, mask, then
+    one forward pass per slice of masked images of the same size); the maps must agree;
+(b) deletion and insertion curves, ``--steps`` steps each: camjax's
+    ``deletion_insertion_curves`` (``--chunk`` steps of the whole batch per forward pass)
+    against RISE's ``CausalMetric.evaluate`` loop (one forward pass of the batch per step);
+    the AUCs must agree.
+
+Medians of ``--repeats`` interleaved runs after a warm-up (compilation not timed). Results
+go to the ``methods`` section of BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import camjax  # noqa: E402
+from camjax.evaluation import deletion_insertion_curves  # noqa: E402
+from camjax.evaluation.perturbation import auc, rise_blur_kernel  # noqa: E402
+
+START, END = "<!-- methods:start -->", "<!-- methods:end -->"
+NUM_CLASSES = 100
+WIDTHS, STRIDES, CAM_CHANNELS = (24, 32, 48, 64, 96), (2, 2, 1, 2, 1), 128
+
+
+def camjax_model(seed: int = 0):
+    """tiny_gap with He-normal kernels and non-trivial BatchNorm statistics, from numpy."""
+    model = nnx.eval_shape(lambda: camjax.models.create("tiny_gap", num_classes=NUM_CLASSES,
+                                                        rngs=nnx.Rngs(0)))
+    rng = np.random.default_rng(seed)
+    for path, var in nnx.to_flat_state(nnx.state(model)):
+        x = var.get_value()
+        if path[-1] == "kernel":
+            value = rng.normal(0, math.sqrt(2 / math.prod(x.shape[:-1])), x.shape)
+        elif path[-1] in ("scale", "var"):
+            value = rng.uniform(0.5, 1.5, x.shape)
+        else:                                   # BatchNorm bias and mean
+            value = rng.normal(0, 0.1, x.shape)
+        var.set_value(jnp.asarray(value, x.dtype))
+    model.eval()
+    return model
+
+
+# ---------------------------------------------------------------------------- PyTorch
+def torch_twin(model):
+    """The same network in PyTorch, camjax's weights copied in (HWIO -> OIHW)."""
+    import torch
+    from torch import nn
+
+    layers, cin = [], 3
+    blocks = [(layer.conv, layer.norm) for layer in model.backbone]
+    blocks.append((model.cam_conv.conv, model.cam_conv.norm))
+    for (conv, norm), (cout, stride) in zip(blocks, [*zip(WIDTHS, STRIDES), (CAM_CHANNELS, 1)]):
+        c = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        b = nn.BatchNorm2d(cout, eps=norm.epsilon)
+        with torch.no_grad():
+            c.weight.copy_(torch.from_numpy(np.array(conv.kernel[...]).transpose(3, 2, 0, 1)))
+            for name, value in (("weight", norm.scale), ("bias", norm.bias),
+                                ("running_mean", norm.mean), ("running_var", norm.var)):
+                getattr(b, name).copy_(torch.from_numpy(np.array(value[...])))
+        layers += [c, b, nn.ReLU()]
+        cin = cout
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(*layers)
+            self.fc = nn.Linear(CAM_CHANNELS, NUM_CLASSES, bias=False)
+
+        def forward(self, x):                   # (logits, features) like camjax
+            f = self.features(x)
+            return self.fc(f.mean(dim=(2, 3))), f
+
+    net = Net().eval()
+    with torch.no_grad():
+        net.fc.weight.copy_(torch.from_numpy(np.array(model.head.classifier.kernel[...]).T))
+    return net
+
+
+def torch_score_cam(net, x, classes, chunk):
+    """torchcam's ScoreCAM: softmax over channels of the class logit on masked inputs."""
+    import torch
+    import torch.nn.functional as F
+    with torch.no_grad():
+        _, acts = net(x)
+        b, k = acts.shape[:2]
+        up = F.interpolate(acts, x.shape[-2:], mode="bilinear", align_corners=False)
+        lo = up.flatten(2).min(-1).values[..., None, None]
+        hi = up.flatten(2).max(-1).values[..., None, None]
+        masks = (up - lo) / (hi - lo + 1e-8)
+        masked = (masks[:, :, None] * x[:, None]).reshape(b * k, *x.shape[1:])
+        owner = torch.arange(b).repeat_interleave(k)
+        scores = torch.empty(b * k)
+        for i in range(0, b * k, chunk):        # one forward pass per slice of masks
+            logits, _ = net(masked[i:i + chunk])
+            scores[i:i + chunk] = logits.gather(1, classes[owner[i:i + chunk], None])[:, 0]
+        weights = torch.softmax(scores.view(b, k), dim=1)
+        return torch.relu((weights[:, :, None, None] * acts).sum(1))
+
+
+def torch_deletion_insertion(net, x, maps, classes, steps):
+    """RISE's CausalMetric.evaluate: one forward pass of the batch per step, both modes."""
+    import torch
+    import torch.nn.functional as F
+    n, _, h, w = x.shape
+    hw = h * w
+    kernel = torch.from_numpy(rise_blur_kernel().astype(np.float32))
+    weight = torch.zeros(3, 3, 11, 11)
+    for c in range(3):
+        weight[c, c] = kernel
+    order = torch.from_numpy(np.argsort(-maps.reshape(n, hw), axis=1, kind="stable").copy())
+    counts = (np.arange(steps + 1) * hw) // steps
+    rows = torch.arange(n)[:, None]
+    curves = {}
+    with torch.no_grad():
+        blurred = F.conv2d(x, weight, padding=5)
+        for mode, start, finish in (("deletion", x, torch.zeros_like(x)),
+                                    ("insertion", blurred, x)):
+            current = start.clone().reshape(n, 3, hw)
+            target = finish.reshape(n, 3, hw)
+            scores = np.empty((n, steps + 1))
+            for i in range(steps + 1):
+                if i:
+                    idx = order[:, counts[i - 1]:counts[i]]
+                    current[rows, :, idx] = target[rows, :, idx]
+                logits, _ = net(current.reshape(n, 3, h, w))
+                probs = torch.softmax(logits, dim=1)
+                scores[:, i] = probs.gather(1, classes[:, None])[:, 0].numpy()
+            curves[mode] = scores
+    return curves
+
+
+# ------------------------------------------------------------------------------ report
+def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
+    block = f"{START}\n{text.rstrip()}\n{END}\n"
+    old = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    if START in old and END in old:
+        head, rest = old.split(START, 1)
+        new = head + block + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        new = old.rstrip("\n") + "\n" + block
+    path.write_text(new)
+
+
+def median_interleaved(runs: dict, repeats: int) -> dict:
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--images", type=int, default=8)
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--chunk", type=int, default=16, help="masks / steps per forward pass "
+                   "(camjax: x the batch; PyTorch Score-CAM: the same number of images)")
+    p.add_argument("--steps", type=int, default=64, help="deletion / insertion steps")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--no-write", action="store_true", help="print only")
+    args = p.parse_args(argv)
+    import torch
+
+    n, size = args.images, args.image_size
+    model = camjax_model()
+    net = torch_twin(model)
+    rng = np.random.default_rng(1)
+    images = rng.normal(0, 1, (n, size, size, 3)).astype(np.float32)
+    x_torch = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
+    graphdef, state = nnx.split(model)
+    predict = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)[0])
+    logits = np.asarray(predict(state, jnp.asarray(images)))
+    with torch.no_grad():
+        assert np.allclose(net(x_torch)[0].numpy(), logits, rtol=1e-3, atol=1e-3), "logits"
+    classes = logits.argmax(axis=1)
+    classes_torch = torch.from_numpy(classes)
+    x_jax, c_jax = jnp.asarray(images), jnp.asarray(classes)
+
+    # (a) Score-CAM
+    def jax_score():
+        return camjax.methods.score_cam(model, x_jax, c_jax, batch_size=args.chunk
+                                        ).block_until_ready()
+    ours = np.asarray(jax_score())[:, 0]
+    ref = torch_score_cam(net, x_torch, classes_torch, n * args.chunk).numpy()
+    assert np.allclose(ours, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max()), "Score-CAM maps"
+    t_sc = median_interleaved({"camjax": jax_score, "torch": lambda: torch_score_cam(
+        net, x_torch, classes_torch, n * args.chunk)}, args.repeats)
+
+    # (b) deletion and insertion
+    maps = np.asarray(camjax.cam.normalize(camjax.cam.upsample(
+        camjax.methods.cam(model, x_jax, c_jax), (size, size))))[:, 0]
+    score_fn = lambda x: jax.nn.softmax(predict(state, x))       # noqa: E731
+
+    def jax_curves():
+        out = deletion_insertion_curves(score_fn, x_jax, maps, c_jax, steps=args.steps,
+                                        batch_size=args.chunk)
+        return jax.block_until_ready(out)
+    ours = jax_curves()
+    ref = torch_deletion_insertion(net, x_torch, maps, classes_torch, args.steps)
+    for mode in ("deletion", "insertion"):
+        assert np.allclose(auc(ours[mode]), auc(ref[mode]), atol=1e-4), f"{mode} AUC"
+    t_di = median_interleaved({"camjax": jax_curves, "torch": lambda: torch_deletion_insertion(
+        net, x_torch, maps, classes_torch, args.steps)}, args.repeats)
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f} at "
+        f"end; jax {jax.__version__} on {len(jax.devices())} x {jax.devices()[0].platform}; "
+        f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads); float32; medians "
+        f"of {args.repeats} interleaved runs after a warm-up",
+        "",
+        f"tiny_gap at {size} px ({CAM_CHANNELS} feature channels), {n} images, top-1 class; "
+        f"maps and AUCs checked equal to the PyTorch reference's.",
+        "",
+        "| workload | camjax img/s | PyTorch img/s | camjax / PyTorch |",
+        "|---|---|---|---|",
+        f"| (a) Score-CAM, {CAM_CHANNELS} masked passes per image, {args.chunk} masks x "
+        f"{n} images per pass (PyTorch: torchcam's loop, {n * args.chunk} per pass) | "
+        f"{n / t_sc['camjax']:,.2f} | {n / t_sc['torch']:,.2f} | "
+        f"{t_sc['torch'] / t_sc['camjax']:.2f}x |",
+        f"| (b) deletion + insertion, {args.steps} steps each, {args.chunk} steps x {n} "
+        f"images per pass (PyTorch: RISE's loop, one pass of {n} per step) | "
+        f"{n / t_di['camjax']:,.2f} | {n / t_di['torch']:,.2f} | "
+        f"{t_di['torch'] / t_di['camjax']:.2f}x |",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        write_section("## Map methods and faithfulness (bench/methods.py)\n\n" + text)
+        print(f"\nwrote the methods section of {ROOT / 'BENCHMARKS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Pieces of the faithfulness metrics (faithfulness.py): input checks, class probabilities,
+RISE's blur, the pixel order of a map, the perturbed images of a chunk of steps, the AUC.
+Arrays in, arrays out; jitted where the work is on the device."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ScoreFn = Callable[[jax.Array], Any]
+
+
+def check_inputs(images, maps, classes, unit_maps: bool):
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must be (N, H, W, 3), got shape {images.shape}")
+    if maps.shape != images.shape[:3]:
+        raise ValueError(f"maps must be (N, H, W) = {images.shape[:3]} (one map per image at "
+                         f"the image resolution), got shape {maps.shape}")
+    if classes.shape != images.shape[:1] or not jnp.issubdtype(classes.dtype, jnp.integer):
+        raise ValueError(f"classes must be (N={images.shape[0]},) integers, got shape "
+                         f"{classes.shape} {classes.dtype}")
+    if maps.size:
+        lo, hi = float(jnp.min(maps)), float(jnp.max(maps))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError("maps hold NaN or inf")
+        if unit_maps and (lo < 0 or hi > 1):
+            raise ValueError(f"maps must lie in [0, 1] (got [{lo:.3g}, {hi:.3g}]): normalise "
+                             "them first, e.g. camjax.cam.normalize(maps)")
+
+
+def as_arrays(images, maps, classes):
+    as_jax = lambda a: a if isinstance(a, jax.Array) else jnp.asarray(a)    # noqa: E731
+    return as_jax(images), as_jax(maps), as_jax(classes)
+
+
+@jax.jit
+def class_probability(probs, classes):
+    """(N, s, C) or (N, C) probabilities -> (N, s) or (N,) of each image's class; a one-hot
+    contraction (a gather with sharded indices has no unambiguous sharding)."""
+    probs = probs.reshape(classes.shape[0], -1, probs.shape[-1])
+    hot = jax.nn.one_hot(classes, probs.shape[-1], dtype=probs.dtype)
+    return jnp.einsum("nsc,nc->ns", probs, hot, precision=jax.lax.Precision.HIGHEST)
+
+
+def class_scores(score_fn: ScoreFn, images, classes, check: bool = False) -> jax.Array:
+    """score_fn on (N * s, ...) images -> (N, s) probabilities of the classes."""
+    probs = jnp.asarray(score_fn(images))
+    if probs.ndim != 2 or probs.shape[0] != images.shape[0]:
+        raise ValueError(f"score_fn must return (N={images.shape[0]}, C) class probabilities, "
+                         f"got shape {probs.shape}")
+    if check and classes.size and not 0 <= int(jnp.min(classes)) <= int(
+            jnp.max(classes)) < probs.shape[1]:
+        raise ValueError(f"classes must lie in [0, {probs.shape[1]}) (score_fn's classes)")
+    return class_probability(probs, classes)
+
+
+def rise_blur_kernel(size: int = 11, sigma: float = 5.0) -> np.ndarray:
+    """RISE's ``gkern``: a (size, size) delta smoothed by scipy's gaussian_filter (sums to 1)."""
+    from scipy.ndimage import gaussian_filter
+    delta = np.zeros((size, size))
+    delta[size // 2, size // 2] = 1
+    return gaussian_filter(delta, sigma)
+
+
+@jax.jit
+def blur(images, kernel):
+    """Each channel convolved with ``kernel`` (k, k), zero padding (RISE's conv2d)."""
+    k = kernel.shape[0]
+    weights = jnp.broadcast_to(kernel.astype(images.dtype)[:, :, None, None], (k, k, 1, 3))
+    return jax.lax.conv_general_dilated(
+        images, weights, (1, 1), [(k // 2, k - 1 - k // 2)] * 2,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=3,
+        precision=jax.lax.Precision.HIGHEST)
+
+
+@jax.jit
+def pixel_ranks(maps):
+    """(N, H, W) -> (N, H W) int32: each pixel's place in decreasing order of the map,
+    ties broken by the row-major index (lower first)."""
+    flat = maps.reshape(maps.shape[0], -1)
+    order = jnp.argsort(-flat, axis=1, stable=True)
+    return jnp.argsort(order, axis=1).astype(jnp.int32)
+
+
+def step_counts(num_pixels: int, steps: int) -> np.ndarray:
+    """Pixels changed after each of the steps + 1 points: floor(i H W / steps)."""
+    return (np.arange(steps + 1) * num_pixels) // steps
+
+
+@jax.jit
+def perturbed_images(start, finish, ranks, counts):
+    """Images (N * s, H, W, 3): the pixels of rank < counts[j] from finish, the rest start."""
+    n, h, w, c = start.shape
+    switched = (ranks[:, None, :] < counts[None, :, None]).reshape(n, -1, h, w, 1)
+    x = jnp.where(switched, finish[:, None], start[:, None])
+    return x.reshape((-1, h, w, c))
+
+
+def auc(curves) -> np.ndarray:
+    """Trapezoid rule over [0, 1] of (..., steps + 1) curves at i / steps (RISE's ``auc``)."""
+    c = np.asarray(curves, np.float64)
+    return (c.sum(axis=-1) - (c[..., 0] + c[..., -1]) / 2) / (c.shape[-1] - 1)

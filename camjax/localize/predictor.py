@@ -1,0 +1,151 @@
+"""The model a ``camjax localize`` runs: a torchvision classifier from a weights file, or a
+camjax training workdir's latest checkpoint; and the one jitted call per batch.
+
+:func:`predict_batch` is images -> model -> top-k classes and their probabilities -> the
+chosen method's maps at the input's resolution, normalised to [0, 1], as one jitted
+function: ``camjax.cam.predict`` for ``cam``, the method's pure form
+(``camjax.methods.get_pure``) with ``camjax.cam.upsample`` / ``normalize`` otherwise.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from camjax import cam, methods, models
+from camjax.errors import UserError
+from camjax.localize.frames import Preprocessing
+
+# torchvision's classifiers that camjax builds whole (docs/models.md)
+CLASSIFIERS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
+               "densenet161", "mobilenet_v2")
+IMAGENET_CLASSES = 1000
+
+
+@dataclass
+class Predictor:
+    """A network ready for :func:`predict_batch`, with what the outputs need."""
+    graphdef: Any
+    state: Any
+    class_names: list[str]
+    preprocessing: Preprocessing
+    upsample: str
+    normalize: str
+    max_pixels: int
+    config: Any                                  # the run's config, or the defaults
+    source: dict = field(default_factory=dict)   # what was loaded, for predictions.json
+
+
+def _read_weights(weights: Path) -> dict:
+    from camjax.models.pretrained import read_state_dict
+    if not weights.is_file():
+        raise UserError(f"weights file not found: {weights}")
+    try:
+        return read_state_dict(weights)
+    except (ValueError, ImportError) as err:    # their messages name the file
+        raise UserError(str(err)) from None
+    except Exception as err:   # safetensors, torch and zip errors have no common base
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        raise UserError(f"{weights}: cannot read a state dict ({type(err).__name__}: "
+                        f"{first_line}); expected a torchvision .safetensors or .pth file") \
+            from None
+
+
+def _refuse_new_classifier(model, name: str, weights: Path, state: dict, report) -> None:
+    expected = tuple(reversed(models.class_weights(model).shape))        # torch (out, in)
+    found = {k: tuple(state[k].shape) for k in report.skipped if np.ndim(state[k]) == 2}
+    if not found:
+        raise UserError(f"{weights}: no classifier for {name} in the file (expected a "
+                        f"{expected} weight)")
+    key, shape = next(iter(found.items()))
+    raise UserError(f"{weights}: its classifier {key!r} has shape {shape} ({shape[0]} "
+                    f"classes), but {name} on ImageNet expects {expected}: localize --model "
+                    "runs ImageNet classifiers as they are; for a model fine-tuned on other "
+                    "classes, train it with camjax and use --workdir")
+
+
+def from_weights(name: str, weights) -> Predictor:
+    """torchvision classifier ``name`` (ImageNet's 1000 classes) filled whole from
+    ``weights``; the packaged default config gives the map options."""
+    from camjax import config as config_lib
+    from camjax.data import imagenet_classes, transforms
+    if name not in CLASSIFIERS:
+        raise UserError(f"--model {name!r}: localize --model takes a torchvision classifier "
+                        f"({', '.join(CLASSIFIERS)}); for other camjax networks train them "
+                        "and use --workdir")
+    weights = Path(weights)
+    state_dict = _read_weights(weights)
+    model = models.create(name, num_classes=IMAGENET_CLASSES, rngs=nnx.Rngs(0))
+    try:
+        report = models.load_pretrained(model, state_dict)
+    except ValueError as err:
+        raise UserError(f"{weights}: does not fit {name}: {err}") from None
+    if not report.classifier_loaded:
+        _refuse_new_classifier(model, name, weights, state_dict, report)
+    preprocessing = Preprocessing("imagenet", transforms.IMAGENET_CROP,
+                                  transforms.IMAGENET_RESIZE)
+    return _ready(model, imagenet_classes(), preprocessing, config_lib.defaults(),
+                  {"model": name, "weights": str(weights)})
+
+
+def from_workdir(workdir) -> Predictor:
+    """The latest checkpoint of a camjax training workdir, with its saved config (model,
+    image size, map options) and class names."""
+    from camjax import config as config_lib
+    from camjax.data import transforms
+    from camjax.training import restore_for_inference
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        raise UserError(f"--workdir {workdir}: no such folder (a camjax train workdir)")
+    config = config_lib.from_json(workdir / "config.json")
+    names_file = workdir / "class_names.json"
+    try:
+        names = json.loads(names_file.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as err:
+        raise UserError(f"{names_file}: cannot read the run's class names ({err})") from None
+    if not isinstance(names, list) or not names:
+        raise UserError(f"{names_file}: expected a JSON list of class names")
+    graphdef, state, _ = restore_for_inference(config, workdir, len(names))
+    model = nnx.merge(graphdef, state.params, state.rest)
+    # the run's evaluation transform (camjax trains with "resize"; a config may name
+    # torchvision's "imagenet" through transforms.EVAL_TRANSFORMS)
+    kind = config.eval_transform
+    if kind not in transforms.EVAL_TRANSFORMS:
+        raise UserError(f"{workdir}: unknown eval_transform {kind!r}")
+    size = config.image_size
+    resize = int(size / transforms.IMAGENET_CROP_FRACTION) if kind == "imagenet" else 0
+    return _ready(model, [str(n) for n in names], Preprocessing(kind, size, resize), config,
+                  {"workdir": str(workdir), "model": config.model})
+
+
+def _ready(model, class_names, preprocessing, config, source) -> Predictor:
+    model.eval()
+    graphdef, state = nnx.split(model)
+    state = jax.device_put(state, jax.local_devices()[0])   # one device: batches are small
+    return Predictor(graphdef, state, list(class_names), preprocessing, config.upsample,
+                     config.normalize, config.max_image_pixels, config, source)
+
+
+@partial(jax.jit, static_argnames=("graphdef", "method", "k", "upsample", "normalize"))
+def predict_batch(graphdef, state, images, *, method: str, k: int, upsample: str,
+                  normalize: str):
+    """(B, S, S, 3) inputs -> (top-k probabilities (B, k), classes (B, k), maps (B, k, S, S)
+    in [0, 1]) for ``method`` (a ``camjax.methods`` name)."""
+    if method == "cam":
+        logits, top, maps = cam.predict(graphdef, state, images, k=k, method=upsample,
+                                        mode=normalize)
+    else:
+        logits, _ = nnx.merge(graphdef, state)(images)
+        top = jax.lax.top_k(logits, k)[1]
+        raw = methods.get_pure(method)(graphdef, state, images, top)
+        maps = cam.normalize(cam.upsample(raw.astype(jnp.float32), images.shape[1:3],
+                                          upsample), normalize)
+    probabilities = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+    return jnp.take_along_axis(probabilities, top, axis=1), top, maps

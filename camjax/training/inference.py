@@ -1,0 +1,80 @@
+"""Predict functions for the evaluation job, built from (graphdef, state, mesh) and a
+config: this process's numpy rows in, the batch sharded along ``data``, any map method.
+
+``config.cam_method`` picks the map: ``cam`` (the one jitted ``camjax.cam.predict``) or
+any method of ``camjax.methods``, whose maps are upsampled to the evaluation map size
+and normalised like CAMs.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from camjax import cam, methods
+from camjax.training import mesh as mesh_lib
+
+
+def map_size(config) -> int:
+    """The side of the maps and ground truth that localization is evaluated at."""
+    return config.eval_map_size or config.image_size
+
+
+@partial(jax.jit, static_argnames=("graphdef", "name", "k", "method", "mode", "size"))
+def method_predict(graphdef, states, images, labels, *, name, k, method, mode, size):
+    """``cam.predict``'s outputs with the maps of ``camjax.methods`` method ``name``."""
+    state = nnx.merge_state(*states)
+    model = nnx.merge(graphdef, state)
+    logits, _ = model(images)
+    top = jax.lax.top_k(logits, k)[1]
+    classes = jnp.concatenate([labels[:, None], top], axis=1)
+    maps = methods.get_pure(name)(graphdef, state, images, classes)
+    maps = cam.upsample(maps.astype(jnp.float32), size, method=method)
+    return logits, top, cam.normalize(maps, mode=mode)
+
+
+def predict_function(graphdef, states, mesh, config):
+    """``(images, labels)`` -> ``(logits, top, maps)``: the predict function of
+    ``evaluator.localization``, maps of ``[label, top-1, ..., top-k]`` by
+    ``config.cam_method``."""
+    size = (map_size(config),) * 2
+    name = config.cam_method
+
+    def predict(images, labels):
+        batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
+        if name == "cam":
+            return cam.predict(graphdef, states, batch["image"], batch["label"],
+                               k=config.top_k, method=config.upsample, mode=config.normalize,
+                               size=size)
+        return method_predict(graphdef, states, batch["image"], batch["label"], name=name,
+                              k=config.top_k, method=config.upsample, mode=config.normalize,
+                              size=size)
+    return predict
+
+
+@partial(jax.jit, static_argnames=("graphdef", "k"))
+def _top_k(graphdef, states, images, k):
+    logits, _ = nnx.merge(graphdef, *states)(images)
+    return jax.lax.top_k(logits, k)[1]
+
+
+def top_k_function(graphdef, states, mesh, k: int):
+    """``images`` (this process's rows) -> top-k classes: ``evaluator.classification``'s."""
+    def top_k(images):
+        images = mesh_lib.global_batch(mesh, {"image": images})["image"]
+        return _top_k(graphdef, states, images, k)
+    return top_k
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def _probabilities(graphdef, states, images):
+    logits, _ = nnx.merge(graphdef, *states)(images)
+    return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+
+
+def score_function(graphdef, states):
+    """``images -> class probabilities``: the ``score_fn`` of the faithfulness metrics,
+    on this process's default device (the perturbed batches are not sharded)."""
+    return partial(_probabilities, graphdef, states)

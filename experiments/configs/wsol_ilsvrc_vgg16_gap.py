@@ -1,0 +1,36 @@
+"""VGG16-CAM on wsolevaluation's ILSVRC.
+
+ImageNet (train 1,281,167; test: the ILSVRC 2012 validation set, 50,000; val:
+ImageNetV2, 10,000).
+
+wsolevaluation's vanilla-CAM recipe (experiments/configs/wsolevaluation.py cites the
+sources): batch 32, SGD momentum 0.9, base learning rate 0.00001654502 (x10 on the new
+layers), weight decay 0.0005, 10 epochs = 400,365 steps of 32 (N = 1,281,167), the rate
+x0.1 every 3 epochs = 120,109 steps, resize 256 / random crop 224 / flip, evaluation at
+224, ImageNet weights ($CAMJAX_WEIGHTS_DIR, paper.py). Target on test: wsolevaluation's
+MaxBoxAccV2 60.0.
+
+VGG16-GAP without dropout (wsolevaluation's VggCam has none); its CAM conv keeps the CAM
+release's groups=2 (see wsolevaluation.py).
+
+From a wsolevaluation checkout (metadata/ and dataset/ prepared by its scripts):
+
+    camjax train --config experiments/configs/wsol_ilsvrc_vgg16_gap.py \
+        --workdir runs/ilsvrc_vgg16_gap
+    camjax evaluate --config experiments/configs/wsol_ilsvrc_vgg16_gap.py \
+        --workdir runs/ilsvrc_vgg16_gap
+
+Elsewhere, add --config.dataset=wsol:METADATA/ILSVRC --config.image_root=IMAGES/ILSVRC
+(docs/datasets.md).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))   # wsolevaluation.py, beside this file
+import wsolevaluation  # noqa: E402
+
+from camjax.configs import default  # noqa: E402
+
+
+def get_config():
+    return wsolevaluation.recipe(default.get_config(), "ILSVRC", "vgg16_gap")

@@ -1,0 +1,68 @@
+"""Run every method on a batch sharded along ``data`` and on the same batch unsharded.
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=4 python -m tests.methods.sharded_run
+
+Prints one JSON object: per method and mesh kind, the largest difference between the
+sharded and the unsharded maps and the output's partition spec; the same for the deletion
+and insertion curves of camjax.evaluation (score_fn on the sharded perturbed images). Run
+in a subprocess by test_grad_and_sharding.py (the device count is fixed when JAX starts).
+"""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from flax import nnx
+
+from camjax import methods
+from camjax.evaluation import deletion_insertion_curves
+from tests.methods.conftest import filled_model
+
+OPTIONS = {"score_cam": {"batch_size": 3}, "smooth_grad": {"samples": 3, "batch_size": 2},
+           "integrated_gradients": {"steps": 4, "batch_size": 2}}
+
+
+def main():
+    n = jax.device_count()
+    model = filled_model("tiny_gap", num_classes=5, widths=(8, 16), strides=(2, 2),
+                         cam_channels=8, gain=1.0, head_std=0.3)   # quick to compile
+    rng = np.random.default_rng(0)
+    images = rng.normal(0, 1, (2 * n, 16, 16, 3)).astype(np.float32)
+    classes = rng.integers(0, 5, (2 * n, 2)).astype(np.int32)
+    meshes = {"explicit": jax.make_mesh((n,), ("data",)),
+              "auto": jax.make_mesh((n,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))}
+    out = {"devices": n, "methods": {}}
+    for name, method in methods.METHODS.items():
+        opts = OPTIONS.get(name, {})
+        plain = np.asarray(method(model, jnp.asarray(images), jnp.asarray(classes), **opts))
+        row = {}
+        for kind, mesh in meshes.items():
+            sharding = NamedSharding(mesh, P("data"))
+            maps = method(model, jax.device_put(images, sharding),
+                          jax.device_put(classes, sharding), **opts)
+            row[kind] = {"max_diff": float(np.abs(np.asarray(maps) - plain).max()),
+                         "scale": float(np.abs(plain).max()),
+                         "spec": [str(s) for s in maps.sharding.spec],
+                         "shards": len({s.device for s in maps.addressable_shards})}
+        out["methods"][name] = row
+
+    graphdef, state = nnx.split(model)
+    probabilities = jax.jit(lambda s, x: jax.nn.softmax(nnx.merge(graphdef, s)(x)[0]))
+    score_fn = lambda x: probabilities(state, x)         # noqa: E731
+    maps = rng.uniform(0, 1, images.shape[:3]).astype(np.float32)
+    plain = deletion_insertion_curves(score_fn, images, maps, classes[:, 0], steps=8,
+                                      batch_size=4)
+    sharding = NamedSharding(meshes["explicit"], P("data"))
+    put = lambda a: jax.device_put(a, sharding)           # noqa: E731
+    sharded = deletion_insertion_curves(score_fn, put(images), put(maps), put(classes[:, 0]),
+                                        steps=8, batch_size=4)
+    out["curves"] = {m: {"max_diff": float(np.abs(np.asarray(sharded[m] - plain[m])).max()),
+                         "spec": [str(x) for x in sharded[m].sharding.spec]}
+                     for m in plain}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

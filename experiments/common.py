@@ -112,17 +112,26 @@ def class_subset(src, classes, tag: str) -> Subset:
     return Subset(src, np.flatnonzero(np.isin(labels, list(classes))))
 
 
-def sources(config, workdir=None):
-    return (pipeline.open_source(config, config.train_split, workdir or CACHE,
-                                 join_annotations=False),
-            pipeline.open_source(config, config.eval_split, workdir or CACHE))
+def sources(config, workdir=None, *, with_val: bool = False):
+    """(train, eval) sources of ``config``; ``with_val``: (train, eval, val), the last
+    ``config.val_split`` (train-fullsup, with boxes) as the evaluation job opens it."""
+    train = pipeline.open_source(config, config.train_split, workdir or CACHE,
+                                 join_annotations=False)
+    test = pipeline.open_source(config, config.eval_split, workdir or CACHE)
+    if not with_val:
+        return train, test
+    if not config.val_split:
+        raise ValueError(f"config.val_split is empty ({config.dataset}): the val-chosen "
+                         "operating point needs a train-fullsup split with boxes")
+    return train, test, pipeline.open_source(config, config.val_split, workdir or CACHE)
 
 
 # ----------------------------------------------------------------------------- training
 def train(config, name: str, *, data=None) -> tuple[dict, Path]:
     """Train (or reuse) ``config`` in CACHE/name; returns (final metrics, workdir).
 
-    ``data`` optionally replaces the (train, eval) sources, e.g. class subsets.
+    ``data`` optionally replaces the (train, eval) or (train, eval, val) sources, e.g.
+    class subsets.
     """
     from camjax.training import train_and_evaluate
     workdir = CACHE / name

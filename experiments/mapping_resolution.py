@@ -89,6 +89,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resolutions", type=int, nargs="+", default=[7, 14, 28])
     args = p.parse_args()
+    common.require_val_split(common.load_config(args.config))   # before any training
     t0 = time.perf_counter()
     out = common.results_dir(args, "mapping_resolution")
     rows, curves, size_rows = [], {}, []

@@ -27,7 +27,8 @@ def operating_points(metrics) -> dict:
     if "val_threshold" not in points:
         raise ValueError("the model's final evaluation has no val-chosen operating point: "
                          "its config needs val_split set to a split with boxes "
-                         "(experiments/configs/ablation_shapes.py has val_split = 'val')")
+                         "(experiments/configs/ablation_shapes.py has val_split = 'val'); "
+                         "delete its workdir in $CAMJAX_EXPERIMENTS_CACHE if it predates that")
     return points
 
 

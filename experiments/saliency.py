@@ -37,6 +37,7 @@ def main():
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
+    common.require_val_split(common.load_config(args.config))   # before any training
     t0 = time.perf_counter()
     out = common.results_dir(args, "saliency")
     config, metrics, workdir, src, names, model = common.seed_gap_model(args)

@@ -136,7 +136,8 @@ def main():
     swept.update(maps[:, 0], te["gt"])
     swept = swept.result()
     # the WSOL protocol's point: the threshold chosen on val images of the unseen classes
-    t_val = protocol.choose_on_val(svm_predict(model, clf, scale, (config.image_size,) * 2), config,
+    size = (config.image_size,) * 2
+    t_val = protocol.choose_on_val(svm_predict(model, clf, scale, size), config,
                                    common.class_subset(val_src, args.target, f"{tag}_val"))
     at_val = protocol.rule_scores(maps, te["gt"], pred == yte, t_val)
     src_val = protocol.operating_points(metrics)["val_threshold"]
@@ -169,14 +170,13 @@ def main():
     viz.titled_grid(out / "transfer_cams.png", panels, titles, ncols=len(idx),
                     suptitle="Unseen classes: CAM from the linear SVM's weights (top-1), "
                              "box red, ground truth green")
-    src_paper = metrics["operating_points"]["paper_rule"]["cam"]
-    centred = 100 * box_hits(centred_boxes(te["gt"], config.image_size, 1), te["gt"])[:, 0].mean()
+    centred = 100 * box_hits(centred_boxes(te["gt"], size[0], 1), te["gt"])[:, 0].mean()
     points = common.markdown_table(
         ["maps", "t chosen on val", "GT-known (t=0.2)", "GT-known (val t)",
          "top-1 loc (t=0.2)", "top-1 loc (val t)"],
         [["source net, its own classes and head", f"{src_val['threshold']:.2f}",
           f"{src_cam['gt_known_acc']:.1f}", f"{src_val['cam']['gt_known_acc']:.1f}",
-          f"{100 - src_paper['loc_top1_err']:.1f}", f"{100 - src_val['cam']['loc_top1_err']:.1f}"],
+          f"{100 - src_cam['loc_top1_err']:.1f}", f"{100 - src_val['cam']['loc_top1_err']:.1f}"],
          ["unseen classes, SVM-weight CAM", f"{t_val:.2f}", f"{gt_known:.1f}",
           f"{at_val['gt_known']:.1f}", f"{loc1:.1f}", f"{at_val['loc1']:.1f}"],
          ["unseen classes, centred box of mean GT size (no map)", "—", f"{centred:.1f}",

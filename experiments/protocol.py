@@ -17,7 +17,6 @@ import common
 from camjax.boxes import largest_component_boxes
 from camjax.evaluation.metrics import box_hits
 
-POINTS = {"paper_rule": "paper rule", "val_threshold": "val-chosen"}
 MARGIN = 5.0   # points: "much better" in the paper's sense (Table 2: about 10 points)
 
 

@@ -112,17 +112,31 @@ def class_subset(src, classes, tag: str) -> Subset:
     return Subset(src, np.flatnonzero(np.isin(labels, list(classes))))
 
 
-def sources(config, workdir=None):
-    return (pipeline.open_source(config, config.train_split, workdir or CACHE,
-                                 join_annotations=False),
-            pipeline.open_source(config, config.eval_split, workdir or CACHE))
+def sources(config, workdir=None, *, with_val: bool = False):
+    """(train, eval) sources of ``config``; ``with_val``: (train, eval, val), the last
+    ``config.val_split`` (train-fullsup, with boxes) as the evaluation job opens it."""
+    split = partial(pipeline.open_source, config, workdir=workdir or CACHE)
+    out = (split(config.train_split, join_annotations=False), split(config.eval_split))
+    if with_val:
+        require_val_split(config)
+        out += (split(config.val_split),)
+    return out
+
+
+def require_val_split(config) -> None:
+    """The val-chosen operating point needs ``config.val_split`` (checked before training)."""
+    if not config.val_split:
+        raise SystemExit(f"config.val_split is empty ({config.dataset}): the val-chosen "
+                         "operating point needs a train-fullsup split with boxes (the ablation "
+                         "and wsol_* configs have one, the paper's ilsvrc_* / cub_* do not)")
 
 
 # ----------------------------------------------------------------------------- training
 def train(config, name: str, *, data=None) -> tuple[dict, Path]:
     """Train (or reuse) ``config`` in CACHE/name; returns (final metrics, workdir).
 
-    ``data`` optionally replaces the (train, eval) sources, e.g. class subsets.
+    ``data`` optionally replaces the (train, eval) or (train, eval, val) sources, e.g.
+    class subsets.
     """
     from camjax.training import train_and_evaluate
     workdir = CACHE / name

@@ -14,8 +14,8 @@ the batch just trained on (train mode, nothing updated):
 
 Then the top-1 error on the first ``--eval-images`` test images. Each run is one
 ``--run NAME:key=value,...`` (config keys; ``kw.K=V`` sets model_kwargs[K]; ``diag.K=V``
-the probes of :func:`gmp_probes.apply_probes`: ``head`` 'lse' (with ``r``), 'pooled_bn'
-or 'center', ``init_scale``); results go to ``--out`` as JSON and a figure comparing the
+the probes of :func:`gmp_probes.apply_probes`: ``head`` 'lse' (with ``r``) or
+'pooled_bn', ``init_scale``); results go to ``--out`` as JSON and a figure comparing the
 runs (``--replot`` adds saved runs to it). The probes are in gmp_probes.py.
 
     nice -n 10 python experiments/gmp_diagnostics.py --steps 200 \\

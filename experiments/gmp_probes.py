@@ -1,6 +1,5 @@
 """The probes of gmp_diagnostics.py: one batch's gradients and pooled-feature statistics,
-the classifier's sharpness, and heads tried only there (log-sum-exp, pooled BatchNorm,
-pooled mean-centring)."""
+the classifier's sharpness, and heads tried only there (log-sum-exp, pooled BatchNorm)."""
 from __future__ import annotations
 
 from functools import partial
@@ -14,32 +13,14 @@ from camjax.models.heads import global_pool
 from camjax.training import step as step_lib
 
 
-class MeanCenter(nnx.Module):
-    """Subtract the batch mean of each channel (a running mean in eval mode): the
-    mean-only BatchNorm of Salimans & Kingma (2016, Weight Normalization, sec. 3.1)."""
-
-    def __init__(self, num_features: int, momentum: float = 0.9):
-        self.mean = nnx.BatchStat(jnp.zeros((num_features,), jnp.float32))
-        self.momentum, self.use_running_average = momentum, False
-
-    def __call__(self, x):
-        if self.use_running_average:
-            return x - self.mean[...]
-        m = x.mean(0)
-        self.mean[...] = self.momentum * self.mean[...] + (1 - self.momentum) * m
-        return x - m
-
-
 class ProbeHead(nnx.Module):
     """Heads tried here only: log-sum-exp pooling of sharpness ``r`` (Pinheiro & Collobert,
-    CVPR 2015: r -> 0 is GAP, r -> inf is GMP), BatchNorm of the pooled vector, or the
-    pooled vector minus its batch mean."""
+    CVPR 2015: r -> 0 is GAP, r -> inf is GMP), or BatchNorm of the pooled vector."""
 
     def __init__(self, in_features, num_classes, *, kind: str, r: float = 1.0,
                  pooling: str = "gmp", rngs: nnx.Rngs):
         self.kind, self.r, self.pooling = kind, r, pooling
         self.norm = nnx.BatchNorm(in_features, momentum=0.9, rngs=rngs)
-        self.center = MeanCenter(in_features)
         self.classifier = nnx.Linear(in_features, num_classes, use_bias=False,
                                      kernel_init=nnx.initializers.normal(0.01), rngs=rngs)
 
@@ -54,9 +35,7 @@ class ProbeHead(nnx.Module):
             return (jax.nn.logsumexp(flat, axis=1) - np.log(h * w)) / self.r
         if self.kind == "pooled_bn":
             return self.norm(global_pool(features, self.pooling))
-        if self.kind == "center":
-            return self.center(global_pool(features, self.pooling))
-        raise ValueError(f"diag.head must be 'lse', 'pooled_bn' or 'center', got {self.kind!r}")
+        raise ValueError(f"diag.head must be 'lse' or 'pooled_bn', got {self.kind!r}")
 
 
 def apply_probes(model, diag: dict, num_classes: int):
@@ -69,6 +48,17 @@ def apply_probes(model, diag: dict, num_classes: int):
         kern = model.head.classifier.kernel
         kern[...] = kern[...] * (diag["init_scale"] / 0.01)
     return model
+
+
+def classifier_input(model, features):
+    """(the features the head pools, the vector its classifier sees), as the model
+    computes them (tiny_gap's ``center_pooled`` subtracts the pooled batch mean)."""
+    centre = getattr(model, "pooled_mean", None)
+    head_features = features if centre is None else features - centre(features)
+    head = model.head
+    pooled = (head.pool(head_features) if isinstance(head, ProbeHead)
+              else global_pool(head_features, head.pooling))
+    return head_features, pooled
 
 
 def group_of(path) -> str:
@@ -98,16 +88,16 @@ def probe(params, rest, images, labels, *, graphdef, num_classes):
     def loss_fn(params, feature_shift):
         model = nnx.merge(graphdef, params, jax.tree.map(lambda x: x, rest))
         features = cam_features(params) + feature_shift    # shift 0: its grad is dL/dF
-        logits = model.head(features)
+        logits = model.head(classifier_input(model, features)[0])
         loss = step_lib.cross_entropy(logits, labels)
         return loss, (logits, features)
 
     shift = jnp.zeros(jax.eval_shape(cam_features, params).shape, jnp.float32)
     (loss, (logits, feats)), (grads, dfeat) = jax.value_and_grad(
         loss_fn, argnums=(0, 1), has_aux=True)(params, shift)
-    head = nnx.merge(graphdef, params, jax.tree.map(lambda x: x, rest)).head
-    pooled = (head.pool(feats) if isinstance(head, ProbeHead)       # (B, K), classifier input
-              else global_pool(feats, head.pooling))
+    model = nnx.merge(graphdef, params, jax.tree.map(lambda x: x, rest))
+    head = model.head
+    _, pooled = classifier_input(model, feats)                      # (B, K)
     b, h, w, k = feats.shape
     flat = feats.reshape(b, h * w, k)
     win = jnp.argmax(flat, axis=1)                                  # (B, K) position index

@@ -18,8 +18,11 @@ the probes of :func:`gmp_probes.apply_probes`: ``head`` 'lse' (with ``r``) or
 'pooled_bn', ``init_scale``); results go to ``--out`` as JSON and a figure comparing the
 runs (``--replot`` adds saved runs to it). The probes are in gmp_probes.py.
 
-    nice -n 10 python experiments/gmp_diagnostics.py --steps 200 \\
-        --run gap:pooling=\\'gap\\' --run gmp:pooling=\\'gmp\\' --out /tmp/gmp_runs/diag
+    nice -n 10 python experiments/gmp_diagnostics.py --steps 300 \\
+        --run "gmp_before:pooling='gmp',kw.center_pooled=False,new_layer_lr_mult=1.0" \\
+        --run "gmp_after:pooling='gmp'" --out /tmp/gmp_runs/diag
+
+(the ablation config holds the recipe that trains GMP; FINDINGS.md lists the runs made).
 """
 from __future__ import annotations
 
@@ -105,11 +108,12 @@ def run_one(args, name: str, overrides: dict, diag: dict) -> dict:
 
 
 PANELS = [("train loss (10-step mean)", None), ("grad norm: CAM conv", ("grad", "cam_conv")),
-          ("grad norm: classifier", ("grad", "head")),
           ("grad norm: first conv", ("grad", "backbone.0")),
-          ("pooled: mean", ("pooled_mean",)), ("pooled: std over the batch", ("pooled_std_batch",)),
-          ("pooled: between/within-class variance", ("fisher",)),
+          ("classifier input: mean", ("pooled_mean",)),
+          ("classifier input: std over images", ("pooled_std_batch",)),
+          ("classifier input: between/within-class var", ("fisher",)),
           ("CAM features: fraction of positions > 0", ("active_positions",)),
+          ("share of the batch given the top class", ("pred_mode_frac",)),
           ("classifier lr x sharpness (unstable > 3.8)", ("lr_sharpness",))]
 
 

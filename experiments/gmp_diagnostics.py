@@ -139,6 +139,8 @@ def plot(records: list, path: Path) -> None:
                 ax.plot(*zip(*points), label=r["name"], color=f"C{i}")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
+        if key is None:
+            ax.set_ylim(0, 4)     # a diverging run would hide the others
         if key and key[0] in ("grad", "lr_sharpness"):
             ax.set_yscale("log")
         if key == ("lr_sharpness",):   # SGD momentum 0.9: stable while lr * lambda < 2 (1 + 0.9)

@@ -41,9 +41,9 @@ DEFAULT_CONFIG = REPO / "experiments" / "configs" / "ablation_shapes.py"
 
 
 # ----------------------------------------------------------------------------- CLI, config
-def parser(description: str) -> argparse.ArgumentParser:
+def parser(description: str, config=DEFAULT_CONFIG) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--config", default=str(DEFAULT_CONFIG.relative_to(REPO)),
+    p.add_argument("--config", default=str(Path(config).relative_to(REPO)),
                    help="ml_collections config the runs start from (default: %(default)s)")
     p.add_argument("--out", default=None, help="results folder (default experiments/results/NAME)")
     p.add_argument("--eval-images", type=int, default=1000,
@@ -285,7 +285,8 @@ def trained(args, name_parts, **overrides):
 
 
 def seed_gap_model(args):
-    """The gap_vs_gmp GAP model of ``args.seed`` (trained if not cached) and the eval split:
+    """The GAP model of ``args.config`` and ``args.seed`` (trained if not cached; threshold,
+    saliency, class_units and mapping_resolution's 14x14 row share it) and the eval split:
     (config, metrics, workdir, eval source, class names, model)."""
     config, metrics, workdir = trained(args, ("gap", f"s{args.seed}"), pooling="gap",
                                        seed=args.seed)

@@ -1,5 +1,6 @@
-"""The ablation base config trains GAP and GMP under one recipe: a centred classifier
-input and the 10x rate on exactly the CAM conv and the classifier."""
+"""GAP vs GMP's config trains both poolings under one recipe: a centred classifier input
+and the 10x rate on exactly the CAM conv and the classifier; the other ablations and the
+demo keep the plain recipe."""
 from __future__ import annotations
 
 import jax
@@ -11,7 +12,7 @@ from tests.conftest import CONFIGS
 
 
 def test_ablation_recipe_centres_gmp_and_speeds_up_the_new_layers():
-    c = config_lib.load(CONFIGS / "ablation_shapes.py", {"pooling": "gmp"})
+    c = config_lib.load(CONFIGS / "gap_vs_gmp_shapes.py", {"pooling": "gmp"})
     model = nnx.eval_shape(lambda: state_lib.build_model(c, 12))
     assert model.pooled_mean is not None and model.pooled_mean.pooling == "gmp"
     params = nnx.state(model, nnx.Param)
@@ -21,5 +22,5 @@ def test_ablation_recipe_centres_gmp_and_speeds_up_the_new_layers():
         groups.setdefault(label, set()).add(str(path[0].key))
     assert groups == {"new": {"cam_conv", "head"}, "backbone": {"backbone"}}
     assert c.new_layer_lr_mult == 10.0 and c.learning_rate == 0.05
-    demo = config_lib.load(CONFIGS / "demo.py")          # the demo keeps the plain recipe
-    assert "center_pooled" not in demo.model_kwargs and demo.new_layer_lr_mult == 1.0
+    for plain in (config_lib.load("demo"), config_lib.load(CONFIGS / "ablation_shapes.py")):
+        assert "center_pooled" not in plain.model_kwargs and plain.new_layer_lr_mult == 1.0

@@ -109,8 +109,8 @@ def main():
     seeds_table = common.markdown_table(["pooling", "seed"] + names + ["train min"], per_seed)
     figure(out / "cams_gap_vs_gmp.png", shown)
     body = f"""Recipe: `{args.config}` (the ablation base, {config.model}
-{config.num_train_steps} steps x {config.batch_size}, with a centred classifier input and a 10x rate on the CAM conv and the classifier, so that
-both poolings train; without it GMP stays at chance, see [FINDINGS.md](FINDINGS.md) for
+{config.num_train_steps} steps x {config.batch_size}, with a centred classifier input and
+a 10x rate on the CAM conv and the classifier, so that both poolings train; without it GMP stays at chance, see [FINDINGS.md](FINDINGS.md) for
 the diagnosis and every variant tried). Seeds {', '.join(map(str, args.seeds))} per
 pooling; test split, {len(shown['gap'][0]['label'])} images. Errors and accuracies in %,
 mean ± half the range over seeds. "20%": the paper rule at 20% of the CAM's max; "val":

@@ -111,12 +111,12 @@ def main():
     body = f"""Recipe: `{args.config}` (the ablation base, {config.model}
 {config.num_train_steps} steps x {config.batch_size}, with a centred classifier input and
 a 10x rate on the CAM conv and the classifier, so that both poolings train; without it
-GMP stays at chance, see [FINDINGS.md](FINDINGS.md) for the diagnosis and every variant tried). Seeds {', '.join(map(str, args.seeds))} per
-pooling; test split, {len(shown['gap'][0]['label'])} images. Errors and accuracies in %,
-mean ± half the range over seeds. "20%": the paper rule at 20% of the CAM's max; "val":
-at the threshold chosen on the val split (train-fullsup, the best MaxBoxAcc there), each
-model its own. "box area / GT": the paper-rule box of the true class over the ground-truth
-box, mean over images.
+GMP stays at chance, see [FINDINGS.md](FINDINGS.md) for the diagnosis and every variant
+tried). Seeds {', '.join(map(str, args.seeds))} per pooling; test split,
+{len(shown['gap'][0]['label'])} images. Errors and accuracies in %, mean ± half the range
+over seeds. "20%": the paper rule at 20% of the CAM's max; "val": at the threshold chosen
+on the val split (train-fullsup, the best MaxBoxAcc there), each model its own. "box area
+/ GT": the paper-rule box of the true class over the ground-truth box, mean over images.
 
 {table}
 

@@ -3,8 +3,11 @@
 Models are cached in .cache/experiments (a second run reuses them). Budget on 2 shared
 CPU cores: see experiments/results/README.md.
 
-    .venv/bin/python experiments/run_all.py [--config experiments/configs/ablation_shapes.py]
-        [--only gap_vs_gmp threshold ...] [--skip generic_features]
+    .venv/bin/python experiments/run_all.py [--config CONFIG] [--only gap_vs_gmp threshold ...]
+        [--skip generic_features]
+
+Without ``--config`` every script runs on its own default (experiments/configs/
+ablation_shapes.py; gap_vs_gmp.py: gap_vs_gmp_shapes.py, the recipe that trains GMP).
 """
 from __future__ import annotations
 
@@ -21,14 +24,15 @@ ORDER = ["gap_vs_gmp", "threshold", "saliency", "class_units", "mapping_resoluti
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", default="experiments/configs/ablation_shapes.py")
+    p.add_argument("--config", default=None, help="one config for every script")
     p.add_argument("--only", nargs="+", choices=ORDER)
     p.add_argument("--skip", nargs="+", choices=ORDER, default=[])
     args, rest = p.parse_known_args()
     names = [n for n in (args.only or ORDER) if n not in args.skip]
     rows, failed = [], []
     for name in names:
-        cmd = [sys.executable, str(HERE / f"{name}.py"), "--config", args.config, *rest]
+        config = ["--config", args.config] if args.config else []
+        cmd = [sys.executable, str(HERE / f"{name}.py"), *config, *rest]
         print(f"== {name}: {' '.join(cmd)}", flush=True)
         t0 = time.perf_counter()
         rc = subprocess.call(cmd, cwd=HERE.parent)

@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from camjax import config as config_lib  # noqa: E402
 from camjax.data import pipeline, transforms  # noqa: E402
+from sections import write_section  # noqa: E402  (bench/sections.py)
 
-START, END = "<!-- input_pipeline:start -->", "<!-- input_pipeline:end -->"
 # Assumed, not measured here: ResNet-50 v1.5 mixed-precision training on one A100, the
 # order of NVIDIA DeepLearningExamples' published throughput (~2,500-3,000 images/s).
 RESNET50_RATE = 2800
@@ -105,15 +105,6 @@ def pil_rate(paths: list[Path], batch: int, batches: int) -> float:
     return batches * batch / (time.perf_counter() - t)
 
 
-def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    block = f"{START}\n{text.rstrip()}\n{END}\n"
-    old = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        new = old.rstrip("\n") + "\n\n" + block
-    path.write_text(new)
 
 
 def main(argv=None):
@@ -171,7 +162,8 @@ def main(argv=None):
         "order of NVIDIA DeepLearningExamples' ResNet-50 v1.5 mixed-precision training on "
         "one A100, not measured here).")
     if not args.no_write:
-        write_section("## Input pipeline (bench/input_pipeline.py)\n\n" + "\n".join(lines))
+        write_section("input_pipeline",
+                      "## Input pipeline (bench/input_pipeline.py)\n\n" + "\n".join(lines))
         print(f"\nwrote the input_pipeline section of {ROOT / 'BENCHMARKS.md'}")
 
 

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))         # camjax and the test oracle from this che
 import camjax  # noqa: E402
 from camjax.boxes._checks import default_workers  # noqa: E402
 from tests.boxes import oracle  # noqa: E402
+from sections import write_section  # noqa: E402  (bench/sections.py)
 
-START, END = "<!-- localization:start -->", "<!-- localization:end -->"
 
 
 def median_time(fn, repeats: int) -> float:
@@ -68,16 +68,6 @@ def cam_maps(feats, weights, top):
     return camjax.cam.normalize(maps, "minmax")
 
 
-def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    block = f"{START}\n{text.rstrip()}\n{END}\n"
-    old = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        new = head + block + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + block
-    path.write_text(new)
 
 
 def main(argv=None):
@@ -176,7 +166,8 @@ def main(argv=None):
         f"jitted, batch {feats.shape[0]}): {nm / t_cam:,.0f} maps/s "
         f"({t_cam / nm * 1e3:.3f} ms/map)")
     if not args.no_write:
-        write_section("## Localization (bench/localization.py)\n\n" + "\n".join(lines))
+        write_section("localization",
+                      "## Localization (bench/localization.py)\n\n" + "\n".join(lines))
         print(f"\nwrote the localization section of {ROOT / 'BENCHMARKS.md'}")
 
 

@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 import camjax  # noqa: E402
 from camjax.evaluation import deletion_insertion_curves  # noqa: E402
 from camjax.evaluation.perturbation import auc, rise_blur_kernel  # noqa: E402
+from sections import write_section  # noqa: E402  (bench/sections.py)
 
-START, END = "<!-- methods:start -->", "<!-- methods:end -->"
 NUM_CLASSES = 100
 WIDTHS, STRIDES, CAM_CHANNELS = (24, 32, 48, 64, 96), (2, 2, 1, 2, 1), 128
 
@@ -155,15 +155,6 @@ def torch_deletion_insertion(net, x, maps, classes, steps):
 
 
 # ------------------------------------------------------------------------------ report
-def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    block = f"{START}\n{text.rstrip()}\n{END}\n"
-    old = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        new = old.rstrip("\n") + "\n" + block
-    path.write_text(new)
 
 
 def median_interleaved(runs: dict, repeats: int) -> dict:
@@ -253,7 +244,8 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section("## Map methods and faithfulness (bench/methods.py)\n\n" + text)
+        write_section("methods",
+                      "## Map methods and faithfulness (bench/methods.py)\n\n" + text)
         print(f"\nwrote the methods section of {ROOT / 'BENCHMARKS.md'}")
     return 0
 

@@ -20,6 +20,18 @@ def _panel(image, cam, box, gt_boxes, upscale: int) -> np.ndarray:
     return np.kron(panel, np.ones((upscale, upscale, 1), np.uint8))
 
 
+def _save(fig, ax, path) -> Path:
+    """A line plot's grid and legend, then the PNG at ``path``."""
+    import matplotlib.pyplot as plt
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def gallery_png(path, gallery, class_names, upscale: int = 2) -> Path:
     """Each test image with its top-1 CAM, the predicted box (red) and ground truth (green)."""
     import matplotlib
@@ -58,13 +70,7 @@ def curves_png(path, metrics: dict) -> Path:
     ax.set_xlabel("CAM threshold (fraction of the map's max)")
     ax.set_ylabel("box accuracy (%)")
     ax.set_title(f"MaxBoxAccV2 = {v2['max_box_acc_v2']:.1f}")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def extremes_png(path, best: list, worst: list, upscale: int = 2) -> Path:
@@ -87,10 +93,4 @@ def faithfulness_png(path, faith: dict) -> Path:
                 label=f"{name} (AUC {faith[f'{name}_auc']:.3f})")
     ax.set_xlabel("fraction of pixels removed / inserted, in the map's order")
     ax.set_ylabel("top-1 class probability")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)

@@ -148,7 +148,8 @@ CASES = [
           ("upsample", "nearest", "bilinear, bicubic"), ("normalize", "zscore", "minmax, max"),
           ("pooling", "avg", "gap, gmp"), ("model", "resnet9000", "tiny_gap"),
           ("lr_schedule", "linear", "cosine"), ("augment", "mixup", "flip"),
-          ("compute_dtype", "float16", "bfloat16")]],
+          ("compute_dtype", "float16", "bfloat16"), ("cam_method", "gradcam", "grad_cam"),
+          ("eval_transform", "crop", "resize, imagenet")]],
     # the network
     Case("model_kwargs_unknown", train(**{"model_kwargs.nope": 1}),
          ("config.model_kwargs.nope is not an argument of tiny_gap", "widths")),

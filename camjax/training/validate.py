@@ -47,19 +47,21 @@ RANGES = {
     "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "cam_threshold": (lambda v: 0 <= v <= 1, "in [0, 1] (a fraction of the map's max)"),
     "cam_curve_interval": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "faithfulness_steps": _AT_LEAST_1, "faithfulness_batch_size": _AT_LEAST_1,
 }
 
 
 def choices() -> dict[str, tuple[str, ...]]:
     """The allowed values of each enumerated config key (imports the library)."""
-    from camjax import cam, models
+    from camjax import cam, methods, models
     from camjax.data import transforms
     from camjax.models.registry import POOLINGS
     from camjax.training import optim, state
     return {"model": tuple(models.available()), "pooling": POOLINGS,
             "upsample": tuple(cam.UPSAMPLE_METHODS), "normalize": tuple(cam.NORMALIZE_MODES),
             "lr_schedule": optim.LR_SCHEDULES, "augment": tuple(transforms.AUGMENTATIONS),
-            "compute_dtype": tuple(state.COMPUTE_DTYPES)}
+            "compute_dtype": tuple(state.COMPUTE_DTYPES), "cam_method": tuple(methods.METHODS),
+            "eval_transform": tuple(transforms.EVAL_TRANSFORMS)}
 
 
 def check_values(config) -> None:

@@ -5,7 +5,6 @@ the image; the head pools them (GAP of f, or of f^2 for a score that is not line
 features) and applies a dense layer without bias. Its numpy twin, :func:`toy_forward`,
 computes the same thing with einsums, so tests compare the methods with hand computations.
 """
-import math
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +13,7 @@ import pytest
 from flax import nnx
 
 import camjax
+from tests.random_weights import fill
 
 
 class ToyHead(nnx.Module):
@@ -82,27 +82,8 @@ def filled_model(name, *, num_classes=6, seed=5, calibrate=None, gain=2.0,
     pass over them instead (activations of a sensible scale)."""
     model = nnx.eval_shape(lambda: camjax.models.create(name, num_classes=num_classes,
                                                         rngs=nnx.Rngs(0), **kwargs))
-    rng = np.random.default_rng(seed)
-    for path, var in nnx.to_flat_state(nnx.state(model)):
-        x = var.get_value()
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            value = jax.random.key(seed)
-        elif not jnp.issubdtype(x.dtype, jnp.floating):
-            value = np.zeros(x.shape)
-        elif "classifier" in path:
-            value = rng.normal(0, head_std, x.shape)
-        elif len(x.shape) >= 2:
-            value = rng.normal(0, math.sqrt(gain / math.prod(x.shape[:-1])), x.shape)
-        elif calibrate is not None and path[-1] in ("mean", "var", "scale"):
-            value = np.zeros(x.shape) if path[-1] == "mean" else np.ones(x.shape)
-        elif path[-1] == "mean":
-            value = rng.normal(0, 0.3, x.shape)
-        elif path[-1] in ("var", "scale"):
-            value = rng.uniform(0.5, 1.5, x.shape)
-        else:
-            value = rng.normal(0, 0.1, x.shape)
-        var.set_value(value if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-                      else jnp.asarray(value, x.dtype))
+    fill(model, seed, bn="random" if calibrate is None else "zero_unit", gain=gain,
+         head_std=head_std)
     if calibrate is not None:
         model.train()
         nnx.jit(lambda m, x: m(x))(model, calibrate)     # one compile, not one per op

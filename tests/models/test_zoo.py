@@ -13,6 +13,7 @@ import pytest
 from flax import nnx
 
 import camjax
+from tests.random_weights import fill
 from camjax.models import class_weights, parameter_count
 from camjax.models.googlenet import max_pool2d
 
@@ -29,27 +30,8 @@ def abstract(name, pooling="gap", num_classes=C, **kwargs):
 
 
 def materialize(model, seed=0):
-    """Give an abstract model concrete values from numpy (He-normal kernels, BN identity).
-
-    Eager flax initialisation compiles one random op per parameter shape (tens of seconds
-    for GoogLeNet on CPU); this keeps compiled tests small. The model's own initialisers
-    are traced by ``abstract``.
-    """
-    rng = np.random.default_rng(seed)
-    for path, var in nnx.to_flat_state(nnx.state(model)):
-        x = var.get_value()
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            value = jax.random.key(seed)
-        elif not jnp.issubdtype(x.dtype, jnp.floating):
-            value = np.zeros(x.shape)
-        elif len(x.shape) >= 2:
-            value = rng.normal(0, math.sqrt(2 / math.prod(x.shape[:-1])), x.shape)
-        elif path[-1] in ("scale", "var"):
-            value = np.ones(x.shape)
-        else:
-            value = rng.normal(0, 0.01, x.shape)
-        var.set_value(jnp.asarray(value, x.dtype))
-    return model
+    """Concrete values from numpy (He-normal kernels, BatchNorm scales and variances 1)."""
+    return fill(model, seed, bn="unit", other_std=0.01)
 
 
 def output_shapes(model, size):

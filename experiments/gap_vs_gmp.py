@@ -108,11 +108,12 @@ def main():
         [[pl.upper()] + [common.mean_spread(rows[pl][n]) for n in names] for pl in rows])
     seeds_table = common.markdown_table(["pooling", "seed"] + names + ["train min"], per_seed)
     figure(out / "cams_gap_vs_gmp.png", shown)
-    body = f"""Recipe: `{args.config}` (the ablation base, {config.model}
-{config.num_train_steps} steps x {config.batch_size}, with a centred classifier input and
+    body = f"""Recipe: `{args.config}` ({config.model}, {config.num_train_steps} steps x
+{config.batch_size} for every model: the ablation base with a centred classifier input and
 a 10x rate on the CAM conv and the classifier, so that both poolings train; without it
-GMP stays at chance, see [FINDINGS.md](FINDINGS.md) for the diagnosis and every variant
-tried). Seeds {', '.join(map(str, args.seeds))} per pooling; test split,
+GMP stays at chance. [FINDINGS.md](FINDINGS.md) has the diagnosis, every variant tried,
+and why 750 steps rather than the base's 500: one GMP seed was still leaving chance at
+500). Seeds {', '.join(map(str, args.seeds))} per pooling; test split,
 {len(shown['gap'][0]['label'])} images. Errors and accuracies in %, mean ± half the range
 over seeds. "20%": the paper rule at 20% of the CAM's max; "val": at the threshold chosen
 on the val split (train-fullsup, the best MaxBoxAcc there), each model its own. "box area

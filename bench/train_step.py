@@ -41,7 +41,7 @@ NUM_CLASSES = 1000
 
 # ----------------------------------------------------------------------------- camjax
 def _config(model: str, image_size: int, batch: int, dtype: str):
-    return config_lib.load(ROOT / "experiments" / "configs" / "demo.py", {
+    return config_lib.load("demo", {
         "model": model, "image_size": image_size, "batch_size": batch, "eval_batch_size": batch,
         "compute_dtype": dtype, "learning_rate": 0.001, "lr_schedule": "constant",
         "warmup_steps": 0, "new_layer_lr_mult": 1.0 if model == "tiny_gap" else 10.0})

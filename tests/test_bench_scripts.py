@@ -1,0 +1,30 @@
+"""Every bench/ script runs end to end at a tiny size (``--no-write``: BENCHMARKS.md is
+left alone), so a script that no longer matches the library fails here rather than in
+``make bench``. What they measure is not asserted: speed is never a test."""
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+TINY_ARGS = {
+    "localization.py": ["--images", "2", "--images-b", "2", "--repeats", "1"],
+    "train_step.py": ["--models", "tiny_gap", "--image-size", "32", "--batch-per-device",
+                      "2", "--steps", "1", "--repeats", "1", "--matmul-size", "64"],
+    "input_pipeline.py": ["--images", "16", "--batch", "4", "--batches", "1", "--threads",
+                          "1", "--workers", "--repeats", "1"],
+    "methods.py": ["--images", "1", "--image-size", "32", "--chunk", "4", "--steps", "4",
+                   "--repeats", "1"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(TINY_ARGS))
+def test_bench_script_runs(script, tmp_path):
+    before = (ROOT / "BENCHMARKS.md").read_bytes()
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / script), *TINY_ARGS[script],
+                          "--no-write"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    assert (ROOT / "BENCHMARKS.md").read_bytes() == before

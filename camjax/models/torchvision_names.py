@@ -43,24 +43,25 @@ def _classifier(name: str, arch: str, prefix: str, load: bool) -> Path | None:
     return HEAD + (_leaf(_CONV, arch, name, leaf),) if load else None
 
 
-def alexnet_path(name: str) -> Path | None:
-    """torchvision ``alexnet``: ``features.{0,3,6,8,10}`` -> ``features[0..4]``."""
+def _features_path(arch: str, name: str, conv_indices) -> Path | None:
+    """``features.<i>.<leaf>`` of a torchvision plain-conv stack -> ``features[k]``, k the
+    position of i among the conv layers; the torch classifier is not loaded."""
     if name.startswith("classifier."):
         return None
     m = re.fullmatch(r"features\.(\d+)\.(\w+)", name)
-    if not m or int(m[1]) not in ALEXNET_CONV_INDICES:
-        raise _unknown("alexnet", name)
-    return ("features", ALEXNET_CONV_INDICES.index(int(m[1])), _leaf(_CONV, "alexnet", name, m[2]))
+    if not m or int(m[1]) not in conv_indices:
+        raise _unknown(arch, name)
+    return ("features", conv_indices.index(int(m[1])), _leaf(_CONV, arch, name, m[2]))
+
+
+def alexnet_path(name: str) -> Path | None:
+    """torchvision ``alexnet``: ``features.{0,3,6,8,10}`` -> ``features[0..4]``."""
+    return _features_path("alexnet", name, ALEXNET_CONV_INDICES)
 
 
 def vgg16_path(name: str) -> Path | None:
     """torchvision ``vgg16``: ``features.{0,2,...,28}`` -> ``features[0..12]``."""
-    if name.startswith("classifier."):
-        return None
-    m = re.fullmatch(r"features\.(\d+)\.(\w+)", name)
-    if not m or int(m[1]) not in VGG16_CONV_INDICES:
-        raise _unknown("vgg16", name)
-    return ("features", VGG16_CONV_INDICES.index(int(m[1])), _leaf(_CONV, "vgg16", name, m[2]))
+    return _features_path("vgg16", name, VGG16_CONV_INDICES)
 
 
 def googlenet_path(name: str) -> Path | None:

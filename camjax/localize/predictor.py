@@ -3,8 +3,8 @@ camjax training workdir's latest checkpoint; and the one jitted call per batch.
 
 :func:`predict_batch` is images -> model -> top-k classes and their probabilities -> the
 chosen method's maps at the input's resolution, normalised to [0, 1], as one jitted
-function: ``camjax.cam.predict`` for ``cam``, the method's pure form
-(``camjax.methods.get_pure``) with ``camjax.cam.upsample`` / ``normalize`` otherwise.
+function around ``camjax.training.inference.predict_maps``, the evaluation job's predict
+(``camjax.cam.predict`` for ``cam``, the method's pure form otherwise).
 """
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from camjax import cam, methods, models
+from camjax import models
 from camjax.errors import UserError
 from camjax.localize.frames import Preprocessing
+from camjax.training import inference
 
 # torchvision's classifiers that camjax builds whole (docs/models.md)
 CLASSIFIERS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
@@ -138,14 +139,7 @@ def predict_batch(graphdef, state, images, *, method: str, k: int, upsample: str
                   normalize: str):
     """(B, S, S, 3) inputs -> (top-k probabilities (B, k), classes (B, k), maps (B, k, S, S)
     in [0, 1]) for ``method`` (a ``camjax.methods`` name)."""
-    if method == "cam":
-        logits, top, maps = cam.predict(graphdef, state, images, k=k, method=upsample,
-                                        mode=normalize)
-    else:
-        logits, _ = nnx.merge(graphdef, state)(images)
-        top = jax.lax.top_k(logits, k)[1]
-        raw = methods.get_pure(method)(graphdef, state, images, top)
-        maps = cam.normalize(cam.upsample(raw.astype(jnp.float32), images.shape[1:3],
-                                          upsample), normalize)
+    logits, top, maps = inference.predict_maps(graphdef, state, images, name=method, k=k,
+                                               method=upsample, mode=normalize)
     probabilities = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
     return jnp.take_along_axis(probabilities, top, axis=1), top, maps

@@ -3,7 +3,7 @@ config: this process's numpy rows in, the batch sharded along ``data``, any map 
 
 ``config.cam_method`` picks the map: ``cam`` (the one jitted ``camjax.cam.predict``) or
 any method of ``camjax.methods``, whose maps are upsampled to the evaluation map size
-and normalised like CAMs.
+and normalised like CAMs (:func:`predict_maps`, which ``camjax localize`` uses too).
 """
 from __future__ import annotations
 
@@ -23,15 +23,22 @@ def map_size(config) -> int:
 
 
 @partial(jax.jit, static_argnames=("graphdef", "name", "k", "method", "mode", "size"))
-def method_predict(graphdef, states, images, labels, *, name, k, method, mode, size):
-    """``cam.predict``'s outputs with the maps of ``camjax.methods`` method ``name``."""
-    state = nnx.merge_state(*states)
-    model = nnx.merge(graphdef, state)
-    logits, _ = model(images)
+def predict_maps(graphdef, state, images, labels=None, *, name: str = "cam", k: int = 5,
+                 method: str = "bilinear", mode: str = "minmax", size=None):
+    """:func:`camjax.cam.predict` for any map method ``name`` of ``camjax.methods``:
+    ``(logits, top, maps)``, the maps of ``[label, top-1, ..., top-k]`` (of the top-k alone
+    without ``labels``) upsampled to ``size`` (default the images') and normalised like
+    CAMs. ``state``: one state or a tuple of states. The evaluation job and ``camjax
+    localize`` both predict through this one function."""
+    if name == "cam":
+        return cam.predict(graphdef, state, images, labels, k=k, method=method, mode=mode,
+                           size=size)
+    state = nnx.merge_state(*state) if isinstance(state, tuple) else state
+    logits, _ = nnx.merge(graphdef, state)(images)
     top = jax.lax.top_k(logits, k)[1]
-    classes = jnp.concatenate([labels[:, None], top], axis=1)
+    classes = top if labels is None else jnp.concatenate([labels[:, None], top], axis=1)
     maps = methods.get_pure(name)(graphdef, state, images, classes)
-    maps = cam.upsample(maps.astype(jnp.float32), size, method=method)
+    maps = cam.upsample(maps.astype(jnp.float32), size or images.shape[1:3], method=method)
     return logits, top, cam.normalize(maps, mode=mode)
 
 
@@ -40,17 +47,12 @@ def predict_function(graphdef, states, mesh, config):
     ``evaluator.localization``, maps of ``[label, top-1, ..., top-k]`` by
     ``config.cam_method``."""
     size = (map_size(config),) * 2
-    name = config.cam_method
 
     def predict(images, labels):
         batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
-        if name == "cam":
-            return cam.predict(graphdef, states, batch["image"], batch["label"],
-                               k=config.top_k, method=config.upsample, mode=config.normalize,
-                               size=size)
-        return method_predict(graphdef, states, batch["image"], batch["label"], name=name,
-                              k=config.top_k, method=config.upsample, mode=config.normalize,
-                              size=size)
+        return predict_maps(graphdef, states, batch["image"], batch["label"],
+                            name=config.cam_method, k=config.top_k, method=config.upsample,
+                            mode=config.normalize, size=size)
     return predict
 
 

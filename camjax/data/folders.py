@@ -25,8 +25,7 @@ from camjax.data.annotations import AnnotationError
 from camjax.data.sources import SourceBase
 from camjax.errors import ConfigError
 
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp",
-              ".gif")
+EXTENSIONS = images.TORCHVISION_EXTENSIONS + (".gif",)
 
 
 def find_classes(split_dir: Path) -> list[str]:

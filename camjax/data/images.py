@@ -27,6 +27,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from camjax.errors import ImageError
 
+# torchvision.datasets.folder.IMG_EXTENSIONS, compared in lower case as torchvision does
+TORCHVISION_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",
+                          ".webp")
 MAX_PIXELS = 89_478_485   # Pillow's Image.MAX_IMAGE_PIXELS: 1024 ** 3 // 4 // 3
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 

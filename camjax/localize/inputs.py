@@ -20,10 +20,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from camjax.data.images import TORCHVISION_EXTENSIONS as IMAGE_EXTENSIONS
 from camjax.errors import UserError
-
-# torchvision.datasets.folder.IMG_EXTENSIONS, compared in lower case as torchvision does
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,11 @@ CLASSIFIERS: dict[type, Callable[..., "Path | None"]] = {
 
 
 def _architecture(model: nnx.Module) -> tuple[str, NameMap, tuple[str, ...]]:
+    # a network that carries its own name map (every network added after the first eight:
+    # see TorchLayout below) needs no entry here
+    if callable(getattr(model, "torch_path", None)):
+        to_path = functools.partial(model.torch_path, paths=variable_paths(model))
+        return model.arch, to_path, tuple(getattr(model, "torch_new", ()))
     for cls, entry in ARCHITECTURES.items():
         if isinstance(model, cls):
             return entry
@@ -124,9 +129,15 @@ def _dotted(path: Path) -> str:
     return ".".join(str(k) for k in path)
 
 
-def _only_classes_differ(path: Path, value_shape: tuple, target_shape: tuple) -> bool:
+def _head(model: nnx.Module) -> Path:
+    """The path prefix of the classifier (the dense layer after pooling) in the NNX state."""
+    return tuple(getattr(model, "classifier_path", HEAD))
+
+
+def _only_classes_differ(path: Path, value_shape: tuple, target_shape: tuple,
+                         head: Path = HEAD) -> bool:
     """A classifier whose input width matches but whose number of classes does not."""
-    if path[:2] != HEAD or len(value_shape) != len(target_shape):
+    if path[:len(head)] != head or len(value_shape) != len(target_shape):
         return False
     return value_shape[:-1] == target_shape[:-1] and value_shape[-1] != target_shape[-1]
 
@@ -141,6 +152,9 @@ def load_pretrained(model: nnx.Module,
     looks like; nothing is changed then.
     """
     arch, to_path, new_prefixes = _architecture(model)
+    head = _head(model)
+    from_torch = getattr(model, "from_torch", None)
+    from_torch = from_torch if callable(from_torch) else (lambda _name, array: convert(array))
     state = dict(weights) if isinstance(weights, Mapping) else read_state_dict(weights)
     weights_file.warn_non_finite(state, "state dict" if isinstance(weights, Mapping) else weights)
     if state and all(k.startswith("module.") for k in state):  # saved from DataParallel
@@ -160,9 +174,9 @@ def load_pretrained(model: nnx.Module,
         if path not in variables:
             raise ValueError(f"{name!r} maps to {_dotted(path)!r}, which {owner} does not "
                              f"have; {looks_like(state)}")
-        value, target = convert(array), variables[path]
+        value, target = from_torch(name, array), variables[path]
         if value.shape != tuple(target.shape):
-            if _only_classes_differ(path, value.shape, tuple(target.shape)):
+            if _only_classes_differ(path, value.shape, tuple(target.shape), head):
                 fresh_head = True  # another dataset's classes: keep the fresh classifier
                 report.skipped.append(name)
                 continue
@@ -176,11 +190,69 @@ def load_pretrained(model: nnx.Module,
     for path in variables:
         if path in filled:
             continue
-        if path[0] not in new_prefixes and not (fresh_head and path[:2] == HEAD):
+        if path[0] not in new_prefixes and not (fresh_head and path[:len(head)] == head):
             raise ValueError(f"the state dict has no weights for {_dotted(path)!r}: not a "
                              f"complete torchvision {arch} state dict; {looks_like(state)}")
         report.new.append(_dotted(path))
     for target, value in updates:
         target.set_value(jnp.asarray(value, dtype=target.dtype))
-    report.classifier_loaded = any(p[:2] == HEAD for p in filled)
+    report.classifier_loaded = any(p[:len(head)] == head for p in filled)
     return report
+
+
+class TorchLayout:
+    """Mixin for a network built with torchvision's (or timm's) module names exactly.
+
+    Its NNX attribute path is the torch module path (``features.3.block.1.0`` ->
+    ``features[3].block[1][0]``), so one rule maps every parameter
+    (:func:`mirror_path`): ``weight`` -> ``kernel`` (conv, linear) or ``scale`` (norm
+    layers), ``running_mean/var`` -> ``mean/var``, ``num_batches_tracked`` skipped, any
+    other leaf (``class_token``, ``pos_embedding``, ``layer_scale``) kept by name. A class
+    sets ``arch`` (torchvision's name), ``classifier_path`` (the NNX path of the dense
+    layer after pooling, e.g. ``("head", "classifier")``), optionally ``torch_renames``
+    (torch prefix -> NNX prefix, e.g. ``{"fc.": "head.classifier."}``) and ``torch_new``
+    (top-level attributes a torch file does not fill), and may override ``from_torch``
+    for a parameter whose layout is not conv/linear (the default is :func:`convert`).
+    """
+    arch: str = ""
+    classifier_path: tuple = HEAD
+    torch_renames: dict = {}
+    torch_new: tuple = ()
+
+    def torch_path(self, name: str, paths=None) -> "Path | None":
+        return mirror_path(self, name, self.arch, self.torch_renames, paths)
+
+    def from_torch(self, name: str, array: np.ndarray) -> np.ndarray:
+        return convert(array)
+
+
+_MIRROR_LEAVES = {"running_mean": "mean", "running_var": "var"}
+
+
+def variable_paths(model: nnx.Module) -> frozenset:
+    """The paths of ``model``'s parameters and BatchNorm statistics in its NNX state."""
+    state = nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))
+    return frozenset(p for p, _ in nnx.to_flat_state(state))
+
+
+def mirror_path(model: nnx.Module, name: str, arch: str,
+                renames: Mapping[str, str] | None = None,
+                paths: frozenset | None = None) -> "Path | None":
+    """The NNX path of torch parameter ``name`` in a network that mirrors torch's module
+    tree (:class:`TorchLayout`); ``None`` for ``num_batches_tracked``; ``ValueError`` for a
+    name the network does not have. ``paths``: :func:`variable_paths` of the model, when
+    the caller has it (``load_pretrained`` passes it, so each name costs a set lookup)."""
+    if name.endswith("num_batches_tracked"):
+        return None
+    for old, new in (renames or {}).items():
+        if name.startswith(old):
+            name = new + name[len(old):]
+            break
+    *modules, leaf = name.split(".")
+    prefix = tuple(int(m) if m.isdigit() else m for m in modules)
+    paths = variable_paths(model) if paths is None else paths
+    candidates = {"weight": ("kernel", "scale")}.get(leaf, (_MIRROR_LEAVES.get(leaf, leaf),))
+    for candidate in candidates:
+        if prefix + (candidate,) in paths:
+            return prefix + (candidate,)
+    raise ValueError(f"{name!r} is not a parameter of torchvision's {arch}")

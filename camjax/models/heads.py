@@ -56,3 +56,16 @@ class PoolingHead(nnx.Module):
         if self.dropout is not None:
             pooled = self.dropout(pooled)
         return self.classifier(pooled)
+
+
+class PoolingHeadCam:
+    """``classify`` and ``cam_weights`` (the network contract) of a network whose head is a
+    :class:`PoolingHead`: the classifier kernel is the CAM's (K, C) weights, the same for
+    every image (the bias shifts the score, not the map)."""
+
+    def classify(self, features: jax.Array) -> jax.Array:
+        return self.head(features)
+
+    def cam_weights(self, features: jax.Array | None = None) -> jax.Array:
+        del features  # image-independent
+        return self.head.classifier.kernel[...]

@@ -19,6 +19,14 @@ _DENSENETS = {(32, (6, 12, 24, 16)): "densenet121", (48, (6, 12, 36, 24)): "dens
               (32, (6, 12, 32, 32)): "densenet169", (32, (6, 12, 48, 32)): "densenet201"}
 # number of 3x3 convs in ``features`` -> name
 _VGGS = {8: "vgg11", 10: "vgg13", 13: "vgg16", 16: "vgg19"}
+# ShuffleNet V2: stage2's width -> name
+_SHUFFLENETS = {48: "shufflenet_v2_x0_5", 116: "shufflenet_v2_x1_0", 176: "shufflenet_v2_x1_5",
+                244: "shufflenet_v2_x2_0"}
+# SqueezeNet: the first conv's (out, in, kh, kw) -> name
+_SQUEEZENETS = {(96, 3, 7, 7): "squeezenet1_0", (64, 3, 3, 3): "squeezenet1_1"}
+# ConvNeXt: (stem width, blocks in the third stage) -> name
+_CONVNEXTS = {(96, 9): "convnext_tiny", (96, 27): "convnext_small", (128, 27): "convnext_base",
+              (192, 27): "convnext_large"}
 
 
 def _indices(names, pattern: str) -> set[int]:
@@ -52,10 +60,39 @@ def _densenet(state: Mapping) -> str:
                           f"a DenseNet with growth {growth} and blocks {blocks}")
 
 
+def _shufflenet(state: Mapping) -> str:
+    width = 2 * _shape(state, "stage2.0.branch2.0.weight")[0]  # two branches of half width
+    return _SHUFFLENETS.get(width, f"a ShuffleNet V2 with stage2 width {width}")
+
+
+def _convnext(state: Mapping) -> str:
+    key = (_shape(state, "features.0.0.weight")[0],
+           len(_indices(state, r"features\.5\.(\d+)\.layer_scale")))
+    return _CONVNEXTS.get(key, f"a ConvNeXt with stem width {key[0]} and {key[1]} blocks in "
+                               "its third stage")
+
+
+def _family(state: Mapping) -> str | None:
+    """The families identified by a name only they have (before the generic checks below,
+    which some of their names would also match)."""
+    if "Mixed_5b.branch1x1.conv.weight" in state:
+        return "inception_v3"
+    if "stage2.0.branch2.0.weight" in state:
+        return _shufflenet(state)
+    if "features.3.squeeze.weight" in state:
+        shape = _shape(state, "features.0.weight")
+        return _SQUEEZENETS.get(shape, f"a SqueezeNet with first conv {shape}")
+    if "features.1.0.layer_scale" in state:
+        return _convnext(state)
+    return None
+
+
 def identify_architecture(state: Mapping[str, object]) -> str | None:
     """``"resnet18"``, ``"densenet121"``, ``"mobilenet_v2"``, ... or a short description;
     ``None`` when the names match no family camjax knows."""
     names = list(state)
+    if family := _family(state):
+        return family
     if "conv1.0.weight" in state:
         return "a timm ResNet with a deep stem (resnet*c/d), which camjax does not build"
     if "layer1.0.conv1.weight" in state:

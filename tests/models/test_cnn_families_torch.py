@@ -23,7 +23,7 @@ from flax import nnx
 from camjax.models import load_pretrained
 from camjax.models.identify import identify_architecture
 
-from .test_classifiers_torch import assert_close, fill_abstract_rest
+from .test_classifiers_torch import _torchvision_models, assert_close, fill_abstract_rest
 from .test_cnn_families import FEATURES, PUBLISHED, network
 from .test_zoo import FAST_COMPILE
 
@@ -175,6 +175,19 @@ def test_references_have_torchvisions_parameter_counts(name):
     # googlenet as torchvision returns it with its weights: aux1/aux2 dropped
     net = meta_reference(name, **({"aux_logits": False} if name == "googlenet" else {}))
     assert sum(p.numel() for p in net.parameters()) == PUBLISHED[name]
+
+
+@pytest.mark.torch
+def test_references_have_torchvisions_exact_state_dicts():
+    tvm = _torchvision_models()  # skips where torchvision cannot be imported (here: always)
+    options = {"googlenet": {"aux_logits": True, "init_weights": False},
+               "inception_v3": {"aux_logits": True, "init_weights": False}}
+    for name in PUBLISHED:
+        with torch.device("meta"):
+            theirs = getattr(tvm, name)(**options.get(name, {})).state_dict()
+        ours = meta_reference(name).state_dict()
+        assert list(ours) == list(theirs), name
+        assert all(ours[k].shape == theirs[k].shape for k in ours), name
 
 
 @pytest.mark.torch

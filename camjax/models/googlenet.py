@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from camjax.models.heads import CamConv, PoolingHead, PoolingHeadCam
+from camjax.models.heads import CamConv, PoolingClassifier, PoolingHead
 from camjax.models.layers import MaxPool2d, max_pool2d
 from camjax.models.registry import register
 from camjax.models.torch_layout import TorchLayout
@@ -169,7 +169,7 @@ def googlenet_gmp(*, num_classes: int, pooling: str = "gmp", rngs: nnx.Rngs,
 
 
 @register("googlenet")
-class GoogLeNet(TorchLayout, PoolingHeadCam, InceptionV1):
+class GoogLeNet(TorchLayout, PoolingClassifier, InceptionV1):
     """torchvision's ``googlenet`` whole: trunk, maxpool4, inception5a/5b, pooling, dropout,
     fc. ``transform_input=True`` by default, as torchvision sets it with its weights."""
     arch = "googlenet"

@@ -58,14 +58,14 @@ class PoolingHead(nnx.Module):
         return self.classifier(pooled)
 
 
-class PoolingHeadCam:
-    """``classify`` and ``cam_weights`` (the network contract) of a network whose head is a
-    :class:`PoolingHead`: the classifier kernel is the CAM's (K, C) weights, the same for
-    every image (the bias shifts the score, not the map)."""
+class PoolingClassifier:
+    """Mixin for a network whose ``head`` is a :class:`PoolingHead` on its features: the
+    network contract's ``classify`` (the rest of the network from the features, which the
+    gradient methods differentiate at the default layer) and ``cam_weights`` (the
+    classifier kernel (K, C): the CAM is exact, the same for every image)."""
 
     def classify(self, features: jax.Array) -> jax.Array:
         return self.head(features)
 
     def cam_weights(self, features: jax.Array | None = None) -> jax.Array:
-        del features  # image-independent
         return self.head.classifier.kernel[...]

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from camjax.models.googlenet import BasicConv2d, transform_input
-from camjax.models.heads import PoolingHead, PoolingHeadCam
+from camjax.models.heads import PoolingClassifier, PoolingHead
 from camjax.models.layers import MaxPool2d, avg_pool2d, max_pool2d
 from camjax.models.registry import register
 from camjax.models.torch_layout import TorchLayout
@@ -143,7 +143,7 @@ class InceptionAux(nnx.Module):
 
 
 @register("inception_v3")
-class Inception3(TorchLayout, PoolingHeadCam, nnx.Module):
+class Inception3(TorchLayout, PoolingClassifier, nnx.Module):
     """torchvision's ``inception_v3``: stem, Mixed_5b ... Mixed_7c, pooling, dropout, fc."""
     arch = "inception_v3"
     torchvision_head = True

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from camjax.models.heads import PoolingHead, PoolingHeadCam
+from camjax.models.heads import PoolingClassifier, PoolingHead
 from camjax.models.layers import MaxPool2d, ReLU, Sequential, batch_norm, conv2d
 from camjax.models.registry import register
 from camjax.models.torch_layout import TorchLayout
@@ -65,7 +65,7 @@ class InvertedResidual(nnx.Module):
         return channel_shuffle(out, 2)
 
 
-class ShuffleNetV2(TorchLayout, PoolingHeadCam, nnx.Module):
+class ShuffleNetV2(TorchLayout, PoolingClassifier, nnx.Module):
     """torchvision's ``shufflenet_v2_*``: conv1, maxpool, stage2..4, conv5, mean, fc."""
     torchvision_head = True
     features_layer = "conv5"

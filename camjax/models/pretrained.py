@@ -9,9 +9,11 @@ weight/bias/running_mean/running_var -> scale/bias/mean/var; ``num_batches_track
 skipped. Nothing is downloaded.
 
 The classifiers as they are (``resnet18`` ... ``resnet152``, ``densenet121``, ``densenet161``,
-``mobilenet_v2``) are filled whole, classifier included, when the classifier's shape matches;
-when only its number of classes differs (fine-tuning on another dataset) it keeps its fresh
-initialisation and the report says so. The paper's networks (``*_gap``) are filled up to
+``mobilenet_v2``, and every network built with torch's names, :class:`TorchLayout`) are
+filled whole, classifier included, when the classifier's shape matches; when only its number
+of classes differs (fine-tuning on another dataset) it keeps its fresh initialisation, as does
+an auxiliary classifier (``aux_classifier_paths``: Inception v3's ``AuxLogits.fc``), and the
+report says so. The paper's networks (``*_gap``) are filled up to
 their backbone: layers torchvision does not have (the CAM conv, AlexNet*'s extra convs, the
 dense layer) keep their fresh initialisation and are reported as ``new``.
 """

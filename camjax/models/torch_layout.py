@@ -35,8 +35,10 @@ class TorchLayout:
     sets ``arch`` (torchvision's name), ``classifier_path`` (the NNX path of the dense
     layer after pooling, e.g. ``("head", "classifier")``), optionally ``torch_renames``
     (torch prefix -> NNX prefix, e.g. ``{"fc.": "head.classifier."}``) and ``torch_new``
-    (top-level attributes a torch file does not fill), and may override ``from_torch``
-    for a parameter whose layout is not conv/linear (the default is :func:`convert`).
+    (top-level attributes a torch file does not fill), ``aux_classifier_paths`` (other
+    layers as wide as the classes, kept fresh with the classifier when the classes differ),
+    and may override ``from_torch`` for a parameter whose layout is not conv/linear (the
+    default is :func:`convert`) or ``torch_path`` to skip names (GoogLeNet's ``aux1``).
     """
     arch: str = ""
     classifier_path: tuple = HEAD

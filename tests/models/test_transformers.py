@@ -77,6 +77,14 @@ def test_other_input_sizes(name, hw, grid):
     assert shapes(transformer(name), *hw)[1][1:3] == grid
 
 
+def test_image_size_sets_the_native_grid_of_the_position_embeddings():
+    # torchvision's image_size (e.g. 384 for the SWAG E2E weights): 12 x 12 patches of 32
+    small, big = (abstract("vit_b_32", num_layers=1, **kw) for kw in ({}, {"image_size": 384}))
+    assert big.encoder.pos_embedding.shape == (1, 1 + 12 * 12, 768)
+    assert parameter_count(big) - parameter_count(small) == (12 * 12 - 7 * 7) * 768
+    assert shapes(big, 384, 384)[1] == (1, 12, 12, 768)
+
+
 def test_to_grid_is_the_hand_reshape():
     model = transformer("vit_b_16")
     tokens = np.random.default_rng(0).normal(size=(2, 1 + 5 * 8, 3)).astype(np.float32)

@@ -52,7 +52,8 @@ def reference(name, meta=False, **options):
     elif name in ref.DEITS:
         build = functools.partial(ref.DeiT, name, options.get("depth"))
     else:
-        build = functools.partial(ref.VisionTransformer, name, options.get("num_layers"))
+        build = functools.partial(ref.VisionTransformer, name, options.get("num_layers"),
+                                  options.get("image_size", 224))
     if meta:
         with torch.device("meta"):
             return build()
@@ -213,3 +214,40 @@ def test_pos_embed_matrices_are_torch_interpolate(old, new):
         expected = torch.nn.functional.interpolate(x, size=new, mode="bicubic", **kwargs)
         got = np.einsum("ih,hwd,jw->ijd", matrix(old, new[0]), grid, matrix(old, new[1]))
         np.testing.assert_allclose(got, expected[0].permute(1, 2, 0).numpy(), atol=1e-10)
+
+
+def zeros_like_state(net):
+    return {k: np.broadcast_to(np.float32(0), tuple(v.shape)) for k, v in net.state_dict().items()}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("file, options, into, message", [
+    ("deit_base_patch16_224", {}, "deit_small_patch16_224",
+     r"^'cls_token': shape \(1, 1, 768\) in the file.*expects \(1, 1, 384\).*looks like "
+     r"deit_base_patch16_224 \(or timm's vit_base_patch16_224, the same layout\)$"),
+    ("swin_t", {}, "swin_s", r"no weights for 'features\.5\.\d+\..*looks like swin_t$"),
+    ("vit_b_32", {}, "vit_b_16", r"^'conv_proj\.weight': shape \(768, 3, 32, 32\).*looks like "
+                                 r"vit_b_32$"),
+    # torchvision's SWAG E2E weights were fine-tuned at 384: the model needs image_size=384
+    ("vit_b_16", {"image_size": 384}, "vit_b_16",
+     r"'encoder\.pos_embedding': shape \(1, 577, 768\) in the file.*expects \(1, 197, 768\)"
+     r".*looks like vit_b_16 at 384 \(image_size=384\)$"),
+])
+def test_a_file_of_another_transformer_is_named(file, options, into, message):
+    state = zeros_like_state(reference(file, meta=True, **options))
+    with pytest.raises(ValueError, match=message):
+        load_pretrained(transformer(into), state)
+
+
+@pytest.mark.torch
+def test_deit_release_checkpoint_loads_as_it_is(tmp_path):
+    # facebookresearch/deit's .pth files hold {"model": state_dict}
+    torch.manual_seed(0)
+    net = randomize(reference("deit_small_patch16_224", depth=1))
+    torch.save({"model": net.state_dict()}, tmp_path / "deit.pth")
+    model = abstract("deit_small_patch16_224", depth=1)
+    report = load_pretrained(model, tmp_path / "deit.pth")
+    assert report.classifier_loaded and report.new == [] and report.skipped == []
+    np.testing.assert_array_equal(model.blocks[0].attn.qkv.kernel[...],
+                                  net.blocks[0].attn.qkv.weight.detach().numpy().T)
+    np.testing.assert_array_equal(model.pos_embed[...], net.pos_embed.detach().numpy())

@@ -8,8 +8,9 @@ layout is timm's ``vit_small_patch16_224``/``vit_base_patch16_224``, whose weigh
 The arithmetic is torchvision's ViT's (:mod:`camjax.models.vit_base`); ``features`` are the
 last block's ``norm1`` output as the patch-token grid (14x14 at 224). Other input sizes
 resample the position embeddings as timm does with ``dynamic_img_size=True``
-(:mod:`camjax.models.pos_embed`). The distilled DeiTs (a second, distillation token) are
-another architecture.
+(:mod:`camjax.models.pos_embed`); ``image_size`` (timm's ``img_size``, default 224) is the
+grid the checkpoint's embeddings were trained at. The distilled DeiTs (a second,
+distillation token) are another architecture.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ class DeiT(ViTBase, nnx.Module):
         self.arch, self.patch_size, self.pos_embed_resize = arch, PATCH, pos_embed_resize
         self.imagenet_eval = IMAGENET_EVAL
         self.features_layer = f"blocks.{depth - 1}.norm1"
-        self.layer_aliases = {"blocks": f"blocks.{depth - 1}"}
+        self.alias_pairs = (("blocks", f"blocks.{depth - 1}"),)
         self.patch_embed = PatchEmbed(dim, rngs)
         self.cls_token = nnx.Param(1e-6 * jax.random.normal(rngs.params(), (1, 1, dim)))
         self.pos_embed = nnx.Param(0.02 * jax.random.truncated_normal(

@@ -84,7 +84,7 @@ class VisionTransformer(ViTBase, nnx.Module):
         self.arch, self.patch_size, self.pos_embed_resize = arch, patch, pos_embed_resize
         last = f"encoder.layers.encoder_layer_{num_layers - 1}"
         self.features_layer = f"{last}.ln_1"
-        self.layer_aliases = {"encoder": "encoder.ln", "encoder.layers": last}
+        self.alias_pairs = (("encoder", "encoder.ln"), ("encoder.layers", last))
         fan_in = 3 * patch * patch
         self.conv_proj = nnx.Conv(3, dim, (patch, patch), strides=patch, padding="VALID",
                                   kernel_init=nnx.initializers.truncated_normal(

@@ -77,6 +77,14 @@ class ViTBase(TorchLayout):
     def final_norm(self) -> nnx.Module: ...
     def head_logits(self, cls_token: jax.Array) -> jax.Array: ...
 
+    alias_pairs: tuple = ()
+
+    @property
+    def layer_aliases(self) -> dict[str, str]:
+        """torch containers whose output is one of their children's: ``{torch path: the
+        path camjax computes it at}`` (kept as pairs: a graphdef must hash)."""
+        return dict(self.alias_pairs)
+
     def tokens(self, images: jax.Array) -> jax.Array:
         """The blocks' input: (B, 1 + h*w, D)."""
         patches = self.patch_conv()(images)  # (B, h, w, D); a remainder < p is dropped

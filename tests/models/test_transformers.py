@@ -64,6 +64,7 @@ def test_features_layer_resolution_and_eval_transform(name):
                                                                       imagenet_eval)
     assert model.torchvision_head
     assert shapes(model, 224, 224) == ((1, 1000), (1, *grid))
+    assert hash(nnx.split(model)[0])  # static attributes hash: nnx.jit can cache on them
 
 
 @pytest.mark.parametrize("name, hw, grid", [

@@ -109,14 +109,17 @@ class ViTBase(TorchLayout):
         """``features``: the last block's first LayerNorm, patch tokens, (B, h, w, D)."""
         return self(images)[1]
 
-    def forward_attention(self, images: jax.Array) -> tuple[jax.Array, list[jax.Array]]:
-        """(logits, [attention weights (B, heads, 1 + h*w, 1 + h*w) of each block]); row 0
-        of each is the class token's attention (TS-CAM)."""
+    def forward_attention(self, images: jax.Array
+                          ) -> tuple[jax.Array, jax.Array, list[jax.Array]]:
+        """(logits, the final normed tokens (B, 1 + h*w, D), [attention weights (B, heads,
+        1 + h*w, 1 + h*w) of each block]); row 0 of the weights is the class token's
+        attention, what TS-CAM multiplies its token maps by."""
         x, weights = self.tokens(images), []
         for block in self.block_list():
             x, w = block.with_attention(x)
             weights.append(w)
-        return self.head_logits(self.final_norm()(x)[:, 0]), weights
+        x = self.final_norm()(x)
+        return self.head_logits(x[:, 0]), x, weights
 
     def to_grid(self, activation: jax.Array, image_shape) -> jax.Array:
         """A token layer's (B, 1 + h*w, D) output -> (B, h, w, D), the class token dropped."""

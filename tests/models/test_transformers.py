@@ -209,9 +209,13 @@ def test_forward_attention_gives_each_blocks_weights_and_the_same_logits():
         m = nnx.merge(graphdef, state)
         return m(images)[0], m.forward_attention(images)
 
-    (logits, (logits_again, weights)) = jax.jit(both).lower(
+    (logits, (logits_again, tokens, weights)) = jax.jit(both).lower(
         nnx.as_pure(state), images).compile(FAST_COMPILE)(nnx.as_pure(state), images)
     np.testing.assert_allclose(logits_again, logits, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(  # the head reads the class token of the final tokens
+        np.asarray(tokens)[:, 0] @ np.asarray(model.head.kernel[...]) + model.head.bias[...],
+        logits, rtol=1e-4, atol=1e-5)
+    assert tokens.shape == (1, 1 + 3 * 2, 384)
     assert [w.shape for w in weights] == [(1, 6, 1 + 3 * 2, 1 + 3 * 2)] * 2
     np.testing.assert_allclose(np.asarray(weights[1]).sum(-1), 1.0, rtol=1e-5)
 

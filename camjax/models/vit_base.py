@@ -19,7 +19,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from camjax.errors import ModelError
 from camjax.models.pos_embed import RULES, resample_pos_embed
@@ -61,22 +60,15 @@ def token_grid(activation: jax.Array, image_shape, patch_size: int, arch: str,
 
 class ViTBase(TorchLayout):
     """Mixin: a subclass sets ``arch``, ``patch_size``, ``pos_embed_resize`` and
-    ``features_layer``, and finds its parts under its own names through ``patch_conv``,
-    ``class_token_param``, ``pos_embed_param``, ``block_list``, ``final_norm`` and
-    ``head_logits`` (these accessor names clash with neither library's attributes)."""
+    ``features_layer``, and returns its parts, under its own names, from the methods
+    ``patch_conv()`` (a module: images -> (B, h, w, D)), ``class_token_param()``,
+    ``pos_embed_param()`` (the ``nnx.Param``s), ``block_list()`` (the blocks in order,
+    :class:`~camjax.models.transformer.PreNormBlock`), ``final_norm()`` (a module) and
+    ``head_logits(cls_token)``; these names clash with neither library's attributes."""
     torchvision_head = True  # load_pretrained fills the classifier too
     patch_size: int
     pos_embed_resize: str
     features_layer: str
-
-    # --- the subclass's names for its parts ---
-    def patch_conv(self) -> nnx.Conv: ...
-    def class_token_param(self) -> nnx.Param: ...
-    def pos_embed_param(self) -> nnx.Param: ...
-    def block_list(self) -> list: ...
-    def final_norm(self) -> nnx.Module: ...
-    def head_logits(self, cls_token: jax.Array) -> jax.Array: ...
-
     alias_pairs: tuple = ()
 
     @property

@@ -7,6 +7,8 @@ from camjax.models import alexnet, googlenet, nin, resnet, vgg  # noqa: F401
 # googlenet with googlenet)
 from camjax.models import densenet, mobilenet  # noqa: F401
 from camjax.models import convnext, inception, shufflenet, squeezenet  # noqa: F401
+# vision transformers as they are: torchvision's ViT and Swin, timm's DeiT
+from camjax.models import deit, swin, vit  # noqa: F401
 from camjax.models.pretrained import LoadReport, load_pretrained
 
 __all__ = ["LoadReport", "available", "class_weights", "create", "load_pretrained",

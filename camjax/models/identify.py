@@ -5,6 +5,7 @@ file and ``--model`` disagree, and which one to use.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Mapping
 
@@ -27,6 +28,14 @@ _SQUEEZENETS = {(96, 3, 7, 7): "squeezenet1_0", (64, 3, 3, 3): "squeezenet1_1"}
 # ConvNeXt: (stem width, blocks in the third stage) -> name
 _CONVNEXTS = {(96, 9): "convnext_tiny", (96, 27): "convnext_small", (128, 27): "convnext_base",
               (192, 27): "convnext_large"}
+# transformers: (patch, layers, width) / (patch, depth, width) / (width, depths) -> name
+_TORCHVISION_VITS = {(16, 12, 768): "vit_b_16", (32, 12, 768): "vit_b_32",
+                     (16, 24, 1024): "vit_l_16", (32, 24, 1024): "vit_l_32",
+                     (14, 32, 1280): "vit_h_14"}
+_TIMM_VITS = {(16, 12, 384): "deit_small_patch16_224", (16, 12, 768): "deit_base_patch16_224"}
+_SWINS = {(96, (2, 2, 6, 2)): "swin_t", (96, (2, 2, 18, 2)): "swin_s",
+          (128, (2, 2, 18, 2)): "swin_b"}
+_BUILT = {"vit_b_16", "vit_b_32", "vit_l_16"}
 
 
 def _indices(names, pattern: str) -> set[int]:
@@ -87,12 +96,51 @@ def _family(state: Mapping) -> str | None:
     return None
 
 
+def _torchvision_vit(state: Mapping) -> str:
+    dim, _, patch, _ = _shape(state, "conv_proj.weight")
+    layers = len(_indices(state, r"encoder\.layers\.encoder_layer_(\d+)\."))
+    name = _TORCHVISION_VITS.get((patch, layers, dim))
+    if name is None:
+        return f"a torchvision ViT with patch {patch}, {layers} layers and width {dim}"
+    tokens = _shape(state, "encoder.pos_embedding")[1:2]
+    size = math.isqrt(tokens[0] - 1) * patch if tokens else 224
+    if size != 224:  # e.g. the SWAG weights, fine-tuned at 384 or 512
+        name += f" at {size} (image_size={size})"
+    return name if name.split()[0] in _BUILT else name + ", which camjax does not build"
+
+
+def _timm_vit(state: Mapping) -> str:
+    if "dist_token" in state:
+        return "a distilled DeiT (deit_*_distilled_*), which camjax does not build"
+    dim, _, patch, _ = _shape(state, "patch_embed.proj.weight")
+    depth = len(_indices(state, r"blocks\.(\d+)\."))
+    name = _TIMM_VITS.get((patch, depth, dim))
+    if name is None:
+        return (f"a timm ViT with width {dim}, depth {depth} and patch {patch}, which camjax "
+                "does not build")
+    return f"{name} (or timm's {name.replace('deit', 'vit')}, the same layout)"
+
+
+def _swin(state: Mapping) -> str:
+    if any(".cpb_mlp." in n for n in state):
+        return "a Swin V2 (swin_v2_*), which camjax does not build"
+    dim = _shape(state, "features.0.0.weight")[0]
+    depths = tuple(len(_indices(state, rf"features\.{s}\.(\d+)\.")) for s in (1, 3, 5, 7))
+    return _SWINS.get((dim, depths), f"a Swin with width {dim} and depths {depths}")
+
+
 def identify_architecture(state: Mapping[str, object]) -> str | None:
-    """``"resnet18"``, ``"densenet121"``, ``"mobilenet_v2"``, ... or a short description;
-    ``None`` when the names match no family camjax knows."""
+    """``"resnet18"``, ``"densenet121"``, ``"mobilenet_v2"``, ``"vit_b_16"``, ... or a short
+    description; ``None`` when the names match no family camjax knows."""
     names = list(state)
     if family := _family(state):
         return family
+    if "conv_proj.weight" in state and "encoder.pos_embedding" in state:
+        return _torchvision_vit(state)
+    if "patch_embed.proj.weight" in state and "blocks.0.attn.qkv.weight" in state:
+        return _timm_vit(state)
+    if "features.0.0.weight" in state and any(".attn." in n for n in names):
+        return _swin(state)
     if "conv1.0.weight" in state:
         return "a timm ResNet with a deep stem (resnet*c/d), which camjax does not build"
     if "layer1.0.conv1.weight" in state:

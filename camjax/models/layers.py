@@ -94,8 +94,9 @@ class GELU(nnx.Module):
 
 
 class Identity(nnx.Module):
-    """A torch module that is the identity on NHWC arrays (torchvision's ``Permute`` to and
-    from channels-last, which camjax is already)."""
+    """A torch module that is the identity at inference on NHWC arrays: ``nn.Dropout``,
+    ``StochasticDepth``, and torchvision's ``Permute`` to and from channels-last (camjax is
+    channels-last already)."""
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return x

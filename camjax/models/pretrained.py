@@ -114,7 +114,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 ".safetensors (safetensors.torch.save_file)") from err
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            state = state.get("state_dict", state) if isinstance(state, dict) else state
+            # a training checkpoint: {"state_dict": ...}, or {"model": ...} (DeiT's releases)
+            for key in ("state_dict", "model"):
+                state = state.get(key, state) if isinstance(state, dict) else state
             return {k: v.detach().float().numpy() if v.is_floating_point() else v.numpy()
                     for k, v in state.items()}
         except Exception as err:   # not a pickle, not a dict of tensors

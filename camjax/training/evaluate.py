@@ -71,11 +71,13 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_si
     split with masks and no boxes (OpenImages) gets classification and PxAP. Several map
     methods (``config.cam_method`` "a,b") are evaluated on the same batches: the first
     method's metrics at the top level, every method's under ``methods``. The scorers of
-    ``config.metrics`` run at the final evaluation (``gallery_size`` > 0) only.
+    ``config.metrics`` and the methods after the first run at the final evaluation
+    (``gallery_size`` > 0) only.
     """
     states = (state.params, state.rest)
     if _has_boxes(src, config) or pipeline.has_masks(src):   # masks only: PxAP, no boxes
         names = scoring.method_names(config)
+        names = names if gallery_size else names[:1]    # periodic evaluations: the first
         lanes = {m: Lane(predict_function(graphdef, states, mesh, config, m),
                          {"paper_rule": config.cam_threshold}) for m in names}
         vals = {}

@@ -88,7 +88,7 @@ def get_config() -> ml_collections.ConfigDict:
     # ROAD (pytorch-grad-cam's): map percentiles, imputation noise, variants per forward call
     c.road_percentiles = (10, 20, 30, 40, 50, 60, 70, 80, 90)
     c.road_noise = 0.01
-    c.road_batch_size = 32
+    c.road_batch_size = 6             # 18 variants at 9 percentiles: 3 calls of N x 6 images
     c.pointing_tolerance = 15.0       # pixels of the network input (the paper's 15)
     # sanity checks: the first images of the split; a method fails when its maps keep this
     # mean rank correlation with the trained network's once every layer is randomised

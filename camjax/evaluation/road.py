@@ -74,7 +74,7 @@ def _draws(key, indices, variants: int, shape) -> np.ndarray:
 
 def road_scores(score_fn: ScoreFn, images, maps, classes, *, percentiles=PERCENTILES,
                 noise: float = 0.01, key=None, indices=None,
-                batch_size: int = 32) -> dict[str, np.ndarray]:
+                batch_size: int = 6) -> dict[str, np.ndarray]:
     """{"morf": (N, P), "lerf": (N, P)}: ``score(imputed) - score(image)`` of each image's
     class at each percentile. ``maps`` (N, H, W) at the image resolution (any finite
     scores; pytorch-grad-cam's are in [0, 1], where ``1 - map`` is the reversed order);
@@ -115,7 +115,7 @@ class ROADAccumulator:
     averaged over the percentiles), and their per-percentile curves."""
 
     def __init__(self, score_fn: ScoreFn | None = None, *, percentiles=PERCENTILES,
-                 noise: float = 0.01, key=None, batch_size: int = 32):
+                 noise: float = 0.01, key=None, batch_size: int = 6):
         self.score_fn = score_fn
         self.key = jax.random.key(0) if key is None else key
         self.batch_size = batch_size

@@ -97,15 +97,18 @@ def road_scores(score_fn: ScoreFn, images, maps, classes, *, percentiles=PERCENT
     base = class_scores(score_fn, images, classes, check=True)[:, 0]
     host = np.asarray(images, np.float32)
     chunk = min(batch_size, 2 * p)
-    order = np.arange(-(-2 * p // chunk) * chunk).clip(max=2 * p - 1)    # padded variants
     scores = []
-    for v in order.reshape(-1, chunk):
-        k = keep[:, v].reshape(-1, h, w)
-        x = np.repeat(host, chunk, axis=0)                               # image-major
+    for start in range(0, 2 * p, chunk):
+        v = np.arange(start, min(start + chunk, 2 * p))
+        x = np.repeat(host, len(v), axis=0)                              # image-major
         d = None if draws is None else draws[:, v].reshape(-1, h, w, c)
-        filled = impute(x, k, noise=noise, draws=d)
-        scores.append(class_scores(score_fn, jnp.asarray(filled), classes))
-    after = np.asarray(jnp.concatenate(scores, axis=1))[:, :2 * p]
+        filled = impute(x, keep[:, v].reshape(-1, h, w), noise=noise, draws=d)
+        filled = filled.reshape(n, len(v), h, w, c)
+        if len(v) < chunk:          # pad the last chunk (copies): one shape, one compile
+            filled = np.concatenate([filled, np.repeat(filled[:, -1:], chunk - len(v), 1)], 1)
+        scores.append(class_scores(score_fn, jnp.asarray(filled.reshape(-1, h, w, c)),
+                                   classes)[:, :len(v)])
+    after = np.asarray(jnp.concatenate(scores, axis=1))
     change = after - np.asarray(base)[:, None]
     return {"morf": change[:, :p], "lerf": change[:, p:]}
 

@@ -87,9 +87,12 @@ def parameter_layers(graphdef, state, image_shape=(1, 32, 32, 3)) -> list[Path]:
     return sorted(first, key=lambda owner: (first[owner], tuple(map(str, owner))))
 
 
-def layer_name(path: Path) -> str:
-    """The dotted name of a layer path (torchvision's spelling for mirroring networks)."""
-    return ".".join(str(p) for p in path) or "(top)"
+def layer_name(path: Path, aliases: dict | None = None) -> str:
+    """The dotted name of a layer path: torchvision's for a network that mirrors its tree,
+    through ``aliases`` (a network's ``layer_aliases``, torch path -> camjax path) where
+    the trees differ."""
+    name = ".".join(str(p) for p in path) or "(top)"
+    return {v: k for k, v in (aliases or {}).items()}.get(name, name)
 
 
 def truncated_lecun_normal(rng: np.random.Generator, shape) -> np.ndarray:

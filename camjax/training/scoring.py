@@ -18,6 +18,7 @@ the final evaluation only, never at the periodic ones during training:
 from __future__ import annotations
 
 import jax
+from flax import nnx
 
 from camjax import distributed
 from camjax.errors import ConfigError
@@ -72,7 +73,8 @@ def sanity_scorer(predict, graphdef, states, config) -> Sanity:
         chosen = states if variant is None else randomise.randomise(
             states, layers, steps[variant[0]][variant[1]], key)
         return distributed.local_numpy(predict(images, labels, states=chosen)[2])[:, 0]
-    return Sanity(maps_fn, [randomise.layer_name(x) for x in top_first],
+    aliases = getattr(nnx.merge(graphdef, *states), "layer_aliases", None)
+    return Sanity(maps_fn, [randomise.layer_name(x, aliases) for x in top_first],
                   num_images=config.sanity_images, threshold=config.sanity_threshold)
 
 

@@ -73,5 +73,6 @@ def test_tiny_gap_order_and_reinitialisation():
                               trained["backbone"][0]["conv"]["kernel"][...])
     np.testing.assert_array_equal(whole["backbone"][0]["norm"]["mean"][...],
                                   rest["backbone"][0]["norm"]["mean"][...])
+    assert randomise.layer_name(layers[-1], {"fc": "head.classifier"}) == "fc"
     assert randomise.cascading(3) == [[2], [2, 1], [2, 1, 0]]
     assert randomise.independent(3) == [[2], [1], [0]]

@@ -73,11 +73,25 @@ def get_config() -> ml_collections.ConfigDict:
     c.upsample = "bilinear"
     c.normalize = "minmax"
     # the map: "cam" (the classifier weights) or any camjax.methods name (grad_cam,
-    # grad_cam_plus_plus, score_cam, layer_cam, saliency, smooth_grad, integrated_gradients)
+    # grad_cam_plus_plus, score_cam, layer_cam, saliency, smooth_grad, integrated_gradients);
+    # several, comma-separated ("cam,grad_cam"), are scored on the same images in one run
     c.cam_method = "cam"
+    # what the final evaluation scores, comma-separated: "wsol" (classification, the paper
+    # rule, MaxBoxAcc, PxAP: always on), "faithfulness", "road", "pointing", "complexity",
+    # "sanity" (docs/evaluation.md; all but wsol cost extra forward passes or solves)
+    c.metrics = "wsol"
     # average drop / increase in confidence and deletion / insertion AUC of the top-1 map
-    # (2 x (steps + 1) forward passes an image: off by default)
+    # (2 x (steps + 1) forward passes an image); True is the same as adding it to metrics
     c.faithfulness = False
     c.faithfulness_steps = 100
     c.faithfulness_batch_size = 16
+    # ROAD (pytorch-grad-cam's): map percentiles, imputation noise, variants per forward call
+    c.road_percentiles = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+    c.road_noise = 0.01
+    c.road_batch_size = 6             # 18 variants at 9 percentiles: 3 calls of N x 6 images
+    c.pointing_tolerance = 15.0       # pixels of the network input (the paper's 15)
+    # sanity checks: the first images of the split; a method fails when its maps keep this
+    # mean rank correlation with the trained network's once every layer is randomised
+    c.sanity_images = 8
+    c.sanity_threshold = 0.5
     return c

@@ -42,17 +42,20 @@ def predict_maps(graphdef, state, images, labels=None, *, name: str = "cam", k: 
     return logits, top, cam.normalize(maps, mode=mode)
 
 
-def predict_function(graphdef, states, mesh, config):
+def predict_function(graphdef, states, mesh, config, method: str | None = None):
     """``(images, labels)`` -> ``(logits, top, maps)``: the predict function of
-    ``evaluator.localization``, maps of ``[label, top-1, ..., top-k]`` by
-    ``config.cam_method``."""
+    ``evaluator.localization``, maps of ``[label, top-1, ..., top-k]`` by the map method
+    ``method`` (default ``config.cam_method``). ``states`` is fixed, or chosen per call by
+    ``predict(images, labels, states=...)`` (the sanity checks' randomised networks)."""
     size = (map_size(config),) * 2
+    method = method or config.cam_method
+    fixed = states
 
-    def predict(images, labels):
+    def predict(images, labels, states=None):
         batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
-        return predict_maps(graphdef, states, batch["image"], batch["label"],
-                            name=config.cam_method, k=config.top_k, method=config.upsample,
-                            mode=config.normalize, size=size)
+        return predict_maps(graphdef, fixed if states is None else states, batch["image"],
+                            batch["label"], name=method, k=config.top_k,
+                            method=config.upsample, mode=config.normalize, size=size)
     return predict
 
 

@@ -48,7 +48,11 @@ RANGES = {
     "cam_threshold": (lambda v: 0 <= v <= 1, "in [0, 1] (a fraction of the map's max)"),
     "cam_curve_interval": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "faithfulness_steps": _AT_LEAST_1, "faithfulness_batch_size": _AT_LEAST_1,
+    "road_noise": _AT_LEAST_0, "road_batch_size": _AT_LEAST_1,
+    "pointing_tolerance": _AT_LEAST_0, "sanity_images": _AT_LEAST_1,
+    "sanity_threshold": (lambda v: -1 <= v <= 1, "in [-1, 1] (a rank correlation)"),
 }
+LISTS = ("cam_method", "metrics")       # comma-separated choices
 
 
 def choices() -> dict[str, tuple[str, ...]]:
@@ -56,12 +60,13 @@ def choices() -> dict[str, tuple[str, ...]]:
     from camjax import cam, methods, models
     from camjax.data import transforms
     from camjax.models.registry import POOLINGS
-    from camjax.training import optim, state
+    from camjax.training import optim, scoring, state
     return {"model": tuple(models.available()), "pooling": POOLINGS,
             "upsample": tuple(cam.UPSAMPLE_METHODS), "normalize": tuple(cam.NORMALIZE_MODES),
             "lr_schedule": optim.LR_SCHEDULES, "augment": tuple(transforms.AUGMENTATIONS),
             "compute_dtype": tuple(state.COMPUTE_DTYPES), "cam_method": tuple(methods.METHODS),
-            "eval_transform": tuple(transforms.EVAL_TRANSFORMS)}
+            "eval_transform": tuple(transforms.EVAL_TRANSFORMS),
+            "metrics": scoring.METRICS}
 
 
 def check_values(config) -> None:
@@ -77,9 +82,21 @@ def check_values(config) -> None:
 
 def check_choices(config) -> None:
     for key, allowed in choices().items():
-        if key in config and config[key] not in allowed:
-            raise ConfigError(f"config.{key}={config[key]!r} is not one of: "
+        if key not in config:
+            continue
+        value = config[key]
+        given = [v.strip() for v in str(value).split(",")] if key in LISTS else [value]
+        bad = [v for v in given if v not in allowed]
+        if bad:
+            which = f" ({bad[0]!r})" if key in LISTS and len(given) > 1 else ""
+            raise ConfigError(f"config.{key}={value!r}{which} is not one of: "
                               f"{', '.join(allowed)}")
+    if "road_percentiles" in config:
+        q = config.road_percentiles
+        if not (isinstance(q, tuple) and q and all(
+                isinstance(v, (int, float)) and 0 <= v <= 100 for v in q)):
+            raise ConfigError(f"config.road_percentiles={q!r} must be a tuple of numbers in "
+                              "[0, 100]")
 
 
 def check_config(config, *, pretrained: bool = True) -> None:

@@ -36,6 +36,20 @@ def test_values_out_of_range_name_the_key_and_the_value(key, value, must):
         validate.check_values(tiny(**{key: value}))
 
 
+@pytest.mark.parametrize("key, value, error", [
+    ("cam_method", "cam,gradcam", r"config\.cam_method='cam,gradcam' \('gradcam'\) is not one "
+                                  r"of: cam, grad_cam"),
+    ("metrics", "wsol,roads", r"config\.metrics='wsol,roads' \('roads'\) is not one of: "
+                              r"wsol, faithfulness, road, pointing, complexity, sanity"),
+    ("road_percentiles", (10, 120), r"config\.road_percentiles=\(10, 120\) must be a tuple"),
+    ("sanity_threshold", 2.0, r"config\.sanity_threshold=2\.0 must be in \[-1, 1\]"),
+])
+def test_the_metrics_keys_name_the_bad_value(key, value, error):
+    with pytest.raises(ConfigError, match=error):
+        validate.check_config(tiny(**{key: value}))
+    validate.check_choices(tiny(cam_method="cam, grad_cam", metrics="road,sanity"))
+
+
 def test_the_defaults_and_the_demo_pass():
     validate.check_config(config_lib.load("default"))
     validate.check_config(tiny())

@@ -1,7 +1,9 @@
-"""Conv and BatchNorm as torchvision builds them, shared by ResNet, DenseNet and MobileNetV2.
+"""Conv, BatchNorm and channel rounding as torchvision builds them, shared by every network.
 
 Convs have no bias (a BatchNorm follows) and torch's padding ``kernel // 2`` on both sides;
-BatchNorm uses torch's eps 1e-5 and momentum 0.1 (flax momentum 0.9).
+BatchNorm uses torch's eps 1e-5 and momentum 0.1 (flax momentum 0.9) unless a network's
+torchvision builder says otherwise (EfficientNet-B5..B7 and MobileNetV3: eps 1e-3, momentum
+0.01; EfficientNetV2: eps 1e-3; MNASNet: momentum 0.0003).
 """
 from __future__ import annotations
 
@@ -20,6 +22,17 @@ def conv2d(cin: int, cout: int, kernel: int, *, stride: int = 1, groups: int = 1
                     rngs=rngs)
 
 
-def batch_norm(features: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
-    """``nn.BatchNorm2d(features)``: eps 1e-5, momentum 0.1."""
-    return nnx.BatchNorm(features, momentum=0.9, epsilon=1e-5, rngs=rngs)
+def batch_norm(features: int, rngs: nnx.Rngs, *, eps: float = 1e-5,
+               momentum: float = 0.1) -> nnx.BatchNorm:
+    """``nn.BatchNorm2d(features, eps, momentum)``; torch's momentum weighs the new batch,
+    flax's the running average, hence ``1 - momentum``."""
+    return nnx.BatchNorm(features, momentum=1.0 - momentum, epsilon=eps, rngs=rngs)
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """torchvision's ``_make_divisible`` (from TF's slim): ``value`` rounded to the nearest
+    multiple of ``divisor``, at least ``min_value`` (default ``divisor``), and never more
+    than 10% below ``value``."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded

@@ -14,6 +14,8 @@ torchvision's torch-op version, and each reference state dict is recognised by
 """
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 import pytest
@@ -25,8 +27,7 @@ from camjax.models import class_weights, load_pretrained
 from camjax.models.identify import identify_architecture
 from camjax.models.regnet import REGNETS, block_params
 
-from .abstract_models import abstract
-from .test_torchvision_families import PUBLISHED
+from .test_torchvision_families import PUBLISHED, network
 
 torch = pytest.importorskip("torch", reason="PyTorch is needed for the numerical comparison "
                                             "with torchvision's networks")
@@ -90,7 +91,7 @@ def compared(request, tmp_path_factory):
     state_dict = net.state_dict()
     path = tmp_path_factory.mktemp(name) / f"{name}.safetensors"
     save_file({k: v.contiguous() for k, v in state_dict.items()}, str(path))
-    model = abstract(name)
+    model = nnx.merge(*nnx.split(network(name)))  # a copy of the cached abstract network
     report = load_pretrained(model, path)
     model = fill_abstract_rest(model)
     model.eval()
@@ -148,11 +149,15 @@ def test_top5_cams_match_pytorch(compared):
         assert_close(cams, run["cams_t"])
 
 
+@functools.lru_cache(maxsize=None)
+def meta_reference(name):
+    with torch.device("meta"):  # shapes only: regnet_y_128gf has 645M parameters
+        return BUILDERS[name]()
+
+
 def test_references_have_torchvisions_parameter_counts():
-    counts = {}
-    for name in PUBLISHED:
-        with torch.device("meta"):  # shapes only: regnet_y_128gf has 645M parameters
-            counts[name] = sum(p.numel() for p in BUILDERS[name]().parameters())
+    counts = {name: sum(p.numel() for p in meta_reference(name).parameters())
+              for name in PUBLISHED}
     assert counts == PUBLISHED
 
 
@@ -164,9 +169,9 @@ def test_regnet_widths_equal_torchvisions_torch_arithmetic():
 
 
 def _names_and_shapes(name):
-    with torch.device("meta"):
-        state = BUILDERS[name]().state_dict()
-    return {k: np.broadcast_to(np.float32(0), tuple(v.shape)) for k, v in state.items()}
+    """The reference's state dict as shapes without memory."""
+    return {k: np.broadcast_to(np.float32(0), tuple(v.shape))
+            for k, v in meta_reference(name).state_dict().items()}
 
 
 def test_identify_recognises_every_reference():
@@ -175,8 +180,8 @@ def test_identify_recognises_every_reference():
 
 
 def test_a_file_of_another_size_names_it():
-    model = abstract("efficientnet_b0")
+    # nothing is changed when a file does not fit, so the cached networks can be used
     with pytest.raises(ValueError, match=r"looks like efficientnet_b1$"):
-        load_pretrained(model, _names_and_shapes("efficientnet_b1"))
+        load_pretrained(network("efficientnet_b0"), _names_and_shapes("efficientnet_b1"))
     with pytest.raises(ValueError, match=r"looks like regnet_x_800mf$"):
-        load_pretrained(abstract("regnet_x_400mf"), _names_and_shapes("regnet_x_800mf"))
+        load_pretrained(network("regnet_x_400mf"), _names_and_shapes("regnet_x_800mf"))

@@ -104,8 +104,7 @@ IMAGENET_EVAL = {"resnet18": (256, 224, "bilinear"), "resnet34": (256, 224, "bil
 
 
 class ResNet(nnx.Module):
-    """torchvision's ``resnet{depth}`` (or a ResNeXt / wide ResNet of that depth): conv1..
-    layer4, global pooling, fc (with bias)."""
+    """torchvision's ``resnet{depth}``: conv1..layer4, global pooling, fc (with bias)."""
     torchvision_head = True  # load_pretrained fills the classifier too
     features_layer = "layer4"
     layer_aliases = {"fc": "head.classifier"}

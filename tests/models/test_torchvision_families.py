@@ -13,7 +13,7 @@ from flax import nnx
 
 import camjax
 from camjax.errors import ModelError
-from camjax.models import parameter_count
+from camjax.models import class_weights, parameter_count
 from camjax.models.blocks import walk
 from camjax.models.mnasnet import round_to_multiple_of
 
@@ -111,6 +111,9 @@ def test_mobilenet_v3_has_no_exact_cam():
         model.cam_weights(None)
     features = jax.ShapeDtypeStruct((1, 7, 7, 576), jnp.float32)
     assert nnx.eval_shape(lambda m, f: m.classify(f), model, features).shape == (1, 1000)
+    # classifier_path (classifier.3, what load_pretrained fills) is not a CAM weight either
+    with pytest.raises((TypeError, ModelError)):
+        class_weights(model)
 
 
 @pytest.mark.parametrize("path, shape", [

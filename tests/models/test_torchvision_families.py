@@ -19,6 +19,8 @@ from camjax.models.mnasnet import round_to_multiple_of
 
 from .abstract_models import abstract
 
+# one xdist worker runs this file and the torch comparisons: each network is built once
+pytestmark = pytest.mark.xdist_group("torchvision_families")
 # torchvision's weights enums' meta["num_params"] (1000 classes)
 PUBLISHED = {
     "resnext50_32x4d": 25_028_904, "resnext101_32x8d": 88_791_336,

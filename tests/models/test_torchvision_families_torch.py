@@ -38,6 +38,8 @@ from .test_classifiers_torch import assert_close, fill_abstract_rest, torch_cams
 from .test_zoo import FAST_COMPILE  # noqa: E402
 from .torch_reference import randomize_batchnorm  # noqa: E402
 
+# one xdist worker runs both files: each network is built and compiled once
+pytestmark = [pytest.mark.torch, pytest.mark.xdist_group("torchvision_families")]
 BUILDERS = {**torch_mobile.BUILDERS, **torch_resnets.BUILDERS}
 SMALLEST = ("resnext50_32x4d", "efficientnet_b0", "efficientnet_v2_s", "regnet_y_400mf",
             "regnet_x_400mf", "mnasnet0_5", "mobilenet_v3_small")

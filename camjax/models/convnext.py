@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from camjax.models.layers import GELU, Flatten, GlobalPool, Identity, Sequential
+from camjax.models.layers import Activation, Flatten, GlobalPool, Identity, Sequential
 from camjax.models.registry import register
 from camjax.models.torch_layout import TorchLayout, convert
 
@@ -74,7 +74,8 @@ class CNBlock(nnx.Module):
     def __init__(self, dim: int, layer_scale: float, stochastic_depth: float, *,
                  rngs: nnx.Rngs):
         self.block = Sequential([_conv(dim, dim, 7, rngs, padding=3, groups=dim), Identity(),
-                                 layer_norm(dim, rngs), _linear(dim, 4 * dim, rngs), GELU(),
+                                 layer_norm(dim, rngs), _linear(dim, 4 * dim, rngs),
+                                 Activation("gelu"),
                                  _linear(4 * dim, dim, rngs), Identity()])
         self.layer_scale = nnx.Param(jnp.full((dim,), layer_scale, jnp.float32))
         # torchvision's StochasticDepth(p, "row"): one Bernoulli per image, scaled by 1/(1-p)

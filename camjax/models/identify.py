@@ -13,8 +13,36 @@ import numpy as np
 
 # blocks per layer -> depth, for torchvision's BasicBlock and Bottleneck ResNets
 _RESNET_BASIC = {(2, 2, 2, 2): "resnet18", (3, 4, 6, 3): "resnet34"}
-_RESNET_BOTTLENECK = {(3, 4, 6, 3): "resnet50", (3, 4, 23, 3): "resnet101",
-                      (3, 8, 36, 3): "resnet152"}
+# (blocks per layer, layer1 width, groups of its 3x3 conv) -> name
+_RESNET_BOTTLENECK = {((3, 4, 6, 3), 64, 1): "resnet50", ((3, 4, 23, 3), 64, 1): "resnet101",
+                      ((3, 8, 36, 3), 64, 1): "resnet152",
+                      ((3, 4, 6, 3), 128, 32): "resnext50_32x4d",
+                      ((3, 4, 23, 3), 256, 32): "resnext101_32x8d",
+                      ((3, 4, 23, 3), 256, 64): "resnext101_64x4d",
+                      ((3, 4, 6, 3), 128, 1): "wide_resnet50_2",
+                      ((3, 4, 23, 3), 128, 1): "wide_resnet101_2"}
+# (blocks per stage, channels of the last conv) -> name
+_EFFICIENTNETS = {((1, 2, 2, 3, 3, 4, 1), 1280): "efficientnet_b0",
+                  ((2, 3, 3, 4, 4, 5, 2), 1280): "efficientnet_b1",
+                  ((2, 3, 3, 4, 4, 5, 2), 1408): "efficientnet_b2",
+                  ((2, 3, 3, 5, 5, 6, 2), 1536): "efficientnet_b3",
+                  ((2, 4, 4, 6, 6, 8, 2), 1792): "efficientnet_b4",
+                  ((3, 5, 5, 7, 7, 9, 3), 2048): "efficientnet_b5",
+                  ((3, 6, 6, 8, 8, 11, 3), 2304): "efficientnet_b6",
+                  ((4, 7, 7, 10, 10, 13, 4), 2560): "efficientnet_b7",
+                  ((2, 4, 4, 6, 9, 15), 1280): "efficientnet_v2_s",
+                  ((3, 5, 5, 7, 14, 18, 5), 1280): "efficientnet_v2_m",
+                  ((4, 7, 7, 10, 19, 25, 7), 1280): "efficientnet_v2_l"}
+# (Y: has squeeze-and-excitation, width of the last stage) -> name
+_REGNETS = {**{(True, w): f"regnet_y_{size}" for w, size in (
+    (440, "400mf"), (784, "800mf"), (888, "1_6gf"), (1512, "3_2gf"), (2016, "8gf"),
+    (3024, "16gf"), (3712, "32gf"), (7392, "128gf"))},
+    **{(False, w): f"regnet_x_{size}" for w, size in (
+        (400, "400mf"), (672, "800mf"), (912, "1_6gf"), (1008, "3_2gf"), (1920, "8gf"),
+        (2048, "16gf"), (2520, "32gf"))}}
+# width of the last stack -> name
+_MNASNETS = {160: "mnasnet0_5", 240: "mnasnet0_75", 320: "mnasnet1_0", 416: "mnasnet1_3"}
+_MOBILENET_V3 = {12: "mobilenet_v3_small", 16: "mobilenet_v3_large"}
 # (growth rate, layers per block) -> name
 _DENSENETS = {(32, (6, 12, 24, 16)): "densenet121", (48, (6, 12, 36, 24)): "densenet161",
               (32, (6, 12, 32, 32)): "densenet169", (32, (6, 12, 48, 32)): "densenet201"}
@@ -49,14 +77,41 @@ def _shape(state: Mapping, name: str) -> tuple:
 
 def _resnet(state: Mapping) -> str:
     blocks = tuple(len(_indices(state, rf"layer{i}\.(\d+)\.")) for i in range(1, 5))
-    bottleneck = "layer1.0.conv3.weight" in state
-    name = (_RESNET_BOTTLENECK if bottleneck else _RESNET_BASIC).get(blocks)
-    width = _shape(state, "layer1.0.conv1.weight")[:1]
-    if name and (not bottleneck or width == (64,)):
-        return name
-    kind = "bottleneck" if bottleneck else "basic"
-    return (f"a ResNet with {kind} blocks {blocks} and layer1 width {width[0] if width else '?'}"
-            " (a ResNeXt or wide ResNet?), which camjax does not build")
+    if "layer1.0.conv3.weight" not in state:
+        return _RESNET_BASIC.get(blocks, f"a ResNet with basic blocks {blocks}, which camjax "
+                                         "does not build")
+    width, per_group = (_shape(state, f"layer1.0.{conv}.weight")[:2] for conv in
+                        ("conv1", "conv2"))
+    width = width[0] if width else 0
+    groups = width // per_group[1] if len(per_group) == 2 and per_group[1] else 0
+    return _RESNET_BOTTLENECK.get((blocks, width, groups), (
+        f"a ResNet with bottleneck blocks {blocks} and layer1 width {width} in {groups} "
+        "groups, which camjax does not build"))
+
+
+def _efficientnet(state: Mapping, names) -> str:
+    stages = sorted(_indices(names, r"features\.(\d+)\.\d+\.block\."))
+    blocks = tuple(len(_indices(names, rf"features\.{i}\.(\d+)\.block\.")) for i in stages)
+    last = _shape(state, f"features.{max(stages) + 1}.0.weight")[:1] if stages else ()
+    return _EFFICIENTNETS.get((blocks, last[0] if last else 0),
+                              f"an EfficientNet with {blocks} blocks per stage")
+
+
+def _regnet(state: Mapping, names) -> str:
+    y = any(".f.se." in n for n in names)
+    width = _shape(state, "fc.weight")[1:]
+    return _REGNETS.get((y, width[0] if width else 0),
+                        f"a RegNet{'Y' if y else 'X'} of final width {width}")
+
+
+def _mnasnet(state: Mapping) -> str:
+    last = _shape(state, "layers.13.0.layers.6.weight")[:1]
+    name = _MNASNETS.get(last[0] if last else 0, "an MNASNet of another width")
+    stem = _shape(state, "layers.0.weight")[:1]
+    if name in ("mnasnet0_5", "mnasnet0_75") and stem == (32,):
+        return (f"{name} saved before torchvision's MNASNet version 2 (its stem at width 1.0),"
+                " which camjax does not build")
+    return name
 
 
 def _densenet(state: Mapping) -> str:
@@ -130,8 +185,9 @@ def _swin(state: Mapping) -> str:
 
 
 def identify_architecture(state: Mapping[str, object]) -> str | None:
-    """``"resnet18"``, ``"densenet121"``, ``"mobilenet_v2"``, ``"vit_b_16"``, ... or a short
-    description; ``None`` when the names match no family camjax knows."""
+    """``"resnet18"``, ``"resnext50_32x4d"``, ``"efficientnet_b0"``, ``"regnet_y_400mf"``,
+    ``"convnext_tiny"``, ``"vit_b_16"``, ... or a short description; ``None`` when the names
+    match no family camjax knows."""
     names = list(state)
     if family := _family(state):
         return family
@@ -150,8 +206,15 @@ def identify_architecture(state: Mapping[str, object]) -> str | None:
     if "features.1.conv.0.0.weight" in state:
         last = max(_indices(names, r"features\.(\d+)\."))
         return "mobilenet_v2" if last == 18 else f"a MobileNetV2 with {last + 1} feature layers"
+    if any(re.match(r"features\.\d+\.\d+\.block\.", n) for n in names):
+        return _efficientnet(state, names)
     if any(re.match(r"features\.\d+\.block\.", n) for n in names):
-        return "a MobileNetV3 or EfficientNet, which camjax does not build"
+        last = max(_indices(names, r"features\.(\d+)\."))
+        return _MOBILENET_V3.get(last, f"a MobileNetV3 with {last + 1} feature layers")
+    if "trunk_output.block1.block1-0.f.a.0.weight" in state:
+        return _regnet(state, names)
+    if "layers.8.0.layers.0.weight" in state:
+        return _mnasnet(state)
     if "inception3a.branch1.conv.weight" in state:
         return "googlenet"
     if _shape(state, "features.0.weight")[1:] == (3, 11, 11):

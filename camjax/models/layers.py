@@ -2,8 +2,8 @@
 
 Convs have no bias (a BatchNorm follows) and torch's padding ``kernel // 2`` on both sides;
 BatchNorm uses torch's eps 1e-5 and momentum 0.1 (flax momentum 0.9). ``max_pool2d`` and
-``avg_pool2d`` reproduce torch's pooling rules exactly. ``Sequential`` and the
-parameter-free modules (``ReLU``, ``GELU``, ``MaxPool2d``, ``GlobalPool``, ``Flatten``,
+``avg_pool2d`` reproduce torch's pooling rules exactly. ``Sequential``, ``NamedSequential`` and the
+parameter-free modules (``Activation``, ``MaxPool2d``, ``GlobalPool``, ``Flatten``,
 ``Identity``) let a network mirror an ``nn.Sequential`` index for index, so ``features.3``
 or ``classifier.2`` is the same module in camjax as in torchvision.
 """
@@ -19,6 +19,15 @@ HE_FAN_OUT = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")
 HE_FAN_IN = nnx.initializers.variance_scaling(2.0, "fan_in", "normal")
 
 
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """torchvision's ``_make_divisible`` (from TF's slim): ``value`` rounded to the nearest
+    multiple of ``divisor``, at least ``min_value`` (default ``divisor``), and never more
+    than 10% below ``value``."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
 def conv2d(cin: int, cout: int, kernel: int, *, stride: int = 1, groups: int = 1,
            kernel_init=HE_FAN_OUT, rngs: nnx.Rngs) -> nnx.Conv:
     """``nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, groups=groups, bias=False)``."""
@@ -27,9 +36,12 @@ def conv2d(cin: int, cout: int, kernel: int, *, stride: int = 1, groups: int = 1
                     rngs=rngs)
 
 
-def batch_norm(features: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
-    """``nn.BatchNorm2d(features)``: eps 1e-5, momentum 0.1."""
-    return nnx.BatchNorm(features, momentum=0.9, epsilon=1e-5, rngs=rngs)
+def batch_norm(features: int, rngs: nnx.Rngs, *, eps: float = 1e-5,
+               momentum: float = 0.1) -> nnx.BatchNorm:
+    """``nn.BatchNorm2d(features, eps, momentum)`` (eps 1e-5, momentum 0.1 unless a
+    torchvision builder says otherwise); torch's momentum weighs the new batch, flax's the
+    running average, hence ``1 - momentum``."""
+    return nnx.BatchNorm(features, momentum=1.0 - momentum, epsilon=eps, rngs=rngs)
 
 
 def _pool_padding(x: jax.Array, kernel: int, stride: int, padding: int,
@@ -79,18 +91,42 @@ class Sequential(nnx.List):
         return x
 
 
-class ReLU(nnx.Module):
-    """``nn.ReLU`` (no parameters): a position in a mirrored ``nn.Sequential``."""
+class NamedSequential(nnx.Module):
+    """``nn.Sequential(OrderedDict(...))``: children under their own names (RegNet's
+    ``trunk_output.block1.block1-0``, ViT's ``encoder.layers.encoder_layer_0``), in order."""
+
+    def __init__(self, layers: dict[str, nnx.Module]):
+        self.order = tuple(layers)
+        for name, layer in layers.items():
+            setattr(self, name, layer)
+
+    def children(self) -> list[nnx.Module]:
+        return [getattr(self, name) for name in self.order]
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jax.nn.relu(x)
+        for layer in self.children():
+            x = layer(x)
+        return x
 
 
-class GELU(nnx.Module):
-    """``nn.GELU``: the exact (erf) form, torch's default, not the tanh approximation."""
+ACTIVATIONS = {"relu": jax.nn.relu, "relu6": jax.nn.relu6, "silu": jax.nn.silu,
+               "sigmoid": jax.nn.sigmoid, "hardswish": jax.nn.hard_swish,
+               "hardsigmoid": jax.nn.hard_sigmoid,
+               # nn.GELU is the exact (erf) form, not jax's default tanh approximation
+               "gelu": lambda x: jax.nn.gelu(x, approximate=False)}
+
+
+class Activation(nnx.Module):
+    """A parameterless torch activation module (``nn.ReLU``, ``nn.SiLU``, ``nn.GELU``, ...):
+    a position of its own in a mirrored ``nn.Sequential``."""
+
+    def __init__(self, name: str):
+        if name not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+        self.name = name
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jax.nn.gelu(x, approximate=False)
+        return ACTIVATIONS[self.name](x)
 
 
 class Identity(nnx.Module):

@@ -18,7 +18,7 @@ import jax
 from flax import nnx
 
 from camjax.models.heads import PoolingHead
-from camjax.models.layers import batch_norm, conv2d
+from camjax.models.layers import batch_norm, conv2d, make_divisible
 from camjax.models.registry import register
 
 # t (expansion), c (channels), n (blocks), s (stride of the first block): torchvision's table
@@ -26,13 +26,6 @@ INVERTED_RESIDUALS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2)
                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 STEM_CHANNELS, LAST_CHANNELS = 32, 1280
 DROPOUT = 0.2
-
-
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """The channel rounding of torchvision (from TF's slim): the nearest multiple of
-    ``divisor``, at least ``divisor``, and never more than 10% below ``value``."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 class ConvBNReLU6(nnx.Module):

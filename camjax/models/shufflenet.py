@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from camjax.models.heads import PoolingClassifier, PoolingHead
-from camjax.models.layers import MaxPool2d, ReLU, Sequential, batch_norm, conv2d
+from camjax.models.layers import Activation, MaxPool2d, Sequential, batch_norm, conv2d
 from camjax.models.registry import register
 from camjax.models.torch_layout import TorchLayout
 
@@ -50,11 +50,12 @@ class InvertedResidual(nnx.Module):
         # torch's branch1 is an empty nn.Sequential when stride is 1: nothing to run
         self.branch1 = None if stride == 1 else Sequential([
             conv2d(cin, cin, 3, stride=stride, groups=cin, rngs=rngs), batch_norm(cin, rngs),
-            conv2d(cin, half, 1, rngs=rngs), batch_norm(half, rngs), ReLU()])
+            conv2d(cin, half, 1, rngs=rngs), batch_norm(half, rngs), Activation("relu")])
         self.branch2 = Sequential([
-            conv2d(cin if stride > 1 else half, half, 1, rngs=rngs), batch_norm(half, rngs), ReLU(),
+            conv2d(cin if stride > 1 else half, half, 1, rngs=rngs), batch_norm(half, rngs),
+            Activation("relu"),
             conv2d(half, half, 3, stride=stride, groups=half, rngs=rngs), batch_norm(half, rngs),
-            conv2d(half, half, 1, rngs=rngs), batch_norm(half, rngs), ReLU()])
+            conv2d(half, half, 1, rngs=rngs), batch_norm(half, rngs), Activation("relu")])
 
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.stride == 1:
@@ -78,7 +79,7 @@ class ShuffleNetV2(TorchLayout, PoolingClassifier, nnx.Module):
         self.arch, self.imagenet_eval = arch, EVAL[arch]
         stem, *stages, last = CHANNELS[arch]
         self.conv1 = Sequential([conv2d(3, stem, 3, stride=2, rngs=rngs), batch_norm(stem, rngs),
-                                 ReLU()])
+                                 Activation("relu")])
         self.maxpool = MaxPool2d(3, 2, 1)
         cin = stem
         for index, (repeats, cout) in enumerate(zip(REPEATS, stages), start=2):
@@ -86,7 +87,8 @@ class ShuffleNetV2(TorchLayout, PoolingClassifier, nnx.Module):
             units += [InvertedResidual(cout, cout, 1, rngs=rngs) for _ in range(repeats - 1)]
             setattr(self, f"stage{index}", Sequential(units))
             cin = cout
-        self.conv5 = Sequential([conv2d(cin, last, 1, rngs=rngs), batch_norm(last, rngs), ReLU()])
+        self.conv5 = Sequential([conv2d(cin, last, 1, rngs=rngs), batch_norm(last, rngs),
+                                 Activation("relu")])
         self.head = PoolingHead(last, num_classes, pooling=pooling, use_bias=True, rngs=rngs)
 
     def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from camjax.models.layers import GlobalPool, MaxPool2d, ReLU, Sequential
+from camjax.models.layers import Activation, GlobalPool, MaxPool2d, Sequential
 from camjax.models.registry import register
 from camjax.models.torch_layout import TorchLayout
 
@@ -56,11 +56,11 @@ class Fire(nnx.Module):
     def __init__(self, cin: int, squeeze: int, expand1x1: int, expand3x3: int, *,
                  rngs: nnx.Rngs):
         self.squeeze = _conv(cin, squeeze, 1, rngs)
-        self.squeeze_activation = ReLU()
+        self.squeeze_activation = Activation("relu")
         self.expand1x1 = _conv(squeeze, expand1x1, 1, rngs)
-        self.expand1x1_activation = ReLU()
+        self.expand1x1_activation = Activation("relu")
         self.expand3x3 = _conv(squeeze, expand3x3, 3, rngs, padding=1)
-        self.expand3x3_activation = ReLU()
+        self.expand3x3_activation = Activation("relu")
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = self.squeeze_activation(self.squeeze(x))
@@ -81,7 +81,8 @@ class SqueezeNet(TorchLayout, nnx.Module):
             raise ValueError(f"SqueezeNet must be one of {sorted(VERSIONS)}, got {arch!r}")
         (channels, kernel), layers = VERSIONS[arch]
         self.arch = arch
-        features: list[nnx.Module] = [_conv(3, channels, kernel, rngs, stride=2), ReLU()]
+        features: list[nnx.Module] = [_conv(3, channels, kernel, rngs, stride=2),
+                                      Activation("relu")]
         for item in layers:
             features.append(MaxPool2d(3, 2, ceil_mode=True) if item == "M"
                             else Fire(*item, rngs=rngs))
@@ -89,7 +90,7 @@ class SqueezeNet(TorchLayout, nnx.Module):
         self.classifier = Sequential([
             nnx.Dropout(DROPOUT, rngs=rngs),
             _conv(512, num_classes, 1, rngs, kernel_init=nnx.initializers.normal(0.01)),
-            ReLU(), GlobalPool(pooling)])
+            Activation("relu"), GlobalPool(pooling)])
 
     def class_maps(self, images: jax.Array) -> jax.Array:
         """The ReLU'd class maps (B, h, w, C): ``classifier.2``'s output, the CAM's features."""

@@ -17,25 +17,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from camjax.models.layers import GELU, Identity, Sequential  # noqa: F401  (re-exported)
-
-
-class NamedSequential(nnx.Module):
-    """``nn.Sequential(OrderedDict(...))``: children under their own names (torchvision's
-    ``encoder.layers.encoder_layer_0`` ...), applied in order."""
-
-    def __init__(self, named: list[tuple[str, nnx.Module]]):
-        self.names = tuple(name for name, _ in named)
-        for name, layer in named:
-            setattr(self, name, layer)
-
-    def children(self) -> list[nnx.Module]:
-        return [getattr(self, name) for name in self.names]
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for layer in self.children():
-            x = layer(x)
-        return x
+from camjax.models.layers import Activation, Identity, NamedSequential, Sequential  # noqa: F401
 
 
 def layer_norm(dim: int, eps: float, rngs: nnx.Rngs) -> nnx.LayerNorm:
@@ -52,7 +34,7 @@ def linear(cin: int, cout: int, rngs: nnx.Rngs, *, use_bias: bool = True) -> nnx
 def torchvision_mlp(dim: int, hidden: int, rngs: nnx.Rngs) -> Sequential:
     """torchvision's ``MLP``/``MLPBlock``: Linear, GELU, Dropout, Linear, Dropout (``mlp.0``,
     ``mlp.3``)."""
-    return Sequential([linear(dim, hidden, rngs), GELU(), Identity(),
+    return Sequential([linear(dim, hidden, rngs), Activation("gelu"), Identity(),
                        linear(hidden, dim, rngs), Identity()])
 
 
@@ -60,7 +42,8 @@ class TimmMlp(nnx.Module):
     """timm's ``Mlp``: ``fc1``, ``act`` (GELU), ``fc2`` (dropouts are the identity)."""
 
     def __init__(self, dim: int, hidden: int, rngs: nnx.Rngs):
-        self.fc1, self.act, self.fc2 = linear(dim, hidden, rngs), GELU(), linear(hidden, dim, rngs)
+        self.fc1, self.act = linear(dim, hidden, rngs), Activation("gelu")
+        self.fc2 = linear(hidden, dim, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.fc2(self.act(self.fc1(x)))

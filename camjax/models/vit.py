@@ -53,9 +53,8 @@ class Encoder(nnx.Module):
                  rngs: nnx.Rngs):
         self.pos_embedding = nnx.Param(
             0.02 * jax.random.normal(rngs.params(), (1, seq_length, dim)))
-        self.layers = NamedSequential([(f"encoder_layer_{i}",
-                                        EncoderBlock(dim, heads, mlp_dim, rngs))
-                                       for i in range(num_layers)])
+        self.layers = NamedSequential({f"encoder_layer_{i}": EncoderBlock(dim, heads, mlp_dim, rngs)
+                                       for i in range(num_layers)})
         self.ln = layer_norm(dim, EPS, rngs)
 
 

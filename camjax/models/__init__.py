@@ -6,6 +6,8 @@ from camjax.models import alexnet, googlenet, nin, resnet, vgg  # noqa: F401
 # torchvision's classifiers as they are (resnet18 ... resnet152 come with resnet)
 from camjax.models import densenet, mobilenet  # noqa: F401
 from camjax.models.pretrained import LoadReport, load_pretrained
+# wsolevaluation's InceptionV3 (it loads torchvision's weights through pretrained.TorchLayout)
+from camjax.models import inception_gap  # noqa: F401,E402
 
 __all__ = ["LoadReport", "available", "class_weights", "create", "load_pretrained",
            "parameter_count", "register"]

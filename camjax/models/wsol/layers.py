@@ -41,6 +41,13 @@ def run(layers, x: jax.Array) -> jax.Array:
     return x
 
 
+def avg_pool3(x: jax.Array) -> jax.Array:
+    """``F.avg_pool2d(x, 3, 1, 1)`` on NHWC: zero padding counted (count_include_pad)."""
+    total = jax.lax.reduce_window(x, jnp.zeros((), x.dtype), jax.lax.add, (1, 3, 3, 1),
+                                  (1, 1, 1, 1), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    return total / 9
+
+
 def minmax(maps: jax.Array, axes=(1, 2)) -> tuple[jax.Array, jax.Array]:
     """wsolevaluation's ``normalize_tensor`` over ``axes``: ``(x - min) / (max - min)``,
     and whether each map varies. Its constant maps are NaN (0 / 0); here they are 0 and

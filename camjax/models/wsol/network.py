@@ -62,6 +62,10 @@ class MapHead(nnx.Module):
 class WsolNetwork:
     """Mixin; a host calls :meth:`init_wsol` at the end of its ``__init__``."""
     WSOL_METHODS = ("cam", *NETWORK_METHODS)
+    # the top-level modules a method adds: new to a torchvision state dict
+    WSOL_MODULES = ("head", "classifier_A", "classifier_B", "SPG_A_3", "SPG_B_1a",
+                    "SPG_B_2a", "SPG_B_shared", "SPG_C", "fewshot_classifier",
+                    "fewshot_foreground")
     wsol_method = "cam"
 
     def init_wsol(self, method: str, *, num_classes: int, pooling: str, features: int,
@@ -69,10 +73,12 @@ class WsolNetwork:
                   acol_threshold: float = 0.7, acol_init: str = "xavier",
                   spg_channels: tuple = (), spg_init: str = "xavier",
                   adl_drop_rate: float = 0.75, adl_threshold: float = 0.9,
-                  classifier_bias: bool = False, dropout_rate: float = 0.0) -> None:
+                  classifier_bias: bool = False, dropout_rate: float = 0.0,
+                  head: PoolingHead | None = None) -> None:
         """The method's modules. ``features``: channels of ``taps["features"]``;
         ``acol_input``: channels ACoL's branches read (its ``features`` tap);
-        ``spg_channels``: (b1, b2, branch width, SPG_C width)."""
+        ``spg_channels``: (b1, b2, branch width, SPG_C width); ``head``: the host's own
+        pooling head, when it made one (else one is made here)."""
         if method not in self.WSOL_METHODS:
             raise ValueError(f"wsol_method must be one of {self.WSOL_METHODS}, got {method!r}")
         self.wsol_method = method
@@ -86,8 +92,9 @@ class WsolNetwork:
                 acol_input, acol_width, num_classes, init=acol_init, rngs=rngs)
             self.head = MapHead(num_classes, num_classes)
             return
-        head = PoolingHead(features, num_classes, pooling=pooling, dropout_rate=dropout_rate,
-                           use_bias=classifier_bias, rngs=rngs)
+        head = head or PoolingHead(features, num_classes, pooling=pooling,
+                                   dropout_rate=dropout_rate, use_bias=classifier_bias,
+                                   rngs=rngs)
         if method == "fewshot":
             self.fewshot_classifier = head
             self.fewshot_foreground = conv(features, 1, 1, rngs=rngs)

@@ -175,7 +175,8 @@ class ResNet50(nn.Module):
 class BasicConv2d(nn.Module):
     def __init__(self, cin, cout, k, **kw):
         super().__init__()
-        self.conv, self.bn = nn.Conv2d(cin, cout, k, bias=False, **kw), nn.BatchNorm2d(cout, eps=1e-3)
+        self.conv = nn.Conv2d(cin, cout, k, bias=False, **kw)
+        self.bn = nn.BatchNorm2d(cout, eps=1e-3)
 
     def forward(self, x):
         return F.relu(self.bn(self.conv(x)))
@@ -185,7 +186,8 @@ class InceptionA(nn.Module):
     def __init__(self, cin, pool_features):
         super().__init__()
         self.branch1x1 = BasicConv2d(cin, 64, 1)
-        self.branch5x5_1, self.branch5x5_2 = BasicConv2d(cin, 48, 1), BasicConv2d(48, 64, 5, padding=2)
+        self.branch5x5_1 = BasicConv2d(cin, 48, 1)
+        self.branch5x5_2 = BasicConv2d(48, 64, 5, padding=2)
         self.branch3x3dbl_1 = BasicConv2d(cin, 64, 1)
         self.branch3x3dbl_2 = BasicConv2d(64, 96, 3, padding=1)
         self.branch3x3dbl_3 = BasicConv2d(96, 96, 3, padding=1)

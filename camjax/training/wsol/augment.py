@@ -52,18 +52,30 @@ def cutmix_box(lam, cx, cy, height: int, width: int) -> tuple:
     return (x1, y1, x2, y2), weight
 
 
-def cutmix(key: jax.Array, images: jax.Array, labels: jax.Array, beta: float,
-           prob: float) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """(mixed images, the second labels, the first labels' weight). When the batch is
-    not mixed (draw >= prob, or beta 0) the images are unchanged and the weight is 1."""
-    b, h, w = images.shape[:3]
+def cutmix_draws(key: jax.Array, batch: int, height: int, width: int, beta: float,
+                 prob: float) -> tuple:
+    """The random part of CutMix: (apply, lam, permutation, cx, cy). ``apply`` is False
+    when the draw is >= ``prob`` or ``beta`` is 0 (wsolevaluation's ``main.py``)."""
     k_apply, k_lam, k_perm, k_x, k_y = jax.random.split(key, 5)
     apply = (jax.random.uniform(k_apply) < prob) & (beta > 0)
     lam = jax.random.beta(k_lam, max(beta, 1e-6), max(beta, 1e-6))
-    perm = jax.random.permutation(k_perm, b)
-    (x1, y1, x2, y2), weight = cutmix_box(lam, jax.random.randint(k_x, (), 0, h),
-                                          jax.random.randint(k_y, (), 0, w), h, w)
+    return (apply, lam, jax.random.permutation(k_perm, batch),
+            jax.random.randint(k_x, (), 0, height), jax.random.randint(k_y, (), 0, width))
+
+
+def mix(images: jax.Array, labels: jax.Array, apply, lam, perm, cx, cy) -> tuple:
+    """The deterministic part: (mixed images, the second labels, the first labels'
+    weight); unchanged images and weight 1 when not ``apply``."""
+    h, w = images.shape[1:3]
+    (x1, y1, x2, y2), weight = cutmix_box(lam, cx, cy, h, w)
     rows, cols = jnp.arange(h)[:, None], jnp.arange(w)[None, :]
     inside = (rows >= x1) & (rows < x2) & (cols >= y1) & (cols < y2) & apply
     mixed = jnp.where(inside[None, :, :, None], images[perm], images)
     return mixed, labels[perm], jnp.where(apply, weight, 1.0)
+
+
+def cutmix(key: jax.Array, images: jax.Array, labels: jax.Array, beta: float,
+           prob: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """CutMix of a batch: :func:`mix` of :func:`cutmix_draws`."""
+    b, h, w = images.shape[:3]
+    return mix(images, labels, *cutmix_draws(key, b, h, w, beta, prob))

@@ -258,3 +258,26 @@ def test_fewshot_foreground_from_boxes_and_masks():
     big = transforms.resize(left, 8 * 256 // 224, transforms.cv2.INTER_NEAREST)
     assert set(np.unique(both["foreground"])) <= {0, 1}
     assert both["foreground"].shape == (8, 8) and big.shape == (9, 9)
+
+
+def test_acol_class_maps_erase_by_the_class_asked_for():
+    """``model(images)`` erases by the prediction: its fused map of the top-1 class is
+    ``class_maps``'s; another class's exact map reruns branch B erased by that class."""
+    from flax import nnx
+
+    from camjax import models
+    net = models.create("tiny_gap", num_classes=4, rngs=nnx.Rngs(1), wsol_method="acol",
+                        widths=(8, 8, 8, 8, 8), strides=(2, 1, 1, 1, 1), cam_channels=8,
+                        acol_threshold=0.5)
+    net.eval()
+    x = jnp.asarray(RNG.normal(size=(2, 16, 16, 3)), jnp.float32)
+    logits, fused = net(x)
+    top = np.asarray(jnp.argmax(logits, -1))
+    other = (top + 1) % 4
+    maps = np.asarray(net.class_maps(x, jnp.asarray(np.stack([top, other], 1))))
+    np.testing.assert_allclose(maps[:, 0], np.moveaxis(np.asarray(fused), -1, 1)[[0, 1], top],
+                               rtol=1e-5, atol=1e-6)
+    feats = net.trunk(x)["features"]
+    out = acol.forward(net, feats, jnp.asarray(other))
+    want = np.asarray(acol.fused(out["maps_a"], out["maps_b"]))[[0, 1], ..., other]
+    np.testing.assert_allclose(maps[:, 1], want, rtol=1e-5, atol=1e-6)

@@ -10,7 +10,7 @@ contract's ``model(images) -> (logits, features)`` and ``cam_weights``:
 - ``cam`` / ``adl`` / ``spg``: the pooling head on ``features``; the CAM is exact.
 - ``acol``: ``features`` are the fused class maps (B, h, w, C), branch B run on the
   features erased by branch A's top-1 map, and ``cam_weights`` the identity (C, C), so
-  the CAM of class c is the fused map of c. ``acol_class_maps(images, classes)`` gives
+  the CAM of class c is the fused map of c. ``class_maps(images, classes)`` gives
   wsolevaluation's exact map of any class (branch B rerun per requested class).
 - ``fewshot``: ``features`` are the class-agnostic foreground logit map (B, h, w, 1) and
   ``cam_weights`` ones (1, C): every class's map is that map. Logits come from a
@@ -130,13 +130,17 @@ class WsolNetwork:
         del features
         return self.head.classifier.kernel[...]
 
-    def acol_class_maps(self, images: jax.Array, classes: jax.Array) -> jax.Array:
-        """ACoL's exact map of each requested class (B, k, h, w) (wsolevaluation erases
-        with the class asked for, not the prediction)."""
-        if self.wsol_method != "acol":
-            raise ValueError(f"acol_class_maps needs wsol_method 'acol', not "
-                             f"{self.wsol_method!r}")
-        return acol.class_maps(self, self.trunk(images)["features"], classes)
+    def class_maps(self, images: jax.Array, classes: jax.Array) -> jax.Array:
+        """The map of each requested class before upsampling and normalisation,
+        (B, k, h, w), as wsolevaluation computes it: ACoL reruns branch B on the features erased by each
+        requested class's own map (its ``__call__`` erases by the prediction); every
+        other method's is the CAM of its features. The map engine's hook for networks
+        whose map is not one contraction of one feature grid."""
+        if self.wsol_method == "acol":
+            return acol.class_maps(self, self.trunk(images)["features"], classes)
+        _, features = self(images)
+        weights = jnp.take(self.cam_weights(features), classes, axis=1)     # (K, B, k)
+        return jnp.einsum("byxk,kbj->bjyx", features, weights.astype(features.dtype))
 
     def wsol_outputs(self, images: jax.Array, labels: jax.Array) -> dict:
         """The training forward with the ground-truth ``labels`` (B,)."""

@@ -19,15 +19,19 @@ from tests.conftest import DEMO, ROOT
 from tests.training.conftest import (TINY, assert_trees_close, cli_env, finish, logged_steps,
                                      losses, output, start_train, tiny_args, wait_for_step)
 
-TITLES = {"cam": "CAM", "has": "HaS", "cutmix": "CutMix", "adl": "ADL", "acol": "ACoL",
-          "spg": "SPG", "fewshot": "the few-shot baseline"}
+# CAM itself: tests/training/test_train.py
+TITLES = {"has": "HaS", "cutmix": "CutMix", "adl": "ADL", "acol": "ACoL", "spg": "SPG",
+          "fewshot": "the few-shot baseline"}
+# a four-layer tiny_gap: the methods' code paths at a smaller compile
+SMALL = {"model_kwargs.widths": "(8, 8, 16, 16)", "model_kwargs.strides": "(2, 2, 1, 1)",
+         "model_kwargs.cam_channels": 16}
 RESUMED = {"has": 5, "acol": 5}          # method -> the step after which it is killed
 LONG = dict(num_train_steps=24, checkpoint_every_steps=4, keep_checkpoints=2)
 
 
 def _args(data_dir, method):
     extra = LONG if method in RESUMED else {}
-    return tiny_args(data_dir, wsol_method=method, eval_at_end=False, **extra)
+    return tiny_args(data_dir, wsol_method=method, eval_at_end=False, **SMALL, **extra)
 
 
 def _kill_and_resume(method, work, args, env, box):
@@ -78,7 +82,7 @@ def test_every_method_trains_evaluates_and_resumes(tiny_data_dir, tmp_path, jax_
         assert [r["step"] for r in logged_steps(work)] == list(range(1, 25))
         assert losses(work) == pytest.approx(losses(reference), rel=1e-6, abs=1e-7)
         config = config_lib.load(DEMO, {**TINY, "data_dir": tiny_data_dir,
-                                        "wsol_method": method, **LONG})
+                                        "wsol_method": method, **SMALL, **LONG})
         _, state, _ = training.restore_for_inference(config, work, 12)
         _, expected, _ = training.restore_for_inference(config, reference, 12)
         assert_trees_close(state, expected)

@@ -117,9 +117,9 @@ class InceptionC(nnx.Module):
 class InceptionV3GAP(WsolNetwork, TorchLayout, nnx.Module):
     """wsolevaluation's InceptionV3-CAM; features: ``SPG_A3_2b`` (1024 channels)."""
     arch = "inception_v3"
-    torch_renames = {"SPG_A4.": "head.classifier."}   # a wsolevaluation checkpoint's head
     torch_new = ("SPG_A3_1b", "SPG_A3_2b", "head")
-    layer_aliases = {"SPG_A4": "head.classifier"}
+    features_layer = "SPG_A3_2b"                      # the CAM's layer (cam, adl, spg)
+    layer_aliases = {"SPG_A4": "head.classifier"}     # wsolevaluation's name of the head
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", mapping_resolution: int = 14,
                  dropout_rate: float = 0.5, wsol_method: str = "cam",

@@ -132,10 +132,11 @@ class WsolNetwork:
 
     def class_maps(self, images: jax.Array, classes: jax.Array) -> jax.Array:
         """The map of each requested class before upsampling and normalisation,
-        (B, k, h, w), as wsolevaluation computes it: ACoL reruns branch B on the features erased by each
-        requested class's own map (its ``__call__`` erases by the prediction); every
-        other method's is the CAM of its features. The map engine's hook for networks
-        whose map is not one contraction of one feature grid."""
+        (B, k, h, w), as wsolevaluation computes it: ACoL reruns branch B on the
+        features erased by each requested class's own map (its ``__call__`` erases by
+        the prediction); every other method's is the CAM of its features. The map
+        engine's hook for networks whose map is not one contraction of one feature
+        grid."""
         if self.wsol_method == "acol":
             return acol.class_maps(self, self.trunk(images)["features"], classes)
         _, features = self(images)

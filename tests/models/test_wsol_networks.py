@@ -109,3 +109,40 @@ def test_adl_positions(arch, res, monkeypatch):
     assert len(seen) == 3 * 2            # the call and the training forward
     assert seen[:3] == [nhwc(s) for s in ref.ADLShape.seen]
     assert camjax_counts(net) == camjax_counts(camjax_net(arch, "cam", res))
+
+
+def torchvision_names(arch: str) -> dict:
+    """torchvision's ImageNet state dict for ``arch`` (zero-stride arrays of its shapes):
+    the transcription's backbone names (torchvision's), plus the classifier and, for
+    InceptionV3, what lies beyond Mixed_6e."""
+    import numpy as np
+    zero = np.zeros((), np.float32)
+    keep = {"vgg16": ("features",), "resnet50": ("conv1", "bn1", "layer", "fc"),
+            "inception_v3": ("Conv2d_", "Mixed_")}[arch]
+    state = {k: np.broadcast_to(zero, tuple(v.shape))
+             for k, v in ref.build(arch, "cam", 1000, 14).state_dict().items()
+             if k.startswith(keep)}
+    extra = {"vgg16": {"classifier.0.weight": (4096, 25088), "classifier.6.bias": (1000,)},
+             "inception_v3": {"Mixed_7a.branch3x3_1.conv.weight": (192, 768, 1, 1),
+                              "AuxLogits.fc.weight": (1000, 768), "fc.weight": (1000, 2048)}}
+    state.update({k: np.broadcast_to(zero, s) for k, s in extra.get(arch, {}).items()})
+    return state
+
+
+@pytest.mark.parametrize("arch,method", [("vgg16", m) for m in ("cam", "acol", "spg",
+                                                                "fewshot")]
+                         + [("resnet50", "spg"), ("inception_v3", "acol")])
+def test_torchvision_weights_fill_every_methods_backbone(arch, method):
+    """ImageNet weights load into each method's network: the backbone filled, exactly
+    the method's own modules left new (shapes only)."""
+    from camjax.models import load_pretrained
+    report = load_pretrained(camjax_net(arch, method, 14), torchvision_names(arch))
+    new = {n.split(".")[0] for n in report.new}
+    added = {"cam": {"cam_conv", "head"}, "acol": {"classifier_A", "classifier_B"},
+             "spg": {"SPG_B_1a", "SPG_B_2a", "SPG_B_shared", "SPG_C", "head"},
+             "fewshot": {"cam_conv", "fewshot_classifier", "fewshot_foreground"}}[method]
+    if arch == "vgg16" and method == "spg":
+        added = added | {"SPG_A_3"}
+    if arch == "resnet50":
+        added = added - {"cam_conv"}
+    assert new == added and report.loaded

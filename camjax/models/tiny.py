@@ -98,6 +98,9 @@ class TinyGAP(WsolNetwork, nnx.Module):
         acol = wsol_method == "acol"
         self.cam_conv = None if acol else CamConv(widths[-1], cam_channels,
                                                   batch_norm=cam_batch_norm, rngs=rngs)
+        if wsol_method == "spg" and len(widths) <= max(self.SPG_TAPS):
+            raise ValueError(f"SPG reads backbone layers {self.SPG_TAPS}: widths needs at "
+                             f"least {max(self.SPG_TAPS) + 1} layers, got {len(widths)}")
         b1, b2 = (widths[i] if i < len(widths) else 0 for i in self.SPG_TAPS)
         self.init_wsol(wsol_method, num_classes=num_classes, pooling=pooling,
                        features=cam_channels, acol_input=widths[-1], acol_width=cam_channels,

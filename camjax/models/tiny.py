@@ -118,7 +118,7 @@ class TinyGAP(WsolNetwork, nnx.Module):
         taps["features"] = x if self.cam_conv is None else self.cam_conv(x)
         return taps
 
-    def classify(self, taps: dict) -> jax.Array:
+    def _logits(self, taps: dict) -> jax.Array:
         features = taps["features"]
         if self.pooled_mean is None:
             return self.head(features)

@@ -279,10 +279,14 @@ def test_acol_class_maps_erase_by_the_class_asked_for():
         other = (top + 1) % 4
         maps = model.class_maps(x, jnp.stack([top, other], 1))
         out = acol.forward(model, model.trunk(x)["features"], other)
-        return top, other, fused, maps, acol.fused(out["maps_a"], out["maps_b"])
+        return (top, other, fused, maps, acol.fused(out["maps_a"], out["maps_b"]),
+                model.classify(fused), model.cam_weights(fused))
 
     x = jnp.asarray(RNG.normal(size=(2, 16, 16, 3)), jnp.float32)
-    top, other, fused, maps, by_other = map(np.asarray, run(state, x))
+    top, other, fused, maps, by_other, scores, weights = map(np.asarray, run(state, x))
+    # the network contract: the CAM of class c (identity weights) is c's fused map
+    np.testing.assert_array_equal(weights, np.eye(4))
+    np.testing.assert_allclose(scores, fused.mean(axis=(1, 2)), rtol=1e-6)
     np.testing.assert_allclose(maps[:, 0], np.moveaxis(fused, -1, 1)[[0, 1], top],
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(maps[:, 1], np.moveaxis(by_other, -1, 1)[[0, 1], other],

@@ -111,9 +111,15 @@ class WsolNetwork:
         """x through the ADL layer when the method is ADL (at the host's ADL positions)."""
         return x if self.adl is None else self.adl(x)
 
-    def classify(self, taps: dict) -> jax.Array:
+    def _logits(self, taps: dict) -> jax.Array:
         """Logits from the taps (a host may override, e.g. tiny_gap's centred head)."""
         return self.head(taps.get("head_input", taps["features"]))
+
+    def classify(self, features: jax.Array) -> jax.Array:
+        """The network contract's rest of the network from ``features``: the pooling head
+        (``cam``, ``adl``, ``spg``), or for ``acol`` / ``fewshot`` the mean of each map
+        (their ``features`` are maps already; their logits come from elsewhere)."""
+        return self._logits({"features": features})
 
     def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
         taps = self.trunk(images)
@@ -123,7 +129,7 @@ class WsolNetwork:
         if self.wsol_method == "fewshot":
             features = taps["features"]
             return self.fewshot_classifier(features), run([self.fewshot_foreground], features)
-        return self.classify(taps), taps["features"]
+        return self._logits(taps), taps["features"]
 
     def cam_weights(self, features: jax.Array) -> jax.Array:
         """(K, C): the classifier kernel, or the constant selection of acol / fewshot."""
@@ -152,7 +158,7 @@ class WsolNetwork:
             features = taps["features"]
             return {"logits": self.fewshot_classifier(features),
                     "foreground": run([self.fewshot_foreground], features)[..., 0]}
-        out = {"logits": self.classify(taps)}
+        out = {"logits": self._logits(taps)}
         if self.wsol_method == "spg":
             out.update(spg.forward(self, taps, labels))
         return out

@@ -150,6 +150,25 @@ CASES = [
           ("lr_schedule", "linear", "cosine"), ("augment", "mixup", "flip"),
           ("compute_dtype", "float16", "bfloat16"), ("cam_method", "gradcam", "grad_cam"),
           ("eval_transform", "crop", "resize, imagenet")]],
+    # the WSOL method (docs/wsol.md): unknown, out of range, a network that cannot host it
+    Case("choice_wsol_method", train(wsol_method="hide_and_seek"),
+         ("config.wsol_method='hide_and_seek'", "cam, has, acol, spg, adl, cutmix, fewshot")),
+    *[Case(f"range_{key}", train(wsol_method=method, **{key: value}),
+           (f"config.{key}={value}", must))
+      for method, key, value, must in [
+          ("has", "has_drop_rate", 1.5, "in [0, 1]"), ("has", "has_grid_size", -4, ">= 0"),
+          ("acol", "acol_threshold", -0.1, "in [0, 1]"),
+          ("adl", "adl_drop_rate", 2.0, "in [0, 1]"), ("cutmix", "cutmix_beta", -1.0, ">= 0")]],
+    Case("range_spg_thresholds", train(wsol_method="spg", spg_thresholds="((0.7, 0.01),)"),
+         ("config.spg_thresholds=((0.7, 0.01),)", "three (high, low) pairs")),
+    Case("wsol_spg_without_intermediate_layers", train(wsol_method="spg", model="resnet18"),
+         ("config.wsol_method='spg'", "intermediate layers", "resnet18", "tiny_gap")),
+    Case("wsol_acol_with_gmp", train(wsol_method="acol", pooling="gmp"),
+         ("config.wsol_method='acol'", "config.pooling must be 'gap'")),
+    Case("wsol_fewshot_without_val", train(wsol_method="fewshot", val_split=""),
+         ("config.wsol_method='fewshot'", "set config.val_split")),
+    Case("resume_other_wsol_method", train(wsol_method="has"),
+         ("written with wsol_method='cam'", "wsol_method='has'"), setup=trained),
     # the network
     Case("model_kwargs_unknown", train(**{"model_kwargs.nope": 1}),
          ("config.model_kwargs.nope is not an argument of tiny_gap", "widths")),

@@ -35,6 +35,20 @@ def get_config() -> ml_collections.ConfigDict:
     c.model_kwargs = ml_collections.ConfigDict()
     c.pretrained = ""                 # torchvision state dict (.safetensors / .pth)
     c.compute_dtype = "float32"       # or bfloat16 on accelerators
+    # WSOL method (docs/wsol.md; clovaai/wsolevaluation's names and defaults):
+    # cam | has | cutmix (any network) | adl | acol | spg (tiny_gap, vgg16_gap,
+    # resnet50_gap, inception_v3_gap) | fewshot (trained on val_split's boxes or masks)
+    c.wsol_method = "cam"
+    c.has_grid_size = 4               # HaS (Singh & Lee, ICCV 2017): patch side, pixels (0: off)
+    c.has_drop_rate = 0.5             # HaS: probability a patch is hidden
+    c.acol_threshold = 0.7            # ACoL (Zhang et al., CVPR 2018): erasing threshold
+    # SPG (Zhang et al., ECCV 2018): (high, low) seed thresholds of B2, B1 and C
+    c.spg_thresholds = ((0.7, 0.01), (0.5, 0.05), (0.7, 0.1))
+    c.adl_drop_rate = 0.75            # ADL (Choe & Shim, CVPR 2019): drop-mask probability
+    c.adl_threshold = 0.9             # ADL: gamma, drop above this share of the max
+    c.cutmix_beta = 1.0               # CutMix (Yun et al., ICCV 2019): Beta(beta, beta)
+    c.cutmix_prob = 1.0               # CutMix: probability a batch is mixed
+    c.fewshot_cls_weight = 1.0        # few-shot baseline: cross-entropy weight (0: masks only)
     # optimisation: the released solver is SGD momentum 0.9, wd 5e-4
     c.batch_size = 64                 # global, divisible by the device count
     c.num_train_steps = 1000

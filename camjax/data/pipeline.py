@@ -168,12 +168,18 @@ def describe(src) -> str:
     return getattr(src, "description", None) or type(src).__name__
 
 
+def trains_on_val(config) -> bool:
+    """The few-shot baseline (``config.wsol_method='fewshot'``) trains on
+    ``config.val_split`` (train-fullsup), with each image's foreground as a target."""
+    return config.get("wsol_method") == "fewshot"
+
+
 def _train_dataset(src, config, *, seed: int) -> grain.MapDataset:
     """Endless map dataset of this process's local batches (see the module docstring)."""
     procs = jax.process_count()
     local_batch = config.batch_size // procs
     fn = functools.partial(transforms.train_example, image_size=config.image_size,
-                           augment=config.augment)
+                           augment=config.augment, foreground=trains_on_val(config))
     ds = (grain.MapDataset.source(src).shuffle(seed=seed).repeat()
           .random_map(lambda rec, rng: fn(rec, rng), seed=seed + 1))
     # local-batch-sized chunks; chunk s*P + p is process p's share of global batch s

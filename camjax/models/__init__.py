@@ -11,6 +11,8 @@ from camjax.models import efficientnet, mnasnet, mobilenet_v3, regnet  # noqa: F
 # vision transformers as they are: torchvision's ViT and Swin, timm's DeiT
 from camjax.models import deit, swin, vit  # noqa: F401
 from camjax.models.pretrained import LoadReport, load_pretrained
+# wsolevaluation's InceptionV3 (it loads torchvision's weights through pretrained.TorchLayout)
+from camjax.models import inception_gap  # noqa: F401,E402
 
 __all__ = ["LoadReport", "available", "class_weights", "create", "load_pretrained",
            "parameter_count", "register"]

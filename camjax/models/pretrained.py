@@ -75,9 +75,9 @@ def _architecture(model: nnx.Module) -> tuple[str, NameMap, tuple[str, ...]]:
     if callable(getattr(model, "torch_path", None)):
         to_path = functools.partial(model.torch_path, paths=variable_paths(model))
         return model.arch, to_path, tuple(getattr(model, "torch_new", ()))
-    for cls, entry in ARCHITECTURES.items():
-        if isinstance(model, cls):
-            return entry
+    for cls, (arch, name_map, new) in ARCHITECTURES.items():
+        if isinstance(model, cls):   # with the modules a WSOL method adds (models.wsol)
+            return arch, name_map, (*new, *getattr(model, "WSOL_MODULES", ()))
     for cls, name_map in CLASSIFIERS.items():
         if isinstance(model, cls) and getattr(model, "torchvision_head", False):
             return model.arch, functools.partial(name_map, arch=model.arch), ()

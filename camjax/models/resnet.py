@@ -10,9 +10,17 @@ projection shortcut with BatchNorm when the shape changes. Stem: 7x7/2 conv, BN,
 
 ``features`` are layer4's output (512 channels for 18/34, 2048 otherwise; 7x7 at 224); global
 average pooling and the dense layer follow. The classifiers keep torchvision's fc bias;
-``resnet50_gap`` (the WSOL benchmark's ResNet50-CAM) has no bias, and ``load_pretrained``
-fills only its backbone. ``mapping_resolution=14`` removes layer4's stride (14x14 at 224, the
-WSOL "large feature map" variant); parameter shapes are unchanged, so the same weights load.
+``resnet50_gap`` (the WSOL benchmark's ResNet50-CAM) has no bias unless
+``classifier_bias`` (wsolevaluation's ``fc`` has one), and ``load_pretrained`` fills only
+its backbone. ``mapping_resolution=14`` removes layer4's stride (14x14 at 224,
+wsolevaluation's ResNet50), ``28`` layer3's too (wsolevaluation's ``large_feature_map``);
+parameter shapes are unchanged, so the same weights load.
+
+``resnet50_gap`` hosts the WSOL methods (camjax.models.wsol) at wsolevaluation's
+positions: ADL after layer3.0, layer4.0 and layer4.2; ACoL's ``classifier_A`` /
+``classifier_B`` (1024 wide) on layer4; SPG's ``SPG_B_1a`` after layer3.0 and
+``SPG_B_2a`` after layer3.5 (1024 wide), ``SPG_C`` (512 wide) on layer4; the few-shot
+foreground head on layer4.
 
 ResNeXts and wide ResNets are the same network with torchvision's ``groups`` and
 ``width_per_group``: a Bottleneck's 1x1 and 3x3 convs have ``int(planes * width_per_group /
@@ -30,6 +38,7 @@ from camjax.models.googlenet import max_pool2d
 from camjax.models.heads import PoolingHead
 from camjax.models.layers import batch_norm, conv2d
 from camjax.models.registry import register
+from camjax.models.wsol import WsolNetwork
 
 WIDTHS = (64, 128, 256, 512)  # planes of layer1..layer4
 STRIDES = (1, 2, 2, 2)
@@ -114,8 +123,8 @@ class ResNet(nnx.Module):
                  width_per_group: int = 64, arch: str | None = None, rngs: nnx.Rngs):
         if depth not in DEPTHS:
             raise ValueError(f"ResNet depth must be one of {sorted(DEPTHS)}, got {depth!r}")
-        if mapping_resolution not in (7, 14):
-            raise ValueError(f"mapping_resolution must be 7 or 14 (at 224), "
+        if mapping_resolution not in (7, 14, 28):
+            raise ValueError(f"mapping_resolution must be 7, 14 or 28 (at 224), "
                              f"got {mapping_resolution!r}")
         block, counts = DEPTHS[depth]
         self.arch = arch or f"resnet{depth}"
@@ -124,7 +133,8 @@ class ResNet(nnx.Module):
         self.conv1, self.bn1 = conv2d(3, 64, 7, stride=2, rngs=rngs), batch_norm(64, rngs)
         cin = 64
         for index, (planes, blocks, stride) in enumerate(zip(WIDTHS, counts, STRIDES), start=1):
-            if index == 4 and mapping_resolution == 14:
+            if (index == 4 and mapping_resolution >= 14) or (index == 3 and
+                                                              mapping_resolution == 28):
                 stride = 1
             layer = []
             for b in range(blocks):
@@ -157,15 +167,37 @@ for _name, (_depth, _groups, _width) in WIDER.items():
 
 
 @register("resnet50_gap")
-class ResNet50GAP(ResNet):
+class ResNet50GAP(WsolNetwork, ResNet):
     """ResNet-50 conv1..layer4, global pooling, dense without bias (features: layer4, 2048 ch).
 
     ``load_pretrained`` fills the backbone only; the dense layer keeps its initialisation.
     """
     torchvision_head = False
+    ADL_AFTER = {"layer3": (0,), "layer4": (0, 2)}   # wsolevaluation's _ADL_POSITION
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", mapping_resolution: int = 7,
-                 rngs: nnx.Rngs):
+                 classifier_bias: bool = False, wsol_method: str = "cam",
+                 acol_threshold: float = 0.7, adl_drop_rate: float = 0.75,
+                 adl_threshold: float = 0.9, rngs: nnx.Rngs):
         super().__init__(50, num_classes=num_classes, pooling=pooling,
-                         mapping_resolution=mapping_resolution, classifier_bias=False,
-                         rngs=rngs)
+                         mapping_resolution=mapping_resolution,
+                         classifier_bias=classifier_bias, rngs=rngs)
+        self.init_wsol(wsol_method, num_classes=num_classes, pooling=pooling, features=2048,
+                       acol_input=2048, acol_init="he", spg_channels=(1024, 1024, 1024, 512),
+                       adl_drop_rate=adl_drop_rate, adl_threshold=adl_threshold,
+                       acol_threshold=acol_threshold, rngs=rngs,
+                       head=None if wsol_method == "acol" else self.head)
+
+    def trunk(self, images: jax.Array) -> dict:
+        taps = {}
+        x = max_pool2d(jax.nn.relu(self.bn1(self.conv1(images))), 3, 2, 1)
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            layer = getattr(self, name)
+            for index, block in enumerate(layer):
+                x = block(x)
+                if index in self.ADL_AFTER.get(name, ()):
+                    x = self.maybe_adl(x)
+                if name == "layer3" and index in (0, len(layer) - 1):
+                    taps["b1" if index == 0 else "b2"] = x
+        taps["features"] = x
+        return taps

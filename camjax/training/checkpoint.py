@@ -33,7 +33,7 @@ from camjax.training.save_errors import (CheckpointSaveError, check_saves,  # no
 # meta keys that must match between the checkpoint and the config that resumes it (a
 # checkpoint written before a key was recorded, e.g. seed, is accepted)
 IDENTITY_KEYS = ("model", "pooling", "num_classes", "dataset", "batch_size", "model_kwargs",
-                 "seed")
+                 "seed", "wsol_method")
 
 
 class CheckpointError(UserError):

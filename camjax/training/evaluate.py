@@ -18,7 +18,10 @@ from camjax.evaluator.job import Lane
 from camjax.training import checkpoint, mesh as mesh_lib, scoring, state as state_lib, validate
 from camjax.training.inference import map_size, predict_function, top_k_function
 
-INFERENCE_META = ("model", "pooling", "num_classes", "model_kwargs")
+# how report titles name the WSOL methods (camjax.training.wsol)
+WSOL_NAMES = {"cam": "CAM", "has": "HaS", "acol": "ACoL", "spg": "SPG", "adl": "ADL",
+              "cutmix": "CutMix", "fewshot": "the few-shot baseline (val boxes/masks)"}
+INFERENCE_META = ("model", "pooling", "num_classes", "model_kwargs", "wsol_method")
 
 
 def num_eval_batches(n: int, config) -> int:
@@ -118,9 +121,11 @@ def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=Non
     metrics["step"] = int(state.step)
     metrics["dataset"], metrics["split"] = config.dataset, config.eval_split
     metrics["cam_method"] = config.cam_method
+    metrics["wsol_method"] = config.wsol_method
     if distributed.is_main_process():
         title = (f"{config.model} ({config.pooling.upper()}) on {config.dataset} / "
                  f"{config.eval_split}")
+        title += f", trained with {WSOL_NAMES.get(config.wsol_method, config.wsol_method)}"
         if config.cam_method != "cam":
             title += f", maps by {', '.join(scoring.method_names(config))}"
         out = Path(out) if out is not None else Path(workdir) / "eval"

@@ -7,8 +7,10 @@ import optax
 
 from camjax.errors import ConfigError
 
-# Top-level modules a camjax network adds on top of an ImageNet backbone.
-NEW_LAYER_PREFIXES = ("cam_conv", "head", "extra")
+# Top-level modules a camjax network adds on top of an ImageNet backbone (the WSOL
+# methods' too: ACoL's branches, SPG's layers, the few-shot heads).
+NEW_LAYER_PREFIXES = ("cam_conv", "head", "extra", "classifier_A", "classifier_B", "SPG_",
+                      "fewshot_")
 LR_SCHEDULES = ("step", "cosine", "constant")
 
 

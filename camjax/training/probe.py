@@ -30,6 +30,13 @@ def model_kwargs(config) -> dict:
     return dict(kwargs.to_dict() if hasattr(kwargs, "to_dict") else kwargs)
 
 
+def build_kwargs(config) -> dict:
+    """``model_kwargs`` and the network arguments of ``config.wsol_method``."""
+    from camjax.training import wsol
+    extra = wsol.model_kwargs(config) if "wsol_method" in config else {}
+    return {**model_kwargs(config), **extra}
+
+
 def check_kwargs(name: str, kwargs: dict) -> None:
     """``model_kwargs`` keys are arguments of the registered factory of ``name``."""
     from camjax.models.registry import factory
@@ -83,8 +90,9 @@ def feature_shape(name: str, pooling: str, kwargs: dict, image_size: int) -> tup
 def check_model(config) -> None:
     """``model_kwargs`` against the signature, then ``image_size`` against the stride: a
     feature map of at least 1 x 1."""
-    name, kwargs, size = config.model, model_kwargs(config), config.image_size
-    check_kwargs(name, kwargs)
+    name, size = config.model, config.image_size
+    check_kwargs(name, model_kwargs(config))
+    kwargs = build_kwargs(config)
     try:
         h, w = feature_shape(name, config.pooling, kwargs, size)
         problem = None if min(h, w) >= 1 else f"its feature map would be {h}x{w}"
@@ -128,10 +136,10 @@ def check_pretrained(config, num_classes: int = 2) -> None:
     if not path.is_file():
         raise ConfigError(f"config.pretrained={config.pretrained!r}: no such file")
     key = (str(path.absolute()), path.stat().st_mtime_ns, config.model, config.pooling,
-           repr(sorted(model_kwargs(config).items())), num_classes)
+           repr(sorted(build_kwargs(config).items())), num_classes)
     if key in _FITTED:
         return
-    model = abstract_model(config.model, config.pooling, model_kwargs(config), num_classes)
+    model = abstract_model(config.model, config.pooling, build_kwargs(config), num_classes)
     try:
         with warnings.catch_warnings():   # the real load warns about NaN, not this probe
             warnings.simplefilter("ignore")

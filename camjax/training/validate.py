@@ -60,8 +60,9 @@ def choices() -> dict[str, tuple[str, ...]]:
     from camjax import cam, methods, models
     from camjax.data import transforms
     from camjax.models.registry import POOLINGS
-    from camjax.training import optim, scoring, state
+    from camjax.training import optim, scoring, state, wsol
     return {"model": tuple(models.available()), "pooling": POOLINGS,
+            "wsol_method": wsol.METHODS,
             "upsample": tuple(cam.UPSAMPLE_METHODS), "normalize": tuple(cam.NORMALIZE_MODES),
             "lr_schedule": optim.LR_SCHEDULES, "augment": tuple(transforms.AUGMENTATIONS),
             "compute_dtype": tuple(state.COMPUTE_DTYPES), "cam_method": tuple(methods.METHODS),
@@ -102,8 +103,10 @@ def check_choices(config) -> None:
 def check_config(config, *, pretrained: bool = True) -> None:
     """Every check of the config's values alone; ``pretrained``: also read and fit
     ``config.pretrained`` (off when resuming: the checkpoint holds the weights)."""
+    from camjax.training.wsol import checks as wsol_checks
     check_values(config)
     check_choices(config)
+    wsol_checks.check(config)
     check_model(config)
     if pretrained and config.get("pretrained"):
         check_pretrained(config)

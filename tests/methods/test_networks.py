@@ -62,8 +62,13 @@ def images_for(name, batch=2, seed=0):
     return jax.random.normal(jax.random.key(seed), (batch, size, size, 3))
 
 
+# paper-size networks checked by shapes only, not compiled (the suite's time budget):
+# tests/models/test_wsol_networks.py
+NOT_COMPILED = {"inception_v3_gap"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", camjax.models.available())
+@pytest.mark.parametrize("name", [n for n in camjax.models.available() if n not in NOT_COMPILED])
 def test_shared_gradients_and_cam_on_every_network(name):
     model = network(name)
     x = images_for(name)

@@ -18,7 +18,7 @@ import numpy as np
 from jax import lax
 from flax import nnx
 
-from camjax.models.heads import CamConv, PoolingHead
+from camjax.models.heads import CamConv, PoolingClassifier, PoolingHead
 from camjax.models.registry import register
 
 # torchvision's ``_transform_input``: ImageNet-normalised input -> the (x - 0.5) / 0.5 scaling
@@ -101,12 +101,13 @@ class Inception(nnx.Module):
 
 
 @register("googlenet_gap")
-class GoogLeNetGAP(nnx.Module):
+class GoogLeNetGAP(PoolingClassifier, nnx.Module):
     """Inception v1 up to inception4e, CAM conv (groups 2), global pooling, dense.
 
     ``transform_input=True`` applies torchvision's input re-scaling; use it with torchvision's
     ImageNet weights and ImageNet-normalised images, as torchvision does.
     """
+    features_layer = "cam_conv"
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", transform_input: bool = False,
                  cam_channels: int = 1024, rngs: nnx.Rngs):

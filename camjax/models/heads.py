@@ -56,3 +56,16 @@ class PoolingHead(nnx.Module):
         if self.dropout is not None:
             pooled = self.dropout(pooled)
         return self.classifier(pooled)
+
+
+class PoolingClassifier:
+    """Mixin for a network whose ``head`` is a :class:`PoolingHead` on its features: the
+    network contract's ``classify`` (the rest of the network from the features, which the
+    gradient methods differentiate at the default layer) and ``cam_weights`` (the
+    classifier kernel (K, C): the CAM is exact, the same for every image)."""
+
+    def classify(self, features: jax.Array) -> jax.Array:
+        return self.head(features)
+
+    def cam_weights(self, features: jax.Array | None = None) -> jax.Array:
+        return self.head.classifier.kernel[...]

@@ -22,7 +22,7 @@ import jax
 from flax import nnx
 
 from camjax.models.googlenet import max_pool2d
-from camjax.models.heads import PoolingHead
+from camjax.models.heads import PoolingClassifier, PoolingHead
 from camjax.models.layers import batch_norm, conv2d
 from camjax.models.registry import register
 
@@ -84,9 +84,11 @@ DEPTHS = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)),
           152: (Bottleneck, (3, 8, 36, 3))}
 
 
-class ResNet(nnx.Module):
+class ResNet(PoolingClassifier, nnx.Module):
     """torchvision's ``resnet{depth}``: conv1..layer4, global pooling, fc (with bias)."""
     torchvision_head = True  # load_pretrained fills the classifier too
+    features_layer = "layer4"
+    layer_aliases = {"fc": "head.classifier"}
 
     def __init__(self, depth: int, *, num_classes: int, pooling: str = "gap",
                  mapping_resolution: int = 7, classifier_bias: bool = True, rngs: nnx.Rngs):

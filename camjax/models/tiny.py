@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from camjax.models.heads import CamConv, PoolingHead, global_pool
+from camjax.models.heads import CamConv, PoolingClassifier, PoolingHead, global_pool
 from camjax.models.registry import register
 
 
@@ -45,7 +45,7 @@ class PooledMean(nnx.Module):
 
 
 @register("tiny_gap")
-class TinyGAP(nnx.Module):
+class TinyGAP(PoolingClassifier, nnx.Module):
     """Five 3x3 conv + BN + ReLU layers (three with stride 2), the CAM conv, pooling, dense.
 
     Stride 8: 14x14 maps at 112 px. Sized to train in minutes on 2 CPU cores.
@@ -68,6 +68,7 @@ class TinyGAP(nnx.Module):
 
     ``cam_batch_norm=False`` gives the CAM conv a bias and no BatchNorm (the paper's head).
     """
+    features_layer = "cam_conv"
 
     def __init__(self, *, num_classes: int, pooling: str = "gap",
                  widths: tuple[int, ...] = (24, 32, 48, 64, 96),
@@ -88,12 +89,15 @@ class TinyGAP(nnx.Module):
         self.pooled_mean = (PooledMean(cam_channels, pooling=pooling) if center_pooled
                             else None)
 
+    def classify(self, features: jax.Array) -> jax.Array:
+        if self.pooled_mean is None:
+            return self.head(features)
+        shift = self.pooled_mean(features).astype(features.dtype)
+        return self.head(features - shift)
+
     def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
         x = images
         for layer in self.backbone:
             x = layer(x)
         features = self.cam_conv(x)
-        if self.pooled_mean is None:
-            return self.head(features), features
-        shift = self.pooled_mean(features).astype(features.dtype)
-        return self.head(features - shift), features
+        return self.classify(features), features

@@ -10,7 +10,7 @@ import jax
 from flax import nnx
 
 from camjax.models.googlenet import max_pool2d
-from camjax.models.heads import CamConv, PoolingHead
+from camjax.models.heads import CamConv, PoolingClassifier, PoolingHead
 from camjax.models.registry import register
 
 # torchvision's configuration "D" without its last "M" (pool5): channels, "M" = max pool 2x2/2
@@ -20,8 +20,9 @@ _he_init = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")
 
 
 @register("vgg16_gap")
-class VGG16GAP(nnx.Module):
+class VGG16GAP(PoolingClassifier, nnx.Module):
     """VGG16 conv1_1..conv5_3 (3x3, pad 1, ReLU), CAM conv (groups 2), pooling, dropout, dense."""
+    features_layer = "cam_conv"
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", dropout_rate: float = 0.5,
                  cam_channels: int = 1024, rngs: nnx.Rngs):

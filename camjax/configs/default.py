@@ -75,6 +75,9 @@ def get_config() -> ml_collections.ConfigDict:
     # the map: "cam" (the classifier weights) or any camjax.methods name (grad_cam,
     # grad_cam_plus_plus, score_cam, layer_cam, saliency, smooth_grad, integrated_gradients)
     c.cam_method = "cam"
+    # the layer a feature method (not cam) looks at, a module path as torchvision names it
+    # ("layer3", "features.6"); "" = the network's features. docs/methods.md
+    c.cam_layer = ""
     # average drop / increase in confidence and deletion / insertion AUC of the top-1 map
     # (2 x (steps + 1) forward passes an image: off by default)
     c.faithfulness = False

@@ -15,7 +15,7 @@ from PIL import Image
 from camjax import cli, config as config_lib, training
 from camjax.errors import UserError
 from camjax.localize import localize
-from camjax.localize.frames import Frame, Preprocessing
+from camjax.engine.frames import Frame, Preprocessing
 from camjax.localize.inputs import collect, unique_names
 from tests.boxes.oracle import largest_component_boxes_reference
 from tests.conftest import run_cli

@@ -26,9 +26,19 @@ def test_registry_lists_every_method_with_its_resolution():
     assert methods.get("score_cam") is methods.score_cam
     assert methods.get_pure("layer_cam") is methods.layer_cam_fn
     assert [n for n in methods.METHODS if methods.at_image_resolution(n)] == [
-        "saliency", "smooth_grad", "integrated_gradients"]
+        "integrated_gradients", "saliency", "smooth_grad"]
+    assert [n for n in methods.METHODS if methods.takes_layer(n)] == [
+        "grad_cam", "grad_cam_plus_plus", "layer_cam", "score_cam"]
+    assert methods.REGISTRY["smooth_grad"].options["samples"] == 50
     with pytest.raises(ValueError, match="unknown map method 'gradcam'.*grad_cam"):
         methods.get("gradcam")
+
+
+def test_the_docs_table_is_the_registrys():
+    text = (ROOT / "docs" / "methods.md").read_text()
+    table = text.split("<!-- methods table: camjax.methods.registry.markdown_table() -->\n")[1]
+    assert table.split("\n<!-- end of methods table -->")[0] == \
+        methods.registry.markdown_table(), "regenerate the table in docs/methods.md"
 
 
 @pytest.mark.parametrize("name", list(methods.METHODS))

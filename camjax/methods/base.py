@@ -96,8 +96,8 @@ def layer_activations(graphdef, state, images, layer: str | None = None):
         if isinstance(outputs, (tuple, list)) and len(outputs) >= 2:
             return logits_of(outputs), outputs[1]
         layer = taps.default_layer(model)
-    path, _ = taps.resolve(model, layer)
-    logits, output, _ = taps.tapped_call(graphdef, state, path, images)
+    forward, zeros, model = taps.perturbed(graphdef, state, layer, images)   # checked
+    logits, output = forward(zeros)
     return logits, taps.as_grid(model, output, images.shape)
 
 

@@ -20,10 +20,10 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name not in ("base", "registry") and not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-REGISTRY = registry.methods()                      # name -> registry.Method
-METHODS = {name: base.on_model(spec) for name, spec in REGISTRY.items()}
-PURE_METHODS = {name: spec.pure for name, spec in REGISTRY.items()}
-IMAGE_RESOLUTION = frozenset(n for n, spec in REGISTRY.items() if spec.at_image_resolution)
+METHODS = {name: base.on_model(spec) for name, spec in registry.methods().items()}
+PURE_METHODS = {name: spec.pure for name, spec in registry.methods().items()}
+IMAGE_RESOLUTION = frozenset(n for n, spec in registry.methods().items()
+                             if spec.at_image_resolution)
 globals().update(METHODS)
 globals().update({f"{name}_fn": pure for name, pure in PURE_METHODS.items()})
 
@@ -49,6 +49,6 @@ def takes_layer(name: str) -> bool:
     return registry.get(name).layer
 
 
-__all__ = ["METHODS", "PURE_METHODS", "IMAGE_RESOLUTION", "REGISTRY", "get", "get_pure",
+__all__ = ["METHODS", "PURE_METHODS", "IMAGE_RESOLUTION", "get", "get_pure",
            "at_image_resolution", "takes_layer", "base", "registry", "input_gradients",
            "input_gradients_fn", *METHODS, *(f"{name}_fn" for name in METHODS)]

@@ -63,6 +63,9 @@ def per_class_gradients(fn, x, classes):
 
     def total(inputs):
         logits = fn(inputs)
+        if logits.ndim != 2:
+            raise ModelError(f"expected logits (N, C) from the network's classifier, got "
+                             f"shape {logits.shape}")
         hot = jax.nn.one_hot(classes.reshape(b * k), logits.shape[-1], dtype=logits.dtype)
         return (logits * hot).sum(), logits
 
@@ -71,10 +74,12 @@ def per_class_gradients(fn, x, classes):
 
 
 def classifier(model):
-    """``model.classify`` (the network after its features), else ``model.head``, or None."""
+    """``model.classify`` (the network after its features), else a pooling ``model.head``
+    (one with a ``classifier``: camjax's earlier contract), or None."""
     fn = getattr(model, "classify", None)
-    if fn is None and callable(getattr(model, "head", None)):
-        fn = model.head
+    head = getattr(model, "head", None)
+    if fn is None and callable(head) and hasattr(head, "classifier"):
+        fn = head
     return fn
 
 

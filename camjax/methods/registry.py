@@ -50,7 +50,8 @@ class Method:
                             f"it takes: {takes}")
 
 
-_REGISTRY: dict[str, Method] = {}
+# name -> Method; a test may add one for its duration (monkeypatch.setitem(REGISTRY, ...))
+REGISTRY: dict[str, Method] = {}
 
 
 def register(name: str, *, resolution: str, options: Mapping[str, Any] | None = None,
@@ -66,10 +67,10 @@ def register(name: str, *, resolution: str, options: Mapping[str, Any] | None = 
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
 
     def wrap(pure):
-        if name in _REGISTRY and _REGISTRY[name].pure is not pure:
+        if name in REGISTRY and REGISTRY[name].pure is not pure:
             raise ValueError(f"map method {name!r} is registered twice")
         doc = (pure.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = Method(name, pure, resolution, dict(options or {}),
+        REGISTRY[name] = Method(name, pure, resolution, dict(options or {}),
                                  resolution == "features" if layer is None else layer,
                                  doc[0] if doc else "")
         return pure
@@ -78,14 +79,14 @@ def register(name: str, *, resolution: str, options: Mapping[str, Any] | None = 
 
 def methods() -> dict[str, Method]:
     """Every registered method, feature-resolution ones first, each group by name."""
-    return {m.name: m for m in sorted(_REGISTRY.values(),
+    return {m.name: m for m in sorted(REGISTRY.values(),
                                       key=lambda m: (RESOLUTIONS.index(m.resolution), m.name))}
 
 
 def get(name: str) -> Method:
-    if name not in _REGISTRY:
+    if name not in REGISTRY:
         raise UserError(f"unknown map method {name!r}; available: {', '.join(methods())}")
-    return _REGISTRY[name]
+    return REGISTRY[name]
 
 
 def markdown_table() -> str:

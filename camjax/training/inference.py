@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from camjax import engine
+from camjax import engine, methods
 from camjax.training import mesh as mesh_lib
 
 
@@ -26,14 +26,15 @@ def map_size(config) -> int:
 def predict_function(graphdef, states, mesh, config):
     """``(images, labels)`` -> ``(logits, top, maps)``: the predict function of
     ``evaluator.localization``, maps of ``[label, top-1, ..., top-k]`` by
-    ``config.cam_method`` at ``config.cam_layer``."""
+    ``config.cam_method`` at ``config.cam_layer`` (for a method that takes a layer)."""
     size = (map_size(config),) * 2
+    method = config.cam_method
+    layer = (config.get("cam_layer") or None) if methods.takes_layer(method) else None
 
     def predict(images, labels):
         batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
         return engine.predict(graphdef, states, batch["image"], batch["label"],
-                              method=config.cam_method, k=config.top_k,
-                              layer=config.get("cam_layer") or None, size=size,
+                              method=method, k=config.top_k, layer=layer, size=size,
                               upsample=config.upsample, normalize=config.normalize)
     return predict
 

@@ -104,15 +104,17 @@ def check_model(config) -> None:
 
 
 def check_layer(config) -> None:
-    """``config.cam_layer`` goes with a method that takes a layer and names a module of
-    the network (as ``camjax.models.taps`` resolves it; shapes only)."""
+    """``config.cam_layer`` goes with a method that takes a layer (one of them, when
+    ``cam_method`` lists several: the others ignore it) and names a module of the network
+    (as ``camjax.models.taps`` resolves it; shapes only)."""
     layer = config.get("cam_layer") or ""
     if not layer:
         return
     from camjax import methods
     from camjax.errors import ModelError
     from camjax.models import taps
-    if not methods.takes_layer(config.cam_method):
+    names = [n.strip() for n in str(config.cam_method).split(",") if n.strip()]
+    if not any(n in methods.METHODS and methods.takes_layer(n) for n in names):
         takers = ", ".join(n for n in methods.METHODS if methods.takes_layer(n))
         raise ConfigError(f"config.cam_layer={layer!r}: config.cam_method="
                           f"{config.cam_method!r} takes no layer (these do: {takers})")

@@ -29,7 +29,7 @@ def test_registry_lists_every_method_with_its_resolution():
         "integrated_gradients", "saliency", "smooth_grad"]
     assert [n for n in methods.METHODS if methods.takes_layer(n)] == [
         "grad_cam", "grad_cam_plus_plus", "layer_cam", "score_cam"]
-    assert methods.REGISTRY["smooth_grad"].options["samples"] == 50
+    assert methods.registry.get("smooth_grad").options["samples"] == 50
     with pytest.raises(ValueError, match="unknown map method 'gradcam'.*grad_cam"):
         methods.get("gradcam")
 

@@ -6,8 +6,9 @@ A layer is named as torchvision's ``named_modules()`` spells it (``layer3``,
 
 * segments walk attributes, integer segments index an ``nnx.List`` (torch's
   ``nn.Sequential`` / ``nn.ModuleList``);
-* the model's ``layer_aliases`` ({torch path: camjax path}, longest prefix first) map the
-  names where camjax's tree differs from torch's (``fc`` -> ``head.classifier``);
+* the model's ``layer_aliases`` ({torch path: camjax path}, longest prefix first, the
+  path as written last) map the names where camjax's tree differs from torch's (``fc`` ->
+  ``head.classifier``);
 * a path that ends on an ``nnx.List`` taps its last element, whose output is the
   Sequential's output in torch (``layer4`` is ``layer4.2`` in a ResNet-50).
 
@@ -91,13 +92,17 @@ def _segments(layer: str) -> list:
     return layer.split(".")
 
 
-def _unalias(model, segments: list) -> list:
+def _candidates(model, segments: list) -> list[list]:
+    """The paths ``segments`` may name: through the longest alias prefix first, then
+    shorter ones, then as written (an alias of a container, ``encoder`` -> ``encoder.ln``,
+    must not capture the container's own children, ``encoder.layers``)."""
     aliases = getattr(model, "layer_aliases", None) or {}
+    out = []
     for i in range(len(segments), 0, -1):
         target = aliases.get(".".join(segments[:i]))
         if target is not None:
-            return (target.split(".") if target else []) + segments[i:]
-    return segments
+            out.append((target.split(".") if target else []) + segments[i:])
+    return out + [segments]
 
 
 def _child(node, segment: str):
@@ -117,12 +122,17 @@ def resolve(model: nnx.Module, layer: str) -> tuple[Path, nnx.Module]:
     """``(path, module)``: the camjax path (attribute names and list indices) of the module
     ``layer`` names, and the module. Raises :class:`ModelError` naming the layer and the
     nearest valid names."""
-    node, path = model, []
-    for segment in _unalias(model, _segments(layer)):
-        key, node = _child(node, segment)
-        if node is None:
-            raise _unknown(model, layer, "is not a module")
-        path.append(key)
+    for segments in _candidates(model, _segments(layer)):
+        node, path = model, []
+        for segment in segments:
+            key, node = _child(node, segment)
+            if node is None:
+                break
+            path.append(key)
+        if node is not None:
+            break
+    else:
+        raise _unknown(model, layer, "is not a module")
     while isinstance(node, nnx.List) and len(node):   # a Sequential's output is its last's
         path.append(len(node) - 1)
         node = node[-1]

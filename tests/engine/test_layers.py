@@ -134,5 +134,19 @@ def test_torchvision_names_resolve_on_the_networks():
              (mobile, "classifier.1", ("head", "classifier"))]
     for model, name, path in cases:
         assert taps.resolve(model, name)[0] == path, name
+
+    class Encoder(nnx.Module):       # torch's encoder's output is its final norm's
+        def __init__(self, rngs):
+            self.block, self.ln = nnx.Linear(2, 2, rngs=rngs), nnx.LayerNorm(2, rngs=rngs)
+
+    class Net(nnx.Module):
+        layer_aliases = {"encoder": "encoder.ln"}
+
+        def __init__(self, rngs):
+            self.encoder = Encoder(rngs)
+
+    net = nnx.eval_shape(lambda: Net(nnx.Rngs(0)))
+    assert taps.resolve(net, "encoder")[0] == ("encoder", "ln")
+    assert taps.resolve(net, "encoder.block")[0] == ("encoder", "block")  # not captured
     assert [m for m in camjax.models.registry.classifiers() if m.startswith("dense")] == [
         "densenet121", "densenet161"]

@@ -57,11 +57,15 @@ def test_predict_puts_the_labels_maps_first_and_keeps_raw_maps(tiny, images):
     np.testing.assert_allclose(maps, raw, rtol=1e-5, atol=1e-5)
 
 
-def test_explain_given_classes_and_another_method(tiny, images):
-    result = camjax.explain(tiny, images, "grad_cam", classes=[4, 1], size=16)
+def test_explain_given_classes(tiny, images):
+    # (the other methods through the engine: tests/methods/sharded_run.py, test_localize)
+    result = camjax.explain(tiny, images, classes=[4, 1], size=16, normalize="max")
     assert result.classes.tolist() == [[4], [1]] and result.maps.shape == (2, 1, 16, 16)
-    raw = camjax.methods.grad_cam(tiny, images, [4, 1])
-    np.testing.assert_allclose(result.maps, cam.normalize(cam.upsample(raw, (16, 16))),
+    logits, feats = tiny(images)
+    np.testing.assert_allclose(result.probabilities[:, 0], softmax(logits)[[0, 1], [4, 1]],
+                               rtol=1e-5)
+    raw = cam.class_activation_maps(feats, camjax.models.class_weights(tiny), [[4], [1]])
+    np.testing.assert_allclose(result.maps, cam.normalize(cam.upsample(raw, (16, 16)), "max"),
                                atol=1e-5)
 
 

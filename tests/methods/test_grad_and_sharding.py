@@ -82,7 +82,7 @@ def test_a_sharded_batch_gives_the_same_maps_sharded_along_data():
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["devices"] == 4
     assert set(result["methods"]) == set(methods.METHODS) | {
-        "grad_cam@backbone.1", "layer_cam@backbone.1", "score_cam@backbone.1", "engine.predict"}
+        "grad_cam@backbone.1", "score_cam@backbone.1", "engine.predict"}
     for name, meshes in result["methods"].items():
         for kind, r in meshes.items():     # jax.make_mesh's explicit axes, and auto axes
             assert r["scale"] > 0, (name, kind)

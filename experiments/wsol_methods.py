@@ -21,7 +21,7 @@ import numpy as np
 
 import common
 import protocol
-from camjax import cam, viz
+from camjax import engine, viz
 from camjax.data import pipeline
 from camjax.data.transforms import denormalize_image
 from camjax.training import restore_for_inference
@@ -73,8 +73,9 @@ def choose(args, method: str, seed: int):
 def maps_of(config, workdir, images, labels, num_classes):
     """The ground-truth class's normalised maps at image size (the evaluation's)."""
     graphdef, state, _ = restore_for_inference(config, workdir, num_classes)
-    _, _, maps = cam.predict(graphdef, (state.params, state.rest), jnp.asarray(images),
-                             jnp.asarray(labels), k=1, method=config.upsample)
+    _, _, maps = engine.predict(graphdef, (state.params, state.rest), jnp.asarray(images),
+                                jnp.asarray(labels), k=0, upsample=config.upsample,
+                                normalize=config.normalize)
     return np.asarray(jax.device_get(maps))[:, 0]
 
 

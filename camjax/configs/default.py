@@ -94,6 +94,9 @@ def get_config() -> ml_collections.ConfigDict:
     # rule, MaxBoxAcc, PxAP: always on), "faithfulness", "road", "pointing", "complexity",
     # "sanity" (docs/evaluation.md; all but wsol cost extra forward passes or solves)
     c.metrics = "wsol"
+    # the layer a feature method (not cam) looks at, a module path as torchvision names it
+    # ("layer3", "features.6"); "" = the network's features. docs/methods.md
+    c.cam_layer = ""
     # average drop / increase in confidence and deletion / insertion AUC of the top-1 map
     # (2 x (steps + 1) forward passes an image); True is the same as adding it to metrics
     c.faithfulness = False

@@ -183,12 +183,16 @@ def imagenet_eval_geometry(height: int, width: int, *, resize_size: int = IMAGEN
     return (new_h, new_w, *center_crop_offsets(new_h, new_w, crop_size))
 
 
+INTERPOLATIONS = ("bilinear", "bicubic")
+
+
 def imagenet_eval(image_u8: np.ndarray, *, resize_size: int = IMAGENET_RESIZE,
-                  crop_size: int = IMAGENET_CROP) -> np.ndarray:
+                  crop_size: int = IMAGENET_CROP, interpolation: str = "bilinear") -> np.ndarray:
     """torchvision's ImageNet evaluation transform on an (H, W, 3) (or grey (H, W[, 1]))
-    uint8 image -> float32 (crop_size, crop_size, 3): bilinear short-side resize with PIL (as
-    torchvision does on the PIL images its ImageNet loader reads; PIL antialiases when it
-    shrinks), centre crop, /255, (x - mean) / std."""
+    uint8 image -> float32 (crop_size, crop_size, 3): short-side resize with PIL
+    (``interpolation`` bilinear or bicubic, as the weights' transform says; as torchvision
+    does on the PIL images its ImageNet loader reads, PIL antialiases when it shrinks),
+    centre crop, /255, (x - mean) / std."""
     from PIL import Image  # only this transform needs Pillow
 
     image = np.asarray(image_u8)
@@ -204,9 +208,13 @@ def imagenet_eval(image_u8: np.ndarray, *, resize_size: int = IMAGENET_RESIZE,
     height, width = image.shape[:2]
     new_h, new_w, top, left = imagenet_eval_geometry(height, width, resize_size=resize_size,
                                                      crop_size=crop_size)
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got "
+                         f"{interpolation!r}")
     if (new_h, new_w) != (height, width):  # torchvision returns the image itself then
-        image = np.asarray(Image.fromarray(image).resize((new_w, new_h),
-                                                      Image.Resampling.BILINEAR))
+        resample = (Image.Resampling.BILINEAR if interpolation == "bilinear"
+                    else Image.Resampling.BICUBIC)
+        image = np.asarray(Image.fromarray(image).resize((new_w, new_h), resample))
     crop = image[top:top + crop_size, left:left + crop_size].astype(np.float32) / 255.0
     return (crop - IMAGENET_MEAN) / IMAGENET_STD
 

@@ -7,7 +7,7 @@ code; only the predict function differs (``camjax.training.evaluate`` builds the
 
 * ``predict(images, labels) -> (logits (B, C), top (B, k), maps (B, 1 + k, H, W))``:
   normalised maps at image size of ``[label, top-1, ..., top-k]`` (e.g.
-  :func:`camjax.cam.predict` with ``labels``). Outputs may be global arrays sharded
+  :func:`camjax.engine.predict` with ``labels``). Outputs may be global arrays sharded
   along ``data``: the job keeps this process's rows.
 * ``batches`` yields ``(index, local batch)`` with ``image``, ``label``, ``valid``,
   ``boxes`` (padded with -1) and optionally ``mask`` (``camjax.data.pipeline.eval_batches``).

@@ -6,7 +6,7 @@ the network compiles once), and each batch is one jitted call
 (:func:`camjax.localize.predictor.predict_batch`). Boxes come from the paper rule
 (``camjax.boxes.largest_component_boxes``, ``threshold`` of each map's max) on the maps at
 the model input's resolution and are mapped back to the original pixels
-(:mod:`camjax.localize.frames`). A file that does not decode is reported (stderr and
+(:mod:`camjax.engine.frames`). A file that does not decode is reported (stderr and
 predictions.json's ``failed``) and the others are still processed and written.
 """
 from __future__ import annotations
@@ -25,7 +25,8 @@ from camjax import methods
 from camjax.errors import ImageError, UserError
 from camjax.localize import draw, output
 from camjax.localize.inputs import ImageInput, collect
-from camjax.localize.predictor import Predictor, from_weights, from_workdir, predict_batch
+from camjax.localize.predictor import (Predictor, check_layer, from_weights, from_workdir,
+                                      predict_batch)
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -94,14 +95,16 @@ def _save_picture(path: Path, *args) -> None:
 
 def localize(images, out_dir, *, model: str | None = None, weights=None, workdir=None,
              top_k: int | None = None, method: str = "cam", threshold: float | None = None,
-             batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True) -> LocalizeResult:
+             batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True,
+             layer: str | None = None) -> LocalizeResult:
     """Maps, boxes and overlay pictures of ``images`` (files and folders) into ``out_dir``.
 
     The network is ``model`` (a torchvision classifier name) filled from ``weights``
     (ImageNet's 1000 classes, torchvision's preprocessing), or the latest checkpoint of the
     training ``workdir`` (its model, image size, transform, map options, class names).
     ``top_k`` (default: the config's ``top_k``, at most the number of classes) classes per
-    image, each with its ``method`` map (a ``camjax.methods`` name) and its box at
+    image, each with its ``method`` map (a ``camjax.methods`` name; at ``layer``, a module
+    path as torchvision names it, default the network's features) and its box at
     ``threshold`` (default: the config's ``cam_threshold``). Raises :class:`UserError`
     for what the user can fix before anything runs (paths, weights, options); an image
     that does not decode is recorded in ``result.failed`` instead.
@@ -118,12 +121,15 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     out_dir = _out_dir(out_dir)
     predictor = from_workdir(workdir) if workdir is not None else from_weights(model, weights)
     config = predictor.config
+    layer = layer or config.get("cam_layer") or None
+    check_layer(predictor, method, layer)
     num_classes = len(predictor.class_names)
     if top_k is not None and top_k > num_classes:
         raise UserError(f"--top_k {top_k} is more than the model's {num_classes} classes")
     k = top_k or min(config.top_k, num_classes)
     threshold = config.cam_threshold if threshold is None else float(threshold)
-    settings = {**predictor.source, "method": method, "threshold": threshold, "top_k": k,
+    settings = {**predictor.source, "method": method, "layer": layer, "threshold": threshold,
+                "top_k": k,
                 "preprocessing": predictor.preprocessing.describe(),
                 "upsample": predictor.upsample, "normalize": predictor.normalize,
                 "num_classes": num_classes}
@@ -154,7 +160,8 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
             drawing = []
             if good:
                 done, drawing = _run_batch(good, predictor, pool, out_dir, batch=batch,
-                                           method=method, k=k, threshold=threshold)
+                                           method=method, k=k, threshold=threshold,
+                                           layer=layer)
                 results.extend(done)
             bar.update(len(loaded))
         for f in drawing:
@@ -165,22 +172,22 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
                           tables.json, tables.csv, settings)
 
 
-def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold):
+def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, layer):
     """One jitted call on the decoded images ``good`` (padded to ``batch``), their boxes
     in original pixels, and their pictures submitted to ``pool``: (results, futures)."""
-    from camjax.boxes import largest_component_boxes
+    from camjax.engine import boxes_on_photos
     size = predictor.preprocessing.size
     xs = np.zeros((batch, size, size, 3), np.float32)
     xs[:len(good)] = np.stack([data[1] for _, data in good])
     probs, top, maps = jax.device_get(predict_batch(
         predictor.graphdef, predictor.state, xs, method=method, k=k,
-        upsample=predictor.upsample, normalize=predictor.normalize))
-    boxes = largest_component_boxes(maps[:len(good)], threshold=threshold)
+        upsample=predictor.upsample, normalize=predictor.normalize, layer=layer))
+    boxes = boxes_on_photos(maps[:len(good)], [frame for _, (_, _, frame) in good],
+                            threshold)
     title = f"{method}: heat of class 1; boxes at {threshold:g} of each map's max"
     results, futures = [], []
     for j, (item, (shown, _, frame)) in enumerate(good):
-        result = _result(item, frame, out_dir, predictor, top[j], probs[j],
-                         frame.boxes_to_original(boxes[j]))
+        result = _result(item, frame, out_dir, predictor, top[j], probs[j], boxes[j])
         results.append(result)
         labels = [f"{n}  {100 * p:.1f}%" for n, p in zip(result.class_names,
                                                          result.probabilities)]

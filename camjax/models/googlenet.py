@@ -134,12 +134,13 @@ class InceptionV1(nnx.Module):
 
 
 @register("googlenet_gap")
-class GoogLeNetGAP(InceptionV1):
+class GoogLeNetGAP(PoolingClassifier, InceptionV1):
     """Inception v1 up to inception4e, CAM conv (groups 2), global pooling, dense.
 
     ``transform_input=True`` applies torchvision's input re-scaling; use it with torchvision's
     ImageNet weights and ImageNet-normalised images, as torchvision does.
     """
+    features_layer = "cam_conv"
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", transform_input: bool = False,
                  cam_channels: int = 1024, rngs: nnx.Rngs):

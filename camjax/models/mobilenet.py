@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 from flax import nnx
 
-from camjax.models.heads import PoolingHead
+from camjax.models.heads import PoolingClassifier, PoolingHead
 from camjax.models.layers import batch_norm, conv2d, make_divisible
 from camjax.models.registry import register
 
@@ -59,9 +59,11 @@ class InvertedResidual(nnx.Module):
 
 
 @register("mobilenet_v2")
-class MobileNetV2(nnx.Module):
+class MobileNetV2(PoolingClassifier, nnx.Module):
     """torchvision's ``mobilenet_v2``: features[0..18], global pooling, dropout, classifier."""
     torchvision_head = True  # load_pretrained fills the classifier too
+    features_layer = "features"
+    imagenet_eval = (232, 224, "bilinear")   # torchvision's DEFAULT (IMAGENET1K_V2) weights
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", rngs: nnx.Rngs):
         self.arch = "mobilenet_v2"
@@ -78,6 +80,20 @@ class MobileNetV2(nnx.Module):
         self.features = nnx.List(features)
         self.head = PoolingHead(last, num_classes, pooling=pooling, dropout_rate=DROPOUT,
                                 use_bias=True, rngs=rngs)
+
+    @property
+    def layer_aliases(self) -> dict[str, str]:
+        """torchvision's names -> camjax's: a Conv2dNormActivation's ``.0`` / ``.1`` / ``.2``
+        are ``conv`` / ``bn`` / the block itself; ``classifier.1`` is ``head.classifier``."""
+        aliases = {"classifier": "head.classifier", "classifier.1": "head.classifier"}
+        for i, block in enumerate(self.features):
+            convs = [(f"features.{i}", block)] if isinstance(block, ConvBNReLU6) else [
+                (f"features.{i}.conv.{j}", c) for j, c in enumerate(block.conv)
+                if isinstance(c, ConvBNReLU6)]
+            for path, _ in convs:
+                aliases.update({f"{path}.0": f"{path}.conv", f"{path}.1": f"{path}.bn",
+                                f"{path}.2": path})
+        return aliases
 
     def backbone(self, images: jax.Array) -> jax.Array:
         """features[18]'s output (B, h, w, 1280): the CAM's features."""

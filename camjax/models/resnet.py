@@ -35,7 +35,7 @@ import jax
 from flax import nnx
 
 from camjax.models.googlenet import max_pool2d
-from camjax.models.heads import PoolingHead
+from camjax.models.heads import PoolingClassifier, PoolingHead
 from camjax.models.layers import batch_norm, conv2d
 from camjax.models.registry import register
 from camjax.models.wsol import WsolNetwork
@@ -112,7 +112,7 @@ IMAGENET_EVAL = {"resnet18": (256, 224, "bilinear"), "resnet34": (256, 224, "bil
                     ("resnet50", "resnet101", "resnet152", *WIDER)}}
 
 
-class ResNet(nnx.Module):
+class ResNet(PoolingClassifier, nnx.Module):
     """torchvision's ``resnet{depth}``: conv1..layer4, global pooling, fc (with bias)."""
     torchvision_head = True  # load_pretrained fills the classifier too
     features_layer = "layer4"

@@ -92,7 +92,7 @@ class SqueezeNet(TorchLayout, nnx.Module):
             _conv(512, num_classes, 1, rngs, kernel_init=nnx.initializers.normal(0.01)),
             Activation("relu"), GlobalPool(pooling)])
 
-    def class_maps(self, images: jax.Array) -> jax.Array:
+    def backbone(self, images: jax.Array) -> jax.Array:
         """The ReLU'd class maps (B, h, w, C): ``classifier.2``'s output, the CAM's features."""
         dropout, conv, relu, _ = self.classifier
         return relu(conv(dropout(self.features(images))))
@@ -107,7 +107,7 @@ class SqueezeNet(TorchLayout, nnx.Module):
         return jnp.eye(self.classifier[1].out_features, dtype=jnp.float32)
 
     def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
-        maps = self.class_maps(images)
+        maps = self.backbone(images)
         return self.classify(maps), maps
 
 

@@ -75,6 +75,7 @@ class TinyGAP(WsolNetwork, nnx.Module):
     branches on layers 2 and 3 (64 wide), SPG_C on the CAM conv's output; the few-shot
     foreground head on the CAM conv's output.
     """
+    features_layer = "cam_conv"
     ADL_AFTER = (2, 3, 4)
     SPG_TAPS = (2, 3)
 

@@ -38,6 +38,7 @@ _he_init = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")
 @register("vgg16_gap")
 class VGG16GAP(WsolNetwork, nnx.Module):
     """VGG16 conv1_1..conv5_3 (3x3, pad 1, ReLU), CAM conv (groups 2), pooling, dropout, dense."""
+    features_layer = "cam_conv"
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", dropout_rate: float = 0.5,
                  cam_channels: int = 1024, cam_groups: int = 2, classifier_bias: bool = False,

@@ -108,6 +108,29 @@ def check_model(config) -> None:
             hint = ""
         raise ConfigError(f"config.image_size={size} is too small for {name}: {problem}"
                           f"{hint}")
+    check_layer(config)
+
+
+def check_layer(config) -> None:
+    """``config.cam_layer`` goes with a method that takes a layer (one of them, when
+    ``cam_method`` lists several: the others ignore it) and names a module of the network
+    (as ``camjax.models.taps`` resolves it; shapes only)."""
+    layer = config.get("cam_layer") or ""
+    if not layer:
+        return
+    from camjax import methods
+    from camjax.errors import ModelError
+    from camjax.models import taps
+    names = [n.strip() for n in str(config.cam_method).split(",") if n.strip()]
+    if not any(n in methods.METHODS and methods.takes_layer(n) for n in names):
+        takers = ", ".join(n for n in methods.METHODS if methods.takes_layer(n))
+        raise ConfigError(f"config.cam_layer={layer!r}: config.cam_method="
+                          f"{config.cam_method!r} takes no layer (these do: {takers})")
+    try:
+        taps.resolve(abstract_model(config.model, config.pooling, model_kwargs(config)),
+                     layer)
+    except ModelError as err:
+        raise ConfigError(f"config.cam_layer: {err}") from None
 
 
 def _shapes_only(path: Path) -> dict:

@@ -66,6 +66,8 @@ def test_evaluate_several_methods_and_metrics_in_one_run(tiny_config, tmp_path, 
     from camjax import cam, methods
     from camjax.data import pipeline
     from camjax.evaluation import pxap
+    monkeypatch.setitem(methods.registry.REGISTRY, "intensity",
+                        methods.registry.Method("intensity", intensity_fn, "image"))
     monkeypatch.setitem(methods.METHODS, "intensity", intensity_fn)
     monkeypatch.setitem(methods.PURE_METHODS, "intensity", intensity_fn)
     tiny_config.num_train_steps = 30                   # a few dozen steps: CAMs with a shape

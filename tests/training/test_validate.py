@@ -70,6 +70,15 @@ def test_an_image_size_below_the_stride_is_refused_before_any_work():
         validate.check_config(tiny(model="vgg16_gap", image_size=8))
 
 
+def test_cam_layer_names_a_module_of_the_network_for_a_method_that_takes_one():
+    probe.check_model(tiny(cam_method="grad_cam", cam_layer="backbone.2"))   # shapes only
+    with pytest.raises(ConfigError, match=r"config.cam_layer: layer 'backbone.9' is not a "
+                                          r"module.*nearby names: backbone"):
+        probe.check_model(tiny(cam_method="grad_cam", cam_layer="backbone.9"))
+    with pytest.raises(ConfigError, match=r"cam_method='cam' takes no layer.*grad_cam"):
+        probe.check_model(tiny(cam_layer="backbone.2"))
+
+
 def test_model_kwargs_are_checked_against_the_constructor():
     with pytest.raises(ConfigError, match=r"config\.model_kwargs\.width is not an argument of "
                                           r"tiny_gap; it takes: widths, strides, kernels, "

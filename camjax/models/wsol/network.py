@@ -136,6 +136,13 @@ class WsolNetwork:
         del features
         return self.head.classifier.kernel[...]
 
+    @property
+    def maps_by_class(self) -> bool:
+        """True when a class's exact map needs a forward pass of its own (ACoL, which
+        erases by the class it explains): the map engine's ``cam`` then calls
+        :meth:`class_maps` instead of contracting ``features`` with ``cam_weights``."""
+        return self.wsol_method == "acol"
+
     def class_maps(self, images: jax.Array, classes: jax.Array) -> jax.Array:
         """The map of each requested class before upsampling and normalisation,
         (B, k, h, w), as wsolevaluation computes it: ACoL reruns branch B on the

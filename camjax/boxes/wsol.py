@@ -12,7 +12,9 @@ the box ``(x, y, x + w, y + h)`` of ``cv2.boundingRect`` with ``x1`` and ``y1``
 clipped to ``W - 1`` and ``H - 1``; a map with no contour gives ``(0, 0, 0, 0)``.
 
 Many thresholds come back as a :class:`BoxSet`, a flat list of boxes tagged with
-their image and threshold index. Within one (image, threshold) pair the boxes are
+their image and threshold index; :func:`wsol_max_iou` gives what MaxBoxAcc needs
+from them, the max IoU with the ground truth per map and threshold, without listing
+the boxes. Within one (image, threshold) pair the boxes are
 in a canonical order (rows sorted lexicographically), so that the result equals
 the per-threshold OpenCV loop's array for array.
 
@@ -24,7 +26,7 @@ component tree per image (:mod:`camjax.boxes._wsol_sweep`):
 * V2 (all contours): the boxes of all contours of ``u8 >= v`` are the bounding
   boxes of its 8-connected components (outer borders) and, one pixel larger, of its
   holes (4-connected background components not touching the image edge): one tree
-  of the foreground and one of the background per image.
+  of the foreground and, up to the highest level with a hole, one of the background.
 * V1 (largest contour by ``cv2.contourArea``, ties to OpenCV's first): the
   foreground tree, and the area of each component's outer border computed as
   OpenCV computes it. A level where two outer borders of different boxes share
@@ -43,6 +45,7 @@ import numpy as np
 
 from camjax.boxes._checks import check_maps, check_thresholds, map_chunks
 from camjax.boxes._compiled import SHIFT
+from camjax.boxes._wsol_iou import box_iou, v1_iou_batch, v2_iou_batch
 from camjax.boxes._wsol_sweep import v1_batch, v2_batch
 
 _MAX_SIDE = (1 << SHIFT) - 1   # boxes are packed in 16 bits per coordinate
@@ -179,3 +182,65 @@ def wsol_boxes(scoremaps, thresholds, multi_contour: bool = False, *,
     except _OutOfRange:
         check_scoremaps(maps)                    # raises the error of the checks
         raise
+
+
+def _gt_arrays(gt_boxes, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """N (n_i, 4) integer boxes -> all of them (M, 4) int64 and the starts (N + 1,)."""
+    if len(gt_boxes) != n:
+        raise ValueError(f"gt_boxes has {len(gt_boxes)} entries for {n} score maps")
+    parts = [np.asarray(g, np.int64).reshape(-1, 4) for g in gt_boxes]
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum([len(g) for g in parts], out=start[1:])
+    gt = np.concatenate(parts) if parts else np.zeros((0, 4), np.int64)
+    return np.ascontiguousarray(gt), start
+
+
+def _v2_iou(maps, taus, gt, start, a, b):
+    best, ok = v2_iou_batch(maps[a:b], taus, gt, start[a:b + 1])
+    if not ok:
+        raise _OutOfRange
+    return best
+
+
+def _v1_iou(maps, taus, gt, start, a, b):
+    best, unsure, levels, ok = v1_iou_batch(maps[a:b], taus, gt, start[a:b + 1])
+    if not ok:
+        raise _OutOfRange
+    traced, u8 = {}, {}
+    for i, j in zip(*np.nonzero(unsure)):     # OpenCV's order decides, once per level
+        i, v = a + int(i), int(levels[i, j])
+        if (i, v) not in traced:
+            if i not in u8:
+                u8[i] = to_uint8(maps[i])
+            traced[i, v] = box_iou(*_v1_opencv(u8[i], v), gt, start[i], start[i + 1])
+        best[i - a, j] = traced[i, v]
+    return best
+
+
+def wsol_max_iou(scoremaps, gt_boxes, thresholds, multi_contour: bool = False, *,
+                 workers: int | None = None) -> np.ndarray:
+    """(N, T) float64: for each map and threshold, the max IoU of the WSOL rule's boxes
+    (those of :func:`wsol_boxes`) with the map's ground-truth boxes.
+
+    ``gt_boxes`` N integer arrays (n_i, 4) of inclusive (x0, y0, x1, y1) boxes, each
+    with at least one box; IoU with the +1 convention, as wsolevaluation's
+    ``calculate_multiple_iou`` (bit for bit). This is what MaxBoxAcc compares with
+    its IoU thresholds (:class:`camjax.evaluation.BoxAccumulator`); ``workers``
+    threads share the batch (default: the CPU count, at most 8).
+    """
+    maps = _float_maps(scoremaps)
+    taus = check_thresholds(thresholds, "thresholds")
+    n = len(maps)
+    gt, start = _gt_arrays(gt_boxes, n)
+    if (np.diff(start) == 0).any():
+        i = int(np.flatnonzero(np.diff(start) == 0)[0])
+        raise ValueError(f"gt_boxes[{i}] is empty: every image needs a ground-truth box")
+    if n == 0:
+        return np.zeros((0, len(taus)))
+    fn = _v2_iou if multi_contour else _v1_iou
+    try:
+        parts = map_chunks(lambda a, b: fn(maps, taus, gt, start, a, b), n, workers)
+    except _OutOfRange:
+        check_scoremaps(maps)                    # raises the error of the checks
+        raise
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))         # camjax and the test oracle from this checkout
 
 import camjax  # noqa: E402
-from camjax.boxes._checks import default_workers  # noqa: E402
+from camjax.threads import default_workers  # noqa: E402
 from tests.boxes import oracle  # noqa: E402
 from sections import write_section  # noqa: E402  (bench/sections.py)
 

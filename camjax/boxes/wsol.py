@@ -43,7 +43,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from camjax.boxes._checks import check_maps, check_thresholds, map_chunks
+from camjax.boxes._checks import check_maps, check_thresholds
+from camjax.threads import map_chunks
 from camjax.boxes._compiled import SHIFT
 from camjax.boxes._wsol_iou import box_iou, v1_iou_batch, v2_iou_batch
 from camjax.boxes._wsol_sweep import v1_batch, v2_batch

@@ -9,7 +9,8 @@ from camjax.evaluation.faithfulness import (ConfidenceAccumulator, DeletionInser
                                             confidence_scores, deletion_insertion_curves)
 from camjax.evaluation.metrics import (box_hits, classification_error, gt_known_accuracy,
                                        localization_error)
-from camjax.evaluation.wsol import BoxAccumulator, MaskAccumulator, pxap
+from camjax.evaluation.pxap import MaskAccumulator, pxap
+from camjax.evaluation.wsol import BoxAccumulator
 from camjax.geometry import iou, rescale_boxes
 
 __all__ = ["iou", "rescale_boxes", "box_hits", "classification_error", "gt_known_accuracy",

@@ -97,8 +97,10 @@ LO, HI, X0, Y0, X1, Y1, COUNT, FIRST, Q2, E4 = range(10)
 
 # record columns (int64), one row per component slot: first and last padded index,
 # first and last column, pixel count, the open node (-1 when the component changed
-# at the current level and a node is due, -2 merged away), the window sums
-_P0, _P1, _BX0, _BX1, _CNT, _CUR, _RQ2, _RE4 = range(8)
+# at the current level and a node is due, -2 merged away), the two window sums in
+# one int64 (Q2 << 32) + E4, so one addition per pixel keeps both
+_P0, _P1, _BX0, _BX1, _CNT, _CUR, _RQE = range(7)
+_DQE = (DQ2 << 32) + DE4
 
 # the workspace tuple: per-pixel slot labels, slot parents, records, packed pixel
 # order, scratch, node table
@@ -111,7 +113,7 @@ def workspace(H, W):
     (see ``LAB, UP, REC, ENT, TOUCHED, NODES``); the node table is (10, H*W) int64."""
     n = max(H * W, 1)
     return (np.empty((H + 2) * (W + 2), np.int32), np.empty(n, np.int32),
-            np.empty((n, 8), np.int64), np.empty(n, np.int64), np.empty(n, np.int32),
+            np.empty((n, 7), np.int64), np.empty(n, np.int64), np.empty(n, np.int32),
             np.empty((10, n), np.int64))
 
 
@@ -246,8 +248,7 @@ def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop):
                 rec[sl, _BX1] = x
                 rec[sl, _CNT] = 1
                 rec[sl, _CUR] = -1
-                rec[sl, _RQ2] = 0
-                rec[sl, _RE4] = 0
+                rec[sl, _RQE] = 0
                 touched[nt] = sl
                 nt += 1
             else:                               # joins the first neighbouring group
@@ -277,8 +278,7 @@ def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop):
                                      touched, nt)
             lab[P] = sl
             if windows:
-                rec[sl, _RQ2] += DQ2[am]
-                rec[sl, _RE4] += DE4[am]
+                rec[sl, _RQE] += _DQE[am]
         for k in range(nt):
             sl = touched[k]
             if rec[sl, _CUR] == -1:
@@ -315,8 +315,7 @@ def _unions(P, am, sl, v, groups, ring, lab, up, rec, nodes, touched, nt):
         rec[sl, _P1] = max(rec[sl, _P1], rec[sb, _P1])
         rec[sl, _BX0] = min(rec[sl, _BX0], rec[sb, _BX0])
         rec[sl, _BX1] = max(rec[sl, _BX1], rec[sb, _BX1])
-        rec[sl, _RQ2] += rec[sb, _RQ2]
-        rec[sl, _RE4] += rec[sb, _RE4]
+        rec[sl, _RQE] += rec[sb, _RQE]
         rec[sb, _CUR] = -2
     return sl, nt
 
@@ -335,8 +334,9 @@ def _emit(rec, sl, v, W, nodes, j):
     nodes[Y1, j] = rec[sl, _P1] // Wp - 1
     nodes[COUNT, j] = rec[sl, _CNT]
     nodes[FIRST, j] = y0 * W + p0 - (y0 + 1) * Wp - 1
-    nodes[Q2, j] = rec[sl, _RQ2]
-    nodes[E4, j] = rec[sl, _RE4]
+    e4 = ((rec[sl, _RQE] + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    nodes[Q2, j] = (rec[sl, _RQE] - e4) >> 32
+    nodes[E4, j] = e4
 
 
 @nb.njit(**JIT)

@@ -17,7 +17,7 @@ import numpy as np
 from camjax.boxes._compiled import JIT, bucket, needed_levels
 from camjax.boxes._unionfind import HI, LO, NODES, X0, X1, Y0, Y1
 from camjax.boxes._wsol_tree import (bg_tree, fg_tree, hole_top, is_hole, known_areas,
-                                     prepare, v1_winner, wsol_space)
+                                     prepare, v1_winner)
 
 
 @nb.njit(**JIT)
@@ -44,13 +44,12 @@ def _fill(best_row, levels_row, level_iou, peak, empty_iou):
 
 
 @nb.njit(**JIT)
-def v2_iou_batch(maps, taus, gt, gt_start):
+def v2_iou_batch(maps, taus, gt, gt_start, space):
     """V2 (all contours): ``(best (n, T) float64, ok)``, ``best[b, t]`` the max IoU of
     the boxes of map ``b`` at threshold ``t`` with ``gt[gt_start[b]:gt_start[b + 1]]``
     ((M, 4) int64). ``ok`` is False if a map has a value outside [0, 1]."""
     n, H, W = maps.shape
     T = taus.size
-    space = wsol_space(H, W)
     levels = np.empty(T, np.int64)
     best = np.zeros((n, T))
     level_iou = np.zeros(256)
@@ -82,21 +81,19 @@ def v2_iou_batch(maps, taus, gt, gt_start):
 
 
 @nb.njit(**JIT)
-def v1_iou_batch(maps, taus, gt, gt_start):
+def v1_iou_batch(maps, taus, gt, gt_start, space):
     """V1 (largest contour): ``(best (n, T), unsure (n, T) bool, levels (n, T), ok)``
     as :func:`v2_iou_batch`. ``unsure`` marks levels where outer borders of equal
     largest area give different IoUs: OpenCV's contour order decides (the caller
     traces them); where the tied boxes' IoUs agree the order does not matter."""
     n, H, W = maps.shape
     T = taus.size
-    space = wsol_space(H, W)
     levels = np.zeros((n, T), np.int64)
     best = np.zeros((n, T))
     unsure = np.zeros((n, T), np.bool_)
     offsets = np.zeros(258, np.int64)
     buf = np.empty(1024, np.int64)
     area = np.empty(H * W, np.int64)
-    ids = np.arange(H * W)
     level_iou = np.zeros(256)
     unsure_at = np.zeros(256, np.bool_)
     for b in range(n):
@@ -108,7 +105,7 @@ def v1_iou_batch(maps, taus, gt, gt_start):
         m = fg_tree(W, space, hist, start, True)
         nd = space[0][NODES]
         known_areas(nd, m, area)
-        buf = bucket(nd[LO, :m], nd[HI, :m], ids[:m], needed, offsets, buf)
+        buf = bucket(nd[LO, :m], nd[HI, :m], np.arange(m), needed, offsets, buf)
         unsure_at[:] = False
         for v in range(1, 256):
             if offsets[v + 1] == offsets[v]:

@@ -17,11 +17,11 @@ import numpy as np
 from camjax.boxes._compiled import JIT, MASK, SHIFT, bucket, grow, needed_levels, pack
 from camjax.boxes._unionfind import HI, LO, NODES, X0, X1, Y0, Y1
 from camjax.boxes._wsol_tree import (bg_tree, fg_tree, hole_top, is_hole, known_areas,
-                                     prepare, v1_winner, wsol_space)
+                                     prepare, v1_winner)
 
 
 @nb.njit(**JIT)
-def v2_batch(maps, taus):
+def v2_batch(maps, taus, space):
     """All contour boxes of ``u8 >= v`` for each map and each threshold.
 
     ``maps`` (n, H, W) float in [0, 1], ``u8 = floor(maps * 255)``; ``taus`` (T,)
@@ -32,7 +32,6 @@ def v2_batch(maps, taus):
     """
     n, H, W = maps.shape
     T = taus.size
-    space = wsol_space(H, W)
     lv = np.empty(T, np.int64)
     lo = np.empty(2 * H * W, np.int64)
     hi = np.empty(2 * H * W, np.int64)
@@ -104,7 +103,7 @@ def v2_batch(maps, taus):
 
 
 @nb.njit(**JIT)
-def v1_batch(maps, taus):
+def v1_batch(maps, taus, space):
     """The box of the largest contour of ``u8 >= v`` for each map and threshold.
 
     ``maps``, ``taus`` as for :func:`v2_batch`. Returns ``(boxes (n, T, 4),
@@ -116,12 +115,10 @@ def v1_batch(maps, taus):
     """
     n, H, W = maps.shape
     T = taus.size
-    space = wsol_space(H, W)
     levels = np.zeros((n, T), np.int64)
     offsets = np.zeros(258, np.int64)
     buf = np.empty(1024, np.int64)
     area = np.empty(H * W, np.int64)
-    ids = np.arange(H * W)
     boxes = np.zeros((n, T, 4), np.int64)
     unsure = np.zeros((n, T), np.bool_)
     best_box = np.zeros((256, 4), np.int64)
@@ -134,7 +131,7 @@ def v1_batch(maps, taus):
         m = fg_tree(W, space, hist, start, True)
         nd = space[0][NODES]
         known_areas(nd, m, area)
-        buf = bucket(nd[LO, :m], nd[HI, :m], ids[:m], needed, offsets, buf)
+        buf = bucket(nd[LO, :m], nd[HI, :m], np.arange(m), needed, offsets, buf)
         for v in range(1, 256):
             if offsets[v + 1] > offsets[v]:
                 win, tie = v1_winner(nd, buf, offsets[v], offsets[v + 1], area, space[2], H, W)

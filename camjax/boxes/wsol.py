@@ -38,6 +38,7 @@ reproducing the benchmark's numbers means matching that same code.
 """
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple
 
 import cv2
@@ -48,6 +49,7 @@ from camjax.threads import map_chunks
 from camjax.boxes._compiled import SHIFT
 from camjax.boxes._wsol_iou import box_iou, v1_iou_batch, v2_iou_batch
 from camjax.boxes._wsol_sweep import v1_batch, v2_batch
+from camjax.boxes._wsol_tree import wsol_space
 
 _MAX_SIDE = (1 << SHIFT) - 1   # boxes are packed in 16 bits per coordinate
 
@@ -107,12 +109,28 @@ def _float_maps(scoremaps) -> np.ndarray:
     return np.ascontiguousarray(maps)
 
 
+_LOCAL = threading.local()
+
+
+def _space(H: int, W: int):
+    """This thread's work arrays for (H, W) maps, made once: the kernels reuse them
+    call after call (fresh ones would cost their page faults every call)."""
+    spaces = getattr(_LOCAL, "spaces", None)
+    if spaces is None:
+        spaces = _LOCAL.spaces = {}
+    if (H, W) not in spaces:
+        if len(spaces) > 4:
+            spaces.clear()
+        spaces[H, W] = wsol_space(H, W)
+    return spaces[H, W]
+
+
 class _OutOfRange(Exception):
     """A map with values outside [0, 1] (or not finite): check_scoremaps says which."""
 
 
 def _v2(maps: np.ndarray, taus: np.ndarray, offset: int) -> BoxSet:
-    boxes, image, thr, ok = v2_batch(maps, taus)
+    boxes, image, thr, ok = v2_batch(maps, taus, _space(*maps.shape[1:]))
     if not ok:
         raise _OutOfRange
     return BoxSet(boxes, image + offset, thr)
@@ -138,7 +156,7 @@ def _v1_opencv(img: np.ndarray, v: int) -> tuple[int, int, int, int]:
 
 
 def _v1(maps: np.ndarray, taus: np.ndarray, offset: int) -> BoxSet:
-    boxes, unsure, levels, ok = v1_batch(maps, taus)
+    boxes, unsure, levels, ok = v1_batch(maps, taus, _space(*maps.shape[1:]))
     if not ok:
         raise _OutOfRange
     n, T = levels.shape
@@ -197,14 +215,15 @@ def _gt_arrays(gt_boxes, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _v2_iou(maps, taus, gt, start, a, b):
-    best, ok = v2_iou_batch(maps[a:b], taus, gt, start[a:b + 1])
+    best, ok = v2_iou_batch(maps[a:b], taus, gt, start[a:b + 1], _space(*maps.shape[1:]))
     if not ok:
         raise _OutOfRange
     return best
 
 
 def _v1_iou(maps, taus, gt, start, a, b):
-    best, unsure, levels, ok = v1_iou_batch(maps[a:b], taus, gt, start[a:b + 1])
+    best, unsure, levels, ok = v1_iou_batch(maps[a:b], taus, gt, start[a:b + 1],
+                                            _space(*maps.shape[1:]))
     if not ok:
         raise _OutOfRange
     traced, u8 = {}, {}

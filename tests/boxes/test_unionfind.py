@@ -8,6 +8,7 @@ from camjax.boxes import _unionfind as uf
 from camjax.boxes import wsol_boxes
 from camjax.boxes._borders import outer_area2
 from camjax.boxes._wsol_sweep import v1_batch
+from camjax.boxes._wsol_tree import wsol_space
 
 from .brute import flood_components
 from .oracle import wsol_boxes_reference
@@ -134,7 +135,7 @@ def test_v1_ties_go_to_opencv():
     m[0, 7:10, 12:15] = 1.0
     m[0, 3, 3] = 0.5                     # a hole at some levels
     taus = np.array([0.0, 0.3, 0.6])
-    _, unsure, levels, ok = v1_batch(np.ascontiguousarray(m), taus)
+    _, unsure, levels, ok = v1_batch(np.ascontiguousarray(m), taus, wsol_space(12, 20))
     assert ok and unsure.all()
     assert_same(wsol_boxes(m, taus, False), wsol_boxes_reference(m, taus, False))
 

@@ -62,24 +62,32 @@ class MaskAccumulator:
         self.fg_hist = np.zeros(len(self.edges) - 1, np.int64)
         self.bg_hist = np.zeros(len(self.edges) - 1, np.int64)
         self.num_images = 0
+        self._uniform = None         # the edges' count below 1 if they are fl(j * bw)
 
     def update(self, scoremaps, masks) -> None:
         """scoremaps (N, H, W) float in [0, 1]; masks (N, H, W) uint8 {0, 1, 255} or bool."""
-        from camjax.evaluation._masks import mask_histograms
+        from camjax.evaluation._masks import mask_histograms, uniform_edges
         from camjax.threads import map_chunks
         s = scoremap_array(scoremaps)
         m = _mask_array(masks, s.shape)
-        maps = (np.ascontiguousarray(s) if s.dtype in (np.float32, np.float64)
-                else s.astype(np.float64))            # float16: exactly, as NumPy compares
-        parts = map_chunks(lambda a, b: mask_histograms(maps[a:b], m[a:b], self.edges,
-                                                        1.0 / self.bin_width),
-                           len(maps), self.workers)
-        status = max(p[1] for p in parts)
-        if status:                     # the checks name the bad value
+        if self._uniform is None:
+            self._uniform = uniform_edges(self.edges, self.bin_width)
+        k = self._uniform
+        if not k:                      # edges NumPy made otherwise: its own histogram
+            m = _check_masks(m, s.shape)
             check_scoremaps(s)
-            _check_masks(m, s.shape)
-            raise AssertionError("mask_histograms refused input the checks accept")
-        counts = sum(p[0] for p in parts)
+            counts = [np.histogram(s[m == c], bins=self.edges)[0] for c in (0, 1)]
+        else:
+            maps = (np.ascontiguousarray(s) if s.dtype in (np.float32, np.float64)
+                    else s.astype(np.float64))        # float16: exactly, as NumPy compares
+            parts = map_chunks(lambda a, b: mask_histograms(maps[a:b], m[a:b],
+                                                            self.bin_width, k),
+                               len(maps), self.workers)
+            if any(bad for _, bad in parts):          # the checks name the bad value
+                check_scoremaps(s)
+                _check_masks(m, s.shape)
+                raise AssertionError("mask_histograms refused input the checks accept")
+            counts = sum(c for c, _ in parts)
         self.bg_hist += counts[0]
         self.fg_hist += counts[1]
         self.num_images += s.shape[0]

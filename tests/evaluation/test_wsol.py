@@ -389,3 +389,20 @@ def test_box_accumulator_workers_and_batches():
         for a in range(0, len(MAPS), 5):
             many.update(MAPS[a:a + 5], GTS[a:a + 5])
         np.testing.assert_array_equal(one.num_correct, many.num_correct)
+
+
+def test_pxap_edges_check_and_fallback(monkeypatch):
+    """The compiled pass recomputes the edges as fl(j * bw): checked against the real
+    edges (a shifted edge is refused), and np.histogram takes over where it fails."""
+    from camjax.evaluation import _masks
+    edges = np.append(np.arange(0, 1, 0.01), [1.0, 2.0, 3.0])
+    assert _masks.uniform_edges(edges, 0.01) == 100
+    shifted = edges.copy()
+    shifted[7] = np.nextafter(shifted[7], 1)
+    assert _masks.uniform_edges(shifted, 0.01) == 0
+    rng = np.random.default_rng(4)
+    s = rng.random((3, 10, 10))
+    m = rng.choice(np.array([0, 1, 255], np.uint8), s.shape)
+    want = pxap(s, m)
+    monkeypatch.setattr(_masks, "uniform_edges", lambda e, bw: 0)
+    assert pxap(s, m) == want

@@ -17,7 +17,8 @@ import numba as nb
 import numpy as np
 
 from camjax.boxes._compiled import bucket, needed_levels
-from camjax.boxes._unionfind import HI, LO, NODES, X0, X1, Y0, Y1, order_by_level, ring_masks
+from camjax.boxes._rings import ring_masks
+from camjax.boxes._unionfind import HI, LO, NODES, X0, X1, Y0, Y1, order_by_level
 from camjax.boxes._wsol_iou import _fill, box_iou, v1_iou_batch, v2_iou_batch
 from camjax.boxes._wsol_tree import (_to_u8, bg_tree, fg_tree, hole_top, is_hole, known_areas,
                                      v1_winner, wsol_space)

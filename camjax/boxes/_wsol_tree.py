@@ -17,8 +17,9 @@ import numpy as np
 
 from camjax.boxes._borders import outer_area2
 from camjax.boxes._compiled import JIT
+from camjax.boxes._rings import ring_masks
 from camjax.boxes._unionfind import (E4, ENT, FIRST, HI, LO, Q2, X0, X1, Y0, Y1,
-                                     order_by_level, ring_masks, sweep_sorted, workspace)
+                                     order_by_level, sweep_sorted, workspace)
 
 
 @nb.njit(**JIT)

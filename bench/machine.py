@@ -5,8 +5,9 @@ and the load average at its start and at its end (:class:`Stamp`), and runs thro
 :func:`rerun_while_loaded`: a run that writes BENCHMARKS.md and started with a load
 average above ``LOAD_LIMIT`` (other work was running; the timings are not the
 machine's) is run again, after waiting for the load to fall, at most ``RERUNS``
-times; the last run's section stands and says its load. Print-only runs
-(``--no-write``, e.g. the tests' tiny runs) are never rerun.
+times (``CAMJAX_BENCH_RERUNS`` in the environment sets how many); the last run's
+section stands and says its load. Print-only runs (``--no-write``, e.g. the tests'
+tiny runs) are never rerun.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import sys
 import time
 
 LOAD_LIMIT = 1.0
-RERUNS = 2
+RERUNS = int(os.environ.get("CAMJAX_BENCH_RERUNS", 2))   # 0: a provisional run, once
 WAIT_S = 180          # at most this long for the load to fall before a rerun
 
 

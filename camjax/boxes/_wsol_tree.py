@@ -18,7 +18,7 @@ import numpy as np
 from camjax.boxes._borders import outer_area2
 from camjax.boxes._compiled import JIT
 from camjax.boxes._rings import ring_masks
-from camjax.boxes._unionfind import (E4, ENT, FIRST, HI, LO, Q2, X0, X1, Y0, Y1,
+from camjax.boxes._unionfind import (E4, ENT, FIRST, HI, LO, Q2, U, X0, X1, Y0, Y1,
                                      order_by_level, sweep_sorted, workspace)
 
 
@@ -55,7 +55,7 @@ def _to_u8(m, flat, hist):
     for y in range(H):
         row = flat[(y + 1) * Wp + 1:(y + 1) * Wp + 1 + W]
         for x in range(W):
-            h4[x & 3, row[x]] += 1
+            h4[U(x & 3), row[x]] += 1
     peak = 0
     for v in range(256):
         hist[v] = h4[0, v] + h4[1, v] + h4[2, v] + h4[3, v]

@@ -20,7 +20,7 @@ from camjax.boxes._compiled import bucket, needed_levels
 from camjax.boxes._rings import ring_masks
 from camjax.boxes._unionfind import HI, LO, NODES, X0, X1, Y0, Y1, order_by_level
 from camjax.boxes._wsol_iou import _fill, box_iou, v1_iou_batch, v2_iou_batch
-from camjax.boxes._wsol_tree import (_to_u8, bg_tree, fg_tree, hole_top, is_hole, known_areas,
+from camjax.boxes._wsol_tree import (_to_u8, bg_tree, fg_tree, hole_top, known_areas,
                                      v1_winner, wsol_space)
 from camjax.evaluation import BoxAccumulator
 
@@ -88,11 +88,10 @@ def _staged(maps, taus, gt, gs, multi, stop, space):
                     level_iou[v] = max(level_iou[v], iou)
             g = space[1][NODES]
             for i in range(nb_):
-                if is_hole(g, i, H, W):
-                    iou = box_iou(g[X0, i] - 1, g[Y0, i] - 1, min(g[X1, i] + 2, W - 1),
-                                  min(g[Y1, i] + 2, H - 1), gt, a, e)
-                    for v in range(256 - g[HI, i], min(255 - g[LO, i], top) + 1):
-                        level_iou[v] = max(level_iou[v], iou)
+                iou = box_iou(g[X0, i] - 1, g[Y0, i] - 1, min(g[X1, i] + 2, W - 1),
+                              min(g[Y1, i] + 2, H - 1), gt, a, e)
+                for v in range(256 - g[HI, i], min(255 - g[LO, i], top) + 1):
+                    level_iou[v] = max(level_iou[v], iou)
         else:
             for v in range(1, 256):
                 if offsets[v + 1] > offsets[v]:

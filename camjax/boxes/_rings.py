@@ -88,3 +88,16 @@ def ring_masks(flat, H, W, am):
                     | (np.uint8(b[x + 2] > v) << 2) | (np.uint8(c[x + 2] > v) << 3)
                     | (np.uint8(c[x + 1] > v) << 4) | (np.uint8(c[x] > v) << 5)
                     | (np.uint8(b[x] >= v) << 6) | (np.uint8(a[x] >= v) << 7))
+
+
+@nb.njit(**JIT)
+def outside_bits(H, W, am):
+    """Set, in the ring masks ``am`` of an (H, W) image (padded indices), the bits of
+    the neighbours that lie outside the image: the frame, in from the start."""
+    Wp = W + 2
+    for x in range(1, W + 1):
+        am[Wp + x] |= 1 | 2 | 128                    # top row: N, NE, NW
+        am[H * Wp + x] |= 8 | 16 | 32                # bottom row: SE, S, SW
+    for y in range(1, H + 1):
+        am[y * Wp + 1] |= 32 | 64 | 128              # left column: SW, W, NW
+        am[y * Wp + W] |= 2 | 4 | 8                  # right column: NE, E, SE

@@ -144,13 +144,19 @@ def tree_nodes(lev, K, conn, invert, windows, space, padded):
 
 
 @nb.njit(**JIT)
-def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop):
+def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop, outside=False):
     """The union-find sweep of :func:`tree_nodes` over the pixels already sorted into
     ``space[ENT]`` (:func:`order_by_level`), reading the ring masks at bits
     ``shift``..``shift + 7``; ``hist``, ``start`` index the levels. Levels ``K`` down
     to ``stop`` are added; nodes still open then keep ``lo = 0``. (Indices in the
     per-pixel loop are unsigned, ``U``: numba then skips its negative-index
-    wraparound, a seventh of the sweep's time.)"""
+    wraparound, a seventh of the sweep's time.)
+
+    With ``outside``, the frame around the image is one component, in from the start
+    (its ring bits must be set in the masks, :func:`camjax.boxes._rings.outside_bits`),
+    and gets no nodes: a component that touches the image edge joins it, so the nodes
+    are those of the components that never touch the edge (the holes, for the
+    background), and most pixels of the rest are added without a record update."""
     Wp = W + 2
     lab, up, rec, ent, touched, nodes = space
     ring = np.empty(8, np.int64)
@@ -159,6 +165,17 @@ def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop):
     groups = _GROUPS8 if conn == 8 else _GROUPS4
     n_nodes = 0
     n_slots = 0
+    if outside:                                 # slot 0: the frame, the largest, no node
+        n_slots = 1
+        up[0] = -1
+        rec[0, _CNT] = 1 << 62
+        rec[0, _CUR] = -3
+        H = lab.size // Wp - 2
+        lab[:Wp] = 0
+        lab[(H + 1) * Wp:] = 0
+        for y in range(1, H + 1):
+            lab[y * Wp] = 0
+            lab[y * Wp + W + 1] = 0
     for v in range(K, stop - 1, -1):
         nt = 0                                  # slots whose component changed at v
         for k in range(start[v], start[v] + hist[v]):
@@ -191,6 +208,9 @@ def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop):
                     up[U(sl)] = b
                     sl = b
                     a = up[U(b)]
+                if outside and sl == 0 and groups[U(am), 1] < 0:
+                    lab[U(P)] = 0                 # joins the outside, and nothing else
+                    continue
                 su = U(sl)
                 c = rec[su, _CUR]
                 if c >= 0:                      # the component changes: its node ends

@@ -16,7 +16,7 @@ import numpy as np
 
 from camjax.boxes._compiled import JIT, bucket, needed_levels
 from camjax.boxes._unionfind import HI, LO, NODES, X0, X1, Y0, Y1
-from camjax.boxes._wsol_tree import (bg_tree, fg_tree, hole_top, is_hole, known_areas,
+from camjax.boxes._wsol_tree import (bg_tree, fg_tree, hole_top, known_areas,
                                      prepare, v1_winner)
 
 
@@ -71,11 +71,10 @@ def v2_iou_batch(maps, taus, gt, gt_start, space):
         if top > 0:
             g = space[1][NODES]
             for i in range(bg_tree(W, space, hist, start, top)):
-                if is_hole(g, i, H, W):
-                    iou = box_iou(g[X0, i] - 1, g[Y0, i] - 1, min(g[X1, i] + 2, W - 1),
-                                  min(g[Y1, i] + 2, H - 1), gt, a, e)
-                    for v in range(256 - g[HI, i], min(255 - g[LO, i], top) + 1):
-                        level_iou[v] = max(level_iou[v], iou)
+                iou = box_iou(g[X0, i] - 1, g[Y0, i] - 1, min(g[X1, i] + 2, W - 1),
+                              min(g[Y1, i] + 2, H - 1), gt, a, e)
+                for v in range(256 - g[HI, i], min(255 - g[LO, i], top) + 1):
+                    level_iou[v] = max(level_iou[v], iou)
         _fill(best[b], levels, level_iou, peak, box_iou(0, 0, 0, 0, gt, a, e))
     return best, True
 

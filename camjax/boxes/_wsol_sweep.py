@@ -16,7 +16,7 @@ import numpy as np
 
 from camjax.boxes._compiled import JIT, MASK, SHIFT, bucket, grow, needed_levels, pack
 from camjax.boxes._unionfind import HI, LO, NODES, X0, X1, Y0, Y1
-from camjax.boxes._wsol_tree import (bg_tree, fg_tree, hole_top, is_hole, known_areas,
+from camjax.boxes._wsol_tree import (bg_tree, fg_tree, hole_top, known_areas,
                                      prepare, v1_winner)
 
 
@@ -60,13 +60,12 @@ def v2_batch(maps, taus, space):
         if top > 0:
             g = space[1][NODES]
             for i in range(bg_tree(W, space, hist, start, top)):
-                if is_hole(g, i, H, W):
-                    # alive at background levels lo < w <= hi: foreground 255 - hi < v <= 255 - lo
-                    lo[m] = 255 - g[HI, i]
-                    hi[m] = min(255 - g[LO, i], top)
-                    key[m] = pack(g[X0, i] - 1, g[Y0, i] - 1, min(g[X1, i] + 2, W - 1),
-                                  min(g[Y1, i] + 2, H - 1))
-                    m += 1
+                # alive at background levels lo < w <= hi: foreground 255 - hi < v <= 255 - lo
+                lo[m] = 255 - g[HI, i]
+                hi[m] = min(255 - g[LO, i], top)
+                key[m] = pack(g[X0, i] - 1, g[Y0, i] - 1, min(g[X1, i] + 2, W - 1),
+                              min(g[Y1, i] + 2, H - 1))
+                m += 1
         buf = bucket(lo[:m], hi[:m], key[:m], needed, offsets, buf)
         for v in range(1, 256):
             if offsets[v + 1] - offsets[v] > 1:

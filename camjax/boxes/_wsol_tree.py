@@ -17,7 +17,7 @@ import numpy as np
 
 from camjax.boxes._borders import outer_area2
 from camjax.boxes._compiled import JIT
-from camjax.boxes._rings import ring_masks
+from camjax.boxes._rings import outside_bits, ring_masks
 from camjax.boxes._unionfind import (E4, ENT, FIRST, HI, LO, Q2, U, X0, X1, Y0, Y1,
                                      order_by_level, sweep_sorted, workspace)
 
@@ -86,6 +86,7 @@ def prepare(m, taus, space, levels, holes):
             for x in range(W):
                 brow[x] = 255 - row[x]
         ring_masks(bf, H, W, amb)
+        outside_bits(H, W, amb)
     start = order_by_level(fl, H, W, 255, hist, amf, amb, space[0][ENT])
     return peak, hist, start
 
@@ -112,18 +113,13 @@ def hole_top(nodes, n, needed):
 
 @nb.njit(**JIT)
 def bg_tree(W, space, hist, start, top):
-    """The background tree (4-connected, levels ``255 - u8``; the map prepared with
-    ``holes``) for the foreground levels up to ``top``: background level
-    ``w = 255 - u8`` from 255 down to ``256 - top`` (a node's ``lo`` stays 0 where
-    the sweep stopped). Its node count."""
+    """The holes of the prepared map (``holes``): the background tree (4-connected,
+    levels ``255 - u8``) without the components that touch the image edge (they join
+    the outside), for the foreground levels up to ``top``: background level
+    ``w = 255 - u8`` from 255 down to ``256 - top`` (a node's ``lo`` stays 0 where the
+    sweep stopped). Its node count."""
     return sweep_sorted(W, 255, 4, False, space[1], 0, hist[::-1].copy(),
-                        start[::-1].copy(), 256 - top)
-
-
-@nb.njit(**JIT)
-def is_hole(g, i, H, W):
-    """A background node that does not touch the image edge."""
-    return g[X0, i] > 0 and g[Y0, i] > 0 and g[X1, i] < W - 1 and g[Y1, i] < H - 1
+                        start[::-1].copy(), 256 - top, True)
 
 
 @nb.njit(**JIT)

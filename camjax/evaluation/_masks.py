@@ -55,6 +55,6 @@ def mask_histograms(maps, masks, bw, K):
                 m = mrow[x]
                 bad |= (m != 0) & (m != 1) & (m != 255)
                 idx[x] = (np.int64(m == 1) + 2 * np.int64(m == 255)) * B + g
-            for x in range(W):
-                hist[x & 1, idx[x]] += 1
+            for x in range(W):                    # unsigned: no wraparound tests
+                hist[np.uint64(x & 1), np.uint64(idx[x])] += 1
     return (hist[0] + hist[1]).reshape(3, B), bad

@@ -17,11 +17,10 @@ import numba as nb
 import numpy as np
 
 from camjax.boxes._compiled import bucket, needed_levels
-from camjax.boxes._rings import ring_masks
-from camjax.boxes._unionfind import HI, LO, NODES, X0, X1, Y0, Y1, order_by_level
+from camjax.boxes._unionfind import HI, LO, NODES, X0, X1, Y0, Y1
 from camjax.boxes._wsol_iou import _fill, box_iou, v1_iou_batch, v2_iou_batch
-from camjax.boxes._wsol_tree import (_to_u8, bg_tree, fg_tree, hole_top, known_areas,
-                                     v1_winner, wsol_space)
+from camjax.boxes._wsol_tree import (bg_tree, fg_tree, hole_top, known_areas, order_pixels,
+                                     to_levels, v1_winner, wsol_space)
 from camjax.evaluation import BoxAccumulator
 
 PHASES = ("to uint8 and histogram", "ring masks and level order", "foreground tree",
@@ -34,8 +33,7 @@ PHASES = ("to uint8 and histogram", "ring masks and level order", "foreground tr
 def _staged(maps, taus, gt, gs, multi, stop, space):
     n, H, W = maps.shape
     T = taus.size
-    fl, bf, amf, amb = space[2], space[3], space[4], space[5]
-    hist = np.zeros(256, np.int64)
+    fl = space[2]
     levels = np.zeros(T, np.int64)
     level_iou = np.zeros(256)
     best = np.zeros((n, T))
@@ -45,19 +43,10 @@ def _staged(maps, taus, gt, gs, multi, stop, space):
     win_at = np.zeros(256, np.int64)
     for b in range(n):
         a, e = gs[b], gs[b + 1]
-        peak = _to_u8(maps[b], fl, hist)
-        for t in range(T):
-            levels[t] = np.int64(np.floor(taus[t] * np.float64(peak))) + 1
+        peak, hist = to_levels(maps[b], taus, space, levels)
         if stop < 2:
             continue
-        ring_masks(fl, H, W, amf)
-        if multi:
-            for y in range(H):
-                r = (y + 1) * (W + 2) + 1
-                for x in range(W):
-                    bf[r + x] = 255 - fl[r + x]
-            ring_masks(bf, H, W, amb)
-        start = order_by_level(fl, H, W, 255, hist, amf, amb, space[0][3])
+        start = order_pixels(space, hist, H, W, multi)
         if stop < 3:
             continue
         nf = fg_tree(W, space, hist, start, True)

@@ -69,15 +69,27 @@ def prepare(m, taus, space, levels, holes):
     """u8, levels ``int(tau * peak) + 1`` into ``levels`` (T,), the pixel order with
     the foreground's ring masks (and the background's, with ``holes``).
     Returns ``(peak, hist, start)``; ``peak`` -1 for a map outside [0, 1]."""
-    H, W = m.shape
-    Wp = W + 2
-    fl, bf, amf, amb = space[2], space[3], space[4], space[5]
-    hist = np.zeros(256, np.int64)
-    peak = _to_u8(m, fl, hist)
+    peak, hist = to_levels(m, taus, space, levels)
     if peak < 0:
         return peak, hist, hist
+    return peak, hist, order_pixels(space, hist, m.shape[0], m.shape[1], holes)
+
+
+@nb.njit(**JIT)
+def to_levels(m, taus, space, levels):
+    """The first step of :func:`prepare`: ``(peak, hist)`` and the levels."""
+    hist = np.zeros(256, np.int64)
+    peak = _to_u8(m, space[2], hist)
     for t in range(taus.size):
         levels[t] = np.int64(np.floor(taus[t] * np.float64(peak))) + 1
+    return peak, hist
+
+
+@nb.njit(**JIT)
+def order_pixels(space, hist, H, W, holes):
+    """The second step of :func:`prepare`: ring masks and the pixel order; ``start``."""
+    Wp = W + 2
+    fl, bf, amf, amb = space[2], space[3], space[4], space[5]
     ring_masks(fl, H, W, amf)
     if holes:
         for y in range(H):
@@ -87,8 +99,7 @@ def prepare(m, taus, space, levels, holes):
                 brow[x] = 255 - row[x]
         ring_masks(bf, H, W, amb)
         outside_bits(H, W, amb)
-    start = order_by_level(fl, H, W, 255, hist, amf, amb, space[0][ENT])
-    return peak, hist, start
+    return order_by_level(fl, H, W, 255, hist, amf, amb, space[0][ENT])
 
 
 @nb.njit(**JIT)

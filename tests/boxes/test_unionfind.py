@@ -181,3 +181,30 @@ def test_workers_do_not_change_v1():
     maps = random_maps(rng, 11, 19, 23)
     taus = np.arange(0, 1, 0.01)
     assert_same(wsol_boxes(maps, taus, False, workers=1), wsol_boxes(maps, taus, False, workers=4))
+
+
+def test_background_tree_gives_the_holes():
+    """bg_tree (the outside in from the start, swept up to a level): its nodes alive
+    at each level are exactly the 4-connected background components of u8 < v that
+    do not touch the edge (BFS), box for box."""
+    from camjax.boxes._wsol_tree import bg_tree, fg_tree, prepare
+    rng = np.random.default_rng(11)
+    from .brute import random_maps
+    for H, W in [(1, 6), (7, 7), (9, 13)]:
+        space = wsol_space(H, W)
+        for m in random_maps(rng, 60, H, W):
+            peak, hist, start = prepare(m, np.array([0.0]), space, np.zeros(1, np.int64), True)
+            fg_tree(W, space, hist, start, True)
+            top = int(rng.integers(1, 257))
+            n = bg_tree(W, space, hist, start, top)
+            g = space[1][uf.NODES][:, :n]
+            u8 = (m * 255).astype(np.uint8)
+            for v in range(1, min(top, 255) + 1):
+                got = sorted(tuple(g[uf.X0:uf.Y1 + 1, i]) for i in range(n)
+                             if 255 - g[uf.HI, i] < v <= min(255 - g[uf.LO, i], top))
+                want = sorted((min(xs), min(ys), max(xs), max(ys))
+                              for comp in flood_components(u8 < v, 4)
+                              for ys, xs in [tuple(zip(*comp))]
+                              if min(ys) > 0 and min(xs) > 0 and max(ys) < H - 1
+                              and max(xs) < W - 1)
+                assert got == want, (H, W, v)

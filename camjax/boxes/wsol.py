@@ -112,9 +112,15 @@ def _float_maps(scoremaps) -> np.ndarray:
 _LOCAL = threading.local()
 
 
+_CACHED_PIXELS = 1 << 20     # larger maps get fresh work arrays (not kept per thread)
+
+
 def _space(H: int, W: int):
     """This thread's work arrays for (H, W) maps, made once: the kernels reuse them
-    call after call (fresh ones would cost their page faults every call)."""
+    call after call (fresh ones would cost their page faults every call). About 300
+    bytes a pixel, a tenth of it written; kept only for maps up to a megapixel."""
+    if H * W > _CACHED_PIXELS:
+        return wsol_space(H, W)
     spaces = getattr(_LOCAL, "spaces", None)
     if spaces is None:
         spaces = _LOCAL.spaces = {}

@@ -213,7 +213,12 @@ def _gt_arrays(gt_boxes, n: int) -> tuple[np.ndarray, np.ndarray]:
     """N (n_i, 4) integer boxes -> all of them (M, 4) int64 and the starts (N + 1,)."""
     if len(gt_boxes) != n:
         raise ValueError(f"gt_boxes has {len(gt_boxes)} entries for {n} score maps")
-    parts = [np.asarray(g, np.int64).reshape(-1, 4) for g in gt_boxes]
+    parts = []
+    for i, g in enumerate(gt_boxes):
+        g = np.asarray(g)
+        if g.size and not np.issubdtype(g.dtype, np.integer):
+            raise TypeError(f"gt_boxes[{i}] must hold integer pixel boxes, got dtype {g.dtype}")
+        parts.append(g.astype(np.int64).reshape(-1, 4))
     start = np.zeros(n + 1, np.int64)
     np.cumsum([len(g) for g in parts], out=start[1:])
     gt = np.concatenate(parts) if parts else np.zeros((0, 4), np.int64)

@@ -118,6 +118,8 @@ def test_bad_input():
         wsol_max_iou(m, gts[:1], [0.5])
     with pytest.raises(ValueError, match="empty"):
         wsol_max_iou(m, [gts[0], np.zeros((0, 4), int)], [0.5])
+    with pytest.raises(TypeError, match=r"gt_boxes\[1\] must hold integer"):
+        wsol_max_iou(m, [gts[0], np.array([[0.5, 0, 1, 1]])], [0.5])
     for bad in (1.5, np.nan):
         x = m.copy()
         x[1, 2, 2] = bad

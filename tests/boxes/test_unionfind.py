@@ -192,7 +192,7 @@ def test_background_tree_gives_the_holes():
     from .brute import random_maps
     for H, W in [(1, 6), (7, 7), (9, 13)]:
         space = wsol_space(H, W)
-        for m in random_maps(rng, 60, H, W):
+        for m in random_maps(rng, 25, H, W):
             peak, hist, start = prepare(m, np.array([0.0]), space, np.zeros(1, np.int64), True)
             fg_tree(W, space, hist, start, True)
             top = int(rng.integers(1, 257))

@@ -144,7 +144,8 @@ def tree_nodes(lev, K, conn, invert, windows, space, padded):
 
 
 @nb.njit(**JIT)
-def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop, outside=False):
+def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop, outside=False,
+                 count=True):
     """The union-find sweep of :func:`tree_nodes` over the pixels already sorted into
     ``space[ENT]`` (:func:`order_by_level`), reading the ring masks at bits
     ``shift``..``shift + 7``; ``hist``, ``start`` index the levels. Levels ``K`` down
@@ -156,7 +157,9 @@ def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop, outside=F
     (its ring bits must be set in the masks, :func:`camjax.boxes._rings.outside_bits`),
     and gets no nodes: a component that touches the image edge joins it, so the nodes
     are those of the components that never touch the edge (the holes, for the
-    background), and most pixels of the rest are added without a record update."""
+    background), and most pixels of the rest are added without a record update.
+    Without ``count`` the pixel counts are not kept (``COUNT`` is meaningless; the
+    older component survives a union instead of the larger): a tenth faster."""
     Wp = W + 2
     lab, up, rec, ent, touched, nodes = space
     ring = np.empty(8, np.int64)
@@ -222,10 +225,11 @@ def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop, outside=F
                 rec[su, _P1] = max(rec[su, _P1], P)
                 rec[su, _BX0] = min(rec[su, _BX0], x)
                 rec[su, _BX1] = max(rec[su, _BX1], x)
-                rec[su, _CNT] += 1
-                if groups[am, 1] >= 0:          # further groups: one union each
+                if count:
+                    rec[su, _CNT] += 1
+                if groups[U(am), 1] >= 0:       # further groups: one union each
                     sl, nt = _unions(P, am, sl, v, groups, ring, lab, up, rec, nodes,
-                                     touched, nt)
+                                     touched, nt, count)
             lab[U(P)] = sl
             if windows:
                 rec[U(sl), _RQE] += _DQE[U(am)]
@@ -239,9 +243,10 @@ def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop, outside=F
 
 
 @nb.njit(**JIT)
-def _unions(P, am, sl, v, groups, ring, lab, up, rec, nodes, touched, nt):
+def _unions(P, am, sl, v, groups, ring, lab, up, rec, nodes, touched, nt, count):
     """Merge the components of the further neighbour groups of pixel ``P`` into slot
-    ``sl``'s (union by size); returns the surviving slot and the touched count."""
+    ``sl``'s (union by size with ``count``, else the older slot survives: slot 0, the
+    outside, in any case); returns the surviving slot and the touched count."""
     for g in range(1, 4):
         gi = groups[am, g]
         if gi < 0:
@@ -257,7 +262,7 @@ def _unions(P, am, sl, v, groups, ring, lab, up, rec, nodes, touched, nt):
             rec[sb, _CUR] = -1
             touched[nt] = sb
             nt += 1
-        if rec[sl, _CNT] < rec[sb, _CNT]:
+        if rec[sl, _CNT] < rec[sb, _CNT] if count else sb < sl:
             sl, sb = sb, sl
         up[sb] = sl
         rec[sl, _CNT] += rec[sb, _CNT]

@@ -104,8 +104,9 @@ def order_pixels(space, hist, H, W, holes):
 
 @nb.njit(**JIT)
 def fg_tree(W, space, hist, start, windows):
-    """The foreground tree (8-connected) of the prepared map: its node count."""
-    return sweep_sorted(W, 255, 8, windows, space[0], 8, hist, start, 1)
+    """The foreground tree (8-connected) of the prepared map: its node count (pixel
+    counts not kept: the WSOL rule does not use them)."""
+    return sweep_sorted(W, 255, 8, windows, space[0], 8, hist, start, 1, False, False)
 
 
 @nb.njit(**JIT)
@@ -130,7 +131,7 @@ def bg_tree(W, space, hist, start, top):
     ``w = 255 - u8`` from 255 down to ``256 - top`` (a node's ``lo`` stays 0 where the
     sweep stopped). Its node count."""
     return sweep_sorted(W, 255, 4, False, space[1], 0, hist[::-1].copy(),
-                        start[::-1].copy(), 256 - top, True)
+                        start[::-1].copy(), 256 - top, True, False)
 
 
 @nb.njit(**JIT)

@@ -13,9 +13,10 @@ from camjax.evaluation.imputation import impute
 from camjax.evaluation.metrics import (box_hits, classification_error, gt_known_accuracy,
                                        localization_error)
 from camjax.evaluation.pointing import PointingAccumulator, energy_proportions, pointing_hits
+from camjax.evaluation.pxap import MaskAccumulator, pxap
 from camjax.evaluation.road import ROADAccumulator, road_scores
 from camjax.evaluation.sanity import SanityAccumulator, rank_correlation, ssim
-from camjax.evaluation.wsol import BoxAccumulator, MaskAccumulator, pxap
+from camjax.evaluation.wsol import BoxAccumulator
 from camjax.geometry import iou, rescale_boxes
 
 __all__ = ["iou", "rescale_boxes", "box_hits", "classification_error", "gt_known_accuracy",

@@ -164,10 +164,14 @@ def load_pretrained(model: nnx.Module,
     weights_file.warn_non_finite(state, "state dict" if isinstance(weights, Mapping) else weights)
     if state and all(k.startswith("module.") for k in state):  # saved from DataParallel
         state = {k[len("module."):]: v for k, v in state.items()}
+    report = LoadReport()
+    adapt = getattr(model, "adapt_state_dict", None)
+    if callable(adapt):   # a network that takes only part of its backbone's files (TS-CAM)
+        state, report.skipped = adapt(state)
     variables = dict(nnx.to_flat_state(nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))))
     owner = f"{type(model).__name__} (torchvision {arch})"
 
-    report, updates, filled, fresh = LoadReport(), [], set(), set()
+    updates, filled, fresh = [], set(), set()
     for name, array in state.items():
         try:
             path = to_path(name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from camjax.models.layers import Activation, Identity, NamedSequential, Sequential  # noqa: F401
@@ -131,20 +132,41 @@ class TimmAttention(SelfAttention):
 
 class PreNormBlock(nnx.Module):
     """x + attention(norm1(x)), then x + mlp(norm2(x)); ``parts`` names the four children in
-    the source library's words (norm1, attention, norm2, mlp)."""
+    the source library's words (norm1, attention, norm2, mlp). A block built with
+    stochastic depth has a ``drop_path`` child (timm's ``DropPath``, :func:`drop_path`)
+    applied to both residual branches, each with its own draw; without one (a rate of 0,
+    timm's ``nn.Identity``) the branches are added as they are."""
     parts: tuple[str, str, str, str]
+    drop_path = None
 
     def first_norm(self) -> nnx.Module:
         return getattr(self, self.parts[0])
+
+    def _branch(self, y: jax.Array) -> jax.Array:
+        return y if self.drop_path is None else self.drop_path(y)
 
     def with_attention(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(block output, attention weights (B, heads, N, N))."""
         norm1, attention, norm2, mlp = (getattr(self, name) for name in self.parts)
         y, weights = attention.with_attention(norm1(x))
-        x = x + y
-        return x + mlp(norm2(x)), weights
+        x = x + self._branch(y)
+        return x + self._branch(mlp(norm2(x))), weights
 
     def __call__(self, x: jax.Array) -> jax.Array:
         norm1, attention, norm2, mlp = (getattr(self, name) for name in self.parts)
-        x = x + attention(norm1(x))
-        return x + mlp(norm2(x))
+        x = x + self._branch(attention(norm1(x)))
+        return x + self._branch(mlp(norm2(x)))
+
+
+def drop_path(rate: float, rngs: nnx.Rngs) -> nnx.Dropout | None:
+    """timm's ``DropPath(rate)`` on (B, N, D) tokens: in training each image's residual
+    branch is dropped with probability ``rate`` and kept ones scaled by 1 / (1 - rate)
+    (dropout broadcast over tokens and channels); the identity in eval mode. None for a
+    rate of 0 (timm puts ``nn.Identity`` there)."""
+    return nnx.Dropout(rate, broadcast_dims=(1, 2), rngs=rngs) if rate > 0 else None
+
+
+def drop_path_rates(rate: float, depth: int) -> list[float]:
+    """timm's stochastic depth decay rule: ``torch.linspace(0, rate, depth)``, in float32
+    as torch computes it."""
+    return [float(v) for v in np.linspace(0, rate, depth, dtype=np.float32)]

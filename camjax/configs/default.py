@@ -38,6 +38,7 @@ def get_config() -> ml_collections.ConfigDict:
     # WSOL method (docs/wsol.md; clovaai/wsolevaluation's names and defaults):
     # cam | has | cutmix (any network) | adl | acol | spg (tiny_gap, vgg16_gap,
     # resnet50_gap, inception_v3_gap) | fewshot (trained on val_split's boxes or masks)
+    # | tscam (TS-CAM, Gao et al., ICCV 2021: deit_small/base_patch16_224)
     c.wsol_method = "cam"
     c.has_grid_size = 4               # HaS (Singh & Lee, ICCV 2017): patch side, pixels (0: off)
     c.has_drop_rate = 0.5             # HaS: probability a patch is hidden
@@ -52,9 +53,16 @@ def get_config() -> ml_collections.ConfigDict:
     # optimisation: the released solver is SGD momentum 0.9, wd 5e-4
     c.batch_size = 64                 # global, divisible by the device count
     c.num_train_steps = 1000
+    # "sgd" (momentum, weight decay on every parameter) | "adamw" (torch's AdamW, betas
+    # (0.9, 0.999), eps 1e-8, decoupled weight decay skipping vectors and position / class
+    # tokens as timm's create_optimizer does; momentum unused)
+    c.optimizer = "sgd"
     c.learning_rate = 0.01
     c.lr_schedule = "cosine"          # step | cosine | constant
     c.lr_step_size = 40_000
+    # "step" with boundaries: the rate x lr_gamma at each of these steps instead of every
+    # lr_step_size, e.g. (1363, 2773)
+    c.lr_boundaries = ()
     c.lr_gamma = 0.1
     c.warmup_steps = 0
     c.momentum = 0.9

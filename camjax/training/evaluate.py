@@ -20,7 +20,8 @@ from camjax.training.inference import map_size, predict_function, top_k_function
 
 # how report titles name the WSOL methods (camjax.training.wsol)
 WSOL_NAMES = {"cam": "CAM", "has": "HaS", "acol": "ACoL", "spg": "SPG", "adl": "ADL",
-              "cutmix": "CutMix", "fewshot": "the few-shot baseline (val boxes/masks)"}
+              "cutmix": "CutMix", "fewshot": "the few-shot baseline (val boxes/masks)",
+              "tscam": "TS-CAM"}
 INFERENCE_META = ("model", "pooling", "num_classes", "model_kwargs", "wsol_method")
 
 

@@ -64,7 +64,8 @@ def choices() -> dict[str, tuple[str, ...]]:
     return {"model": tuple(models.available()), "pooling": POOLINGS,
             "wsol_method": wsol.METHODS,
             "upsample": tuple(cam.UPSAMPLE_METHODS), "normalize": tuple(cam.NORMALIZE_MODES),
-            "lr_schedule": optim.LR_SCHEDULES, "augment": tuple(transforms.AUGMENTATIONS),
+            "lr_schedule": optim.LR_SCHEDULES, "optimizer": optim.OPTIMIZERS,
+            "augment": tuple(transforms.AUGMENTATIONS),
             "compute_dtype": tuple(state.COMPUTE_DTYPES), "cam_method": tuple(methods.METHODS),
             "eval_transform": tuple(transforms.EVAL_TRANSFORMS),
             "metrics": scoring.METRICS}
@@ -98,6 +99,12 @@ def check_choices(config) -> None:
                 isinstance(v, (int, float)) and 0 <= v <= 100 for v in q)):
             raise ConfigError(f"config.road_percentiles={q!r} must be a tuple of numbers in "
                               "[0, 100]")
+    bounds = config.get("lr_boundaries", ())
+    if not (isinstance(bounds, (tuple, list)) and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in bounds)
+            and list(bounds) == sorted(set(bounds))):
+        raise ConfigError(f"config.lr_boundaries={bounds!r} must be increasing steps >= 1, "
+                          "e.g. (1363, 2773)")
 
 
 def check_config(config, *, pretrained: bool = True) -> None:

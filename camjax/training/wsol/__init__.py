@@ -12,6 +12,7 @@ adl        the network: ADL layers (CVPR'19)           adl_drop_rate (.75), adl_
 acol       the network: two branches (CVPR'18)         acol_threshold (.7)
 spg        the network and the loss (ECCV'18)          spg_thresholds ((.7,.01),(.5,.05),(.7,.1))
 fewshot    the data: trained on val's boxes/masks      fewshot_cls_weight (1.0)
+tscam      a ViT's head: token maps x attention (TS-CAM, ICCV'21; DeiT only)
 =========  ==========================================  ====================================
 
 :class:`Method` is the static part the jitted step closes over; the step derives its
@@ -25,10 +26,12 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from camjax.models.wsol import NETWORK_METHODS
+from camjax.models.wsol import NETWORK_METHODS, TRANSFORMER_METHODS
 from camjax.training.wsol import augment, losses
 
-METHODS = ("cam", "has", "acol", "spg", "adl", "cutmix", "fewshot")
+METHODS = ("cam", "has", "acol", "spg", "adl", "cutmix", "fewshot", "tscam")
+# methods that change the network: it is built with ``wsol_method`` (checks.check_host)
+HOSTED = NETWORK_METHODS + TRANSFORMER_METHODS
 _KEY_TAG = 0x57_50_4C   # separates the augmentation stream from the seed's other uses
 
 
@@ -58,7 +61,7 @@ def model_kwargs(config) -> dict:
     """The network arguments of ``config.wsol_method`` (none for methods that do not
     change the network, so those run on any network)."""
     name = config.wsol_method
-    if name not in NETWORK_METHODS:
+    if name not in HOSTED:
         return {}
     extra = {"acol": {"acol_threshold": config.acol_threshold},
              "adl": {"adl_drop_rate": config.adl_drop_rate,
@@ -82,6 +85,7 @@ def inputs(method: Method, key, images, labels) -> tuple:
 def loss(method: Method, model, images, batch, mixed) -> tuple[jax.Array, jax.Array]:
     """(loss, logits) of the method on the (augmented) ``images``."""
     labels = batch["label"]
+    # TS-CAM: the cross-entropy of its logits, the mean of the semantic-aware maps
     if method.name not in NETWORK_METHODS or method.name == "adl":
         logits = model(images)[0]
         if method.name == "cutmix":

@@ -7,9 +7,10 @@ import math
 import numbers
 
 from camjax.errors import ConfigError
-from camjax.models.wsol import NETWORK_METHODS
+from camjax.models.wsol import TRANSFORMER_METHODS
 
 HOSTS = ("tiny_gap", "vgg16_gap", "resnet50_gap", "inception_v3_gap")
+TRANSFORMER_HOSTS = ("deit_small_patch16_224", "deit_base_patch16_224")
 _UNIT = (lambda v: 0 <= v <= 1, "in [0, 1]")
 RANGES = {
     "has_grid_size": (lambda v: v >= 0 and float(v).is_integer(), "an integer >= 0 (pixels)"),
@@ -20,7 +21,8 @@ RANGES = {
 }
 _NEEDS = {"adl": "its ADL layers", "acol": "ACoL's two classifier branches",
           "spg": "SPG's branches on its intermediate layers",
-          "fewshot": "a foreground head"}
+          "fewshot": "a foreground head",
+          "tscam": "a vision transformer's class-token attention (a DeiT)"}
 
 
 def _number(value) -> bool:
@@ -49,16 +51,18 @@ def check_host(config) -> None:
     if method == "fewshot" and not config.get("val_split"):
         raise ConfigError("config.wsol_method='fewshot' trains on the val split's boxes or "
                           "masks (train-fullsup): set config.val_split")
-    if method not in NETWORK_METHODS:
+    if method not in _NEEDS:
         return
     hosts = getattr(factory(config.model), "WSOL_METHODS", ())
     if method not in hosts:
+        use = TRANSFORMER_HOSTS if method in TRANSFORMER_METHODS else HOSTS
         raise ConfigError(f"config.wsol_method={method!r} needs {_NEEDS[method]}, which "
-                          f"{config.model} does not have: use one of {', '.join(HOSTS)}")
-    if method == "acol" and config.pooling != "gap":
-        raise ConfigError(f"config.wsol_method='acol' averages its class maps "
-                          f"(wsolevaluation): config.pooling must be 'gap', not "
-                          f"{config.pooling!r}")
+                          f"{config.model} does not have: use one of {', '.join(use)}")
+    averages = {"acol": "its class maps (wsolevaluation)",
+                "tscam": "its semantic-aware maps (TS-CAM)"}
+    if method in averages and config.pooling != "gap":
+        raise ConfigError(f"config.wsol_method={method!r} averages {averages[method]}: "
+                          f"config.pooling must be 'gap', not {config.pooling!r}")
 
 
 def check(config) -> None:

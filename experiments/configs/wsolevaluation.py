@@ -145,6 +145,13 @@ def recipe(c, dataset: str, model: str, method: str = "cam"):
     c.warmup_steps = 0
     c.momentum, c.weight_decay = 0.9, WEIGHT_DECAY[model]
     c.new_layer_lr_mult = 10.0                    # lr_classifier_ratio
+    c.checkpoint_every_steps = max(steps(dataset, 1), 100)   # about once an epoch
+    return protocol(c, dataset)
+
+
+def protocol(c, dataset: str):
+    """wsolevaluation's data and evaluation for ``dataset`` (its folders, splits, crops,
+    threshold sweep and scoring size); the TS-CAM configs use it too (tscam.py)."""
     # wsolevaluation's checkout layout (run from its root): metadata/<dataset>/<split>/
     # and dataset/<dataset>/ (images; OpenImages masks beside them). Elsewhere:
     # --config.dataset=wsol:PATH --config.image_root=PATH (docs/datasets.md)
@@ -158,7 +165,6 @@ def recipe(c, dataset: str, model: str, method: str = "cam"):
     c.eval_batch_size = 128
     c.data_threads = 16
     c.log_every_steps = 100
-    c.checkpoint_every_steps = max(steps(dataset, 1), 100)   # about once an epoch
     c.keep_checkpoints = 3
     c.eval_every_steps = 0
     c.compute_dtype = "float32"                   # --config.compute_dtype=bfloat16 on GPUs

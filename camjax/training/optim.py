@@ -27,11 +27,10 @@ def learning_rate_schedule(config) -> optax.Schedule:
     warmup = config.warmup_steps
     boundaries = tuple(config.get("lr_boundaries") or ())
     if kind == "step" and boundaries:
-        # x gamma from the update numbered b on (0-based, as lr_step_size counts; optax's
-        # piecewise schedule scales after its boundary); boundaries count from the start,
-        # warmup included
+        # x gamma from the update numbered b on (0-based, as lr_step_size counts);
+        # boundaries count from the start, warmup included
         sched = optax.piecewise_constant_schedule(
-            base, {int(b) - 1 - warmup: config.lr_gamma for b in boundaries})
+            base, {int(b) - warmup: config.lr_gamma for b in boundaries})
     elif kind == "step":   # the released Caffe solver: lr x gamma every step_size iterations
         sched = optax.exponential_decay(base, config.lr_step_size, config.lr_gamma,
                                         staircase=True)

@@ -1,6 +1,8 @@
 """The wsol_*.py configs carry wsolevaluation's recipes, checked against the numbers of
 its config.py, main.py, data_loaders.py and hyperparameter sheet rows (written out here,
-not read from the configs' helper), and use only keys the defaults define."""
+not read from the configs' helper), and use only keys the defaults define; the TS-CAM
+configs carry the authors' recipe (vasgaowei/TS-CAM: its yaml configs, train scripts and
+argparse defaults, written out here too)."""
 import itertools
 
 import jax
@@ -123,3 +125,58 @@ def test_network_builds_and_schedule_decays(name):
     step = c.lr_step_size
     assert [float(schedule(s)) for s in (0, step - 1, step, 2 * step)] == \
         pytest.approx([lr, lr, lr / 10, lr / 100])
+
+
+# TS-CAM (vasgaowei/TS-CAM): dataset -> (--lr of train_val_*.sh, TRAIN.BATCH_SIZE,
+# NUM_EPOCHS, LR_STEPS, MODEL.CAM_THR of val_*.sh, train images, classes)
+TSCAM = {"cub": (5e-5, 128, 60, [30], 0.15, 5994, 200),
+         "ilsvrc": (5e-4, 256, 20, [10, 12], 0.12, 1281167, 1000)}
+
+
+def _their_rates(base, lr_steps, epochs):
+    """The rate of each epoch as their train_cam.py sets it: ``adjust_learning_rate_normal``
+    at the start of every epoch (x0.1 when the epoch is a multiple of an LR_STEPS entry)."""
+    lr, rates = base, []
+    for epoch in range(1, epochs + 1):
+        if any(epoch % step == 0 for step in lr_steps[::-1]):
+            lr *= 0.1
+        rates.append(lr)
+    return rates
+
+
+@pytest.mark.parametrize("dataset", sorted(TSCAM))
+def test_tscam_recipe_is_the_authors(dataset):
+    lr, batch, epochs, lr_steps, threshold, n, _ = TSCAM[dataset]
+    name = f"wsol_{dataset}_deit_small_tscam"
+    c = config_lib.load(CONFIGS / f"{name}.py")
+    doc = (CONFIGS / f"{name}.py").read_text().split('"""')[1]
+    assert f"camjax train --config experiments/configs/{name}.py" in doc
+    assert f"camjax evaluate --config experiments/configs/{name}.py" in doc
+    assert set(c.keys()) == set(default.get_config().keys())
+    assert (c.model, c.pooling, c.wsol_method) == ("deit_small_patch16_224", "gap", "tscam")
+    assert dict(c.model_kwargs) == {"drop_path_rate": 0.1}           # --drop-path 0.1
+    assert c.pretrained.endswith("deit_small_patch16_224-cd65a155.pth")
+    # --opt adamw, --weight-decay 0.05; one rate for every layer
+    assert (c.optimizer, c.learning_rate, c.weight_decay) == ("adamw", lr, 0.05)
+    assert (c.batch_size, c.new_layer_lr_mult, c.warmup_steps) == (batch, 1.0, 0)
+    per_epoch = -(-n // batch)                     # their loader keeps the short batch
+    assert c.num_train_steps == epochs * per_epoch
+    schedule = optim.learning_rate_schedule(c)
+    for epoch, rate in enumerate(_their_rates(lr, lr_steps, epochs)):
+        first, last = epoch * per_epoch, (epoch + 1) * per_epoch - 1
+        assert [float(schedule(first)), float(schedule(last))] == pytest.approx([rate] * 2)
+    # Resize((256, 256)), RandomCrop(224), flip; test Resize((224, 224)); the protocol's
+    assert (c.image_size, c.augment, c.eval_transform) == (224, "resize_crop", "resize")
+    assert c.cam_threshold == threshold
+    assert (c.val_split, c.eval_split, c.eval_map_size) == ("val", "test", 224)
+    for devices in (1, 2, 4, 8, 16, 32):
+        assert c.batch_size % devices == 0 and c.eval_batch_size % devices == 0
+
+
+def test_tscam_config_builds_its_network():
+    """DeiT-S with its conv head to CUB's 200 classes, 14 x 14 maps (shapes only)."""
+    c = config_lib.load(CONFIGS / "wsol_cub_deit_small_tscam.py", {"pretrained": ""})
+    model = nnx.eval_shape(lambda: state_lib.build_model(c, 200))
+    logits, features = nnx.eval_shape(lambda m: m(jax.numpy.zeros((1, 224, 224, 3))), model)
+    assert logits.shape == (1, 200) and features.shape == (1, 14, 14, 200)
+    assert model.maps_by_class and model.blocks[11].drop_path.rate == pytest.approx(0.1)

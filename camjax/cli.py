@@ -87,8 +87,8 @@ def run(argv: list[str]) -> int:
             path = config_lib.packaged("demo") if args.command == "demo" else args.config
             cfg = config_lib.load(path, overrides)
         out = getattr(args, "out", None)
-        from camjax.training import validate   # named at once, before the heavy imports
-        validate.early(cfg, args.command, args.workdir, out)
+        from camjax import checks   # named at once, before the heavy imports
+        checks.early(cfg, args.command, args.workdir, out)
         from camjax import training
         if args.command == "evaluate":
             metrics = training.evaluate_workdir(cfg, args.workdir, out=out)
@@ -104,10 +104,10 @@ def run(argv: list[str]) -> int:
         raise UsageError(f"unrecognised arguments {' '.join(extra)}")
     if args.command == "prepare":
         from camjax.data import pipeline
-        from camjax.training import probe, validate
+        from camjax.checks import dataset, folders
         directory = str(Path(args.data_dir).expanduser().absolute())
-        probe.dataset_builder(args.dataset, directory, "--dataset")   # a name TFDS knows
-        validate.writable_folder(directory, "--data_dir")
+        dataset.dataset_builder(args.dataset, directory, "--dataset")   # a name TFDS knows
+        folders.writable_folder(directory, "--data_dir")
         pipeline.prepare(args.dataset, directory)
         return 0
     if args.command == "localize":

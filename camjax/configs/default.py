@@ -58,7 +58,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval_at_end = True              # evaluate config.eval_split when training ends
     # evaluation
     c.eval_batch_size = 100
-    c.top_k = 5
+    c.top_k = 0                       # classes per image; 0: 5, at most the dataset's classes
     c.cam_threshold = 0.2             # the paper's 20% of the map's max ("paper_rule")
     # The WSOL protocol's operating point: the CAM threshold with the best MaxBoxAcc on this
     # train-fullsup split ("" = none), applied once to eval_split ("val_threshold").

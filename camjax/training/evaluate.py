@@ -11,10 +11,11 @@ from pathlib import Path
 
 import jax
 
-from camjax import distributed, evaluator, models
+from camjax import checks, distributed, evaluator, models
+from camjax.checks.resume import run_meta
 from camjax.data import pipeline
 from camjax.errors import UserError
-from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib, validate
+from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib
 from camjax.evaluator.faithful import Faithfulness
 from camjax.training.inference import (map_size, predict_function, score_function,
                                        top_k_function)
@@ -64,6 +65,7 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_si
     split with masks and no boxes (OpenImages) gets classification and PxAP.
     """
     states = (state.params, state.rest)
+    config = checks.with_classes(config, pipeline.num_classes(src))   # top_k resolved
     if _has_boxes(src, config) or pipeline.has_masks(src):   # masks only: PxAP, no boxes
         predict = predict_function(graphdef, states, mesh, config)
         points, val = {"paper_rule": config.cam_threshold}, None
@@ -81,7 +83,7 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_si
         return metrics, pictures
     n = len(src) if limit is None else min(limit, len(src))
     batches = pipeline.eval_batches(src, config, with_boxes=False, limit=limit)
-    top_k = top_k_function(graphdef, states, mesh, min(config.top_k, pipeline.num_classes(src)))
+    top_k = top_k_function(graphdef, states, mesh, config.top_k)
     metrics = {"classification": evaluator.classification(
         top_k, batches, num_batches=num_eval_batches(n, config)),
         "localization": f"skipped: {config.dataset} split {config.eval_split!r} has no boxes"}
@@ -121,12 +123,13 @@ def restore_for_inference(config, workdir, num_classes: int):
     setup = state_lib.initial_state(model, config, mesh)
     if not (Path(workdir) / "checkpoints").is_dir():
         raise checkpoint.CheckpointError(f"no checkpoint in {Path(workdir) / 'checkpoints'}: "
-                                         f"train first (camjax train --workdir {workdir})")
+                                         f"train first (camjax train --config CONFIG "
+                                         f"--workdir {workdir})")
     mngr = checkpoint.manager(workdir, read_only=True)
     if mngr.latest_step() is None:
         raise checkpoint.CheckpointError(f"no checkpoint in {mngr.directory}: train first "
-                                         f"(camjax train --workdir {workdir})")
-    meta = state_lib.run_meta(config, num_classes)
+                                         f"(camjax train --config CONFIG --workdir {workdir})")
+    meta = run_meta(config, num_classes)
     state, _, _ = checkpoint.restore(
         mngr, checkpoint.abstract(setup.state, mesh_lib.replicated(mesh)),
         expect={k: meta[k] for k in INFERENCE_META}, with_data=False)
@@ -160,10 +163,10 @@ def evaluate_workdir(config, workdir, out=None) -> dict:
     goes to ``out`` (default WORKDIR/eval), checked writable first."""
     distributed.maybe_initialize(config.distributed)
     workdir = Path(workdir).absolute()
-    out = validate.before_evaluation(config, workdir, out)
+    out = checks.before_evaluation(config, workdir, out)
     src = pipeline.open_source(config, config.eval_split, workdir)
     val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
-    validate.with_classes(config, pipeline.num_classes(src))
+    config = checks.with_classes(config, pipeline.num_classes(src))
     if not has_checkpoint(workdir) and config.pretrained:
         graphdef, state, mesh = pretrained_for_inference(config, pipeline.num_classes(src))
     else:

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from camjax import distributed
+from camjax import checks, distributed
+from camjax.checks.resume import config_changes, run_meta
 from camjax.data import pipeline
-from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib, validate
+from camjax.training import checkpoint, mesh as mesh_lib
 from camjax.training.evaluate import evaluate_split, final_evaluation, history_record
 from camjax.training.hooks import MetricsWriter, StopRequest, check_finite
 from camjax.training.state import build_model, compile_train_step, initial_state
@@ -48,12 +49,13 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
     workdir = Path(workdir).absolute()
     main = distributed.is_main_process()
     log = print if main else (lambda *args, **kwargs: None)
-    validate.before_training(config, workdir, data_given=data is not None)
+    checks.before_training(config, workdir, data_given=data is not None)
     mesh = mesh_lib.data_mesh()
     train_src, eval_src, val_src = open_data(config, workdir) if data is None \
         else (*data, None)[:3]
     num_classes = pipeline.num_classes(train_src)
-    validate.with_classes(config, num_classes)
+    config = checks.with_classes(config, num_classes)
+    checks.writable_folder(workdir)   # created once everything above is right
 
     mngr = checkpoint.manager(workdir, max_to_keep=config.keep_checkpoints)
     data_iter = None
@@ -64,7 +66,7 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
         del model
         train_step = compile_train_step(setup.train_graphdef, setup.tx, mesh, config)
         data_iter = pipeline.train_iterator(train_src, config, seed=config.seed)
-        meta = state_lib.run_meta(config, num_classes)
+        meta = run_meta(config, num_classes)
         state = setup.state
         if resume:
             target = checkpoint.abstract(state, mesh_lib.replicated(mesh))
@@ -75,7 +77,7 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
                 raise checkpoint.CheckpointError(str(err)) from err
             log(f"resumed from {mngr.directory}/{int(state.step)} (data position: {how})")
         if main:
-            save_run_info(workdir, config, eval_src)
+            save_run_info(workdir, config, eval_src, log)
         state, stopped = _train(state, train_step, data_iter, mngr, setup, mesh, config,
                                 workdir, meta, eval_src, log)
     finally:
@@ -147,7 +149,14 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
     return state, None
 
 
-def save_run_info(workdir: Path, config, src) -> None:
-    """config.json and class_names.json: what ``camjax localize`` needs to rebuild the model."""
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+def save_run_info(workdir: Path, config, src, log=print) -> None:
+    """config.json and class_names.json: what ``camjax localize`` needs to rebuild the
+    model. A resumed run whose config differs (in keys that do not change what the
+    checkpoint means: checks.resume refuses the others) says what it rewrites."""
+    path = workdir / "config.json"
+    if path.exists():
+        changes = config_changes(path.read_text(encoding="utf-8"), config)
+        if changes:
+            log(f"{path}: updated ({'; '.join(changes)})")
+    path.write_text(config.to_json_best_effort(indent=2))
     (workdir / "class_names.json").write_text(json.dumps(pipeline.class_names(src)))

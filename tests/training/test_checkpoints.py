@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from camjax import cli, config as config_lib, training
-from camjax.config import ConfigError
 from camjax.data import pipeline
 from camjax.training import checkpoint, loop, mesh as mesh_lib
 from tests.conftest import DEMO
@@ -81,12 +80,6 @@ def test_rng_state_round_trips(tmp_path):
         if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
             x, y = jax.random.key_data(x), jax.random.key_data(y)
         np.testing.assert_array_equal(x, y)
-
-
-def test_global_batch_must_divide_by_the_device_count(monkeypatch):
-    monkeypatch.setattr(jax, "device_count", lambda: 8)
-    with pytest.raises(ConfigError, match=r"batch_size=12 must be divisible .* \(8\)"):
-        mesh_lib.check_batch_size(12)
 
 
 def test_keeps_the_last_k_and_clears_a_torn_temporary(tiny_data_dir, tmp_path):

@@ -11,7 +11,8 @@ from flax import nnx
 
 from camjax import config as config_lib, models, training
 from camjax.models.pretrained import LoadReport
-from camjax.training import mesh as mesh_lib, optim, state as state_lib, validate
+from camjax.checks import values
+from camjax.training import mesh as mesh_lib, optim, state as state_lib
 from tests.conftest import DEMO
 from tests.training.conftest import TINY
 
@@ -62,7 +63,7 @@ def test_pretrained_weights_load_on_a_fresh_start_only(tiny_data_dir, tmp_path, 
         return LoadReport()
     monkeypatch.setattr(models, "load_pretrained", fake)
     checked = []    # the up-front check of the file (tiny_gap has no torchvision weights)
-    monkeypatch.setattr(validate, "check_pretrained", lambda c: checked.append(c.pretrained))
+    monkeypatch.setattr(values, "check_pretrained", lambda c: checked.append(c.pretrained))
     c = tiny(tiny_data_dir, pretrained="weights/x.pth", eval_at_end=False)
     training.train_and_evaluate(c, tmp_path)
     assert calls == checked == ["weights/x.pth"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from camjax.errors import RunError, UserError
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="box threshold, a fraction of each map's max (default: the "
                          "config's cam_threshold, 0.2)")
     lo.add_argument("--batch_size", type=int, default=16)
+    lo.add_argument("--max_image_pixels", type=int, default=None,
+                    help="refuse larger image files before decoding them (default: the "
+                         "config's max_image_pixels, 89,478,485, Pillow's limit)")
     lo.add_argument("--no_progress", action="store_true", help="no progress bar")
     lo.add_argument("images", nargs="+", help="image files and folders")
     return p
@@ -95,6 +99,8 @@ def run(argv: list[str]) -> int:
         else:
             metrics = training.train_and_evaluate(cfg, args.workdir)
         import jax
+        if metrics.get("interrupted"):
+            return _interrupted(metrics, Path(out or Path(args.workdir) / "eval"))
         if "cam" in metrics and jax.process_index() == 0:
             from camjax.evaluator import metrics_table
             print(metrics_table(metrics))
@@ -115,7 +121,13 @@ def run(argv: list[str]) -> int:
         result = localize(args.images, args.out, model=args.model, weights=args.weights,
                           workdir=args.workdir, top_k=args.top_k, method=args.method,
                           threshold=args.threshold, batch_size=args.batch_size,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, max_image_pixels=args.max_image_pixels)
+        if result.interrupted:
+            done = len(result.images) + len(result.failed)
+            print(f"camjax: {result.interrupted} received: stopped after {done} of "
+                  f"{result.num_inputs} images; wrote them to {result.predictions_json} and "
+                  f"{result.predictions_csv} (\"interrupted\": true)", file=sys.stderr)
+            return result.exit_status
         print(f"wrote {len(result.images)} overlays to {result.out_dir / 'overlays'}, "
               f"{result.predictions_json} and {result.predictions_csv}")
         if result.failed:
@@ -125,15 +137,42 @@ def run(argv: list[str]) -> int:
     raise UsageError(f"unknown command {args.command}")
 
 
+def _interrupted(metrics: dict, out: Path) -> int:
+    """The one line of an evaluation stopped by a signal; its shell status."""
+    import signal
+    name = metrics["interrupted"]
+    done = metrics.get("cam", metrics.get("classification", {})).get("num_images")
+    what = f"after {done} images" if done is not None else "while choosing the threshold on val"
+    print(f"camjax: {name} received: evaluation stopped {what}; wrote {out / 'metrics.json'} "
+          f"and {out / 'per_image.csv'} (\"interrupted\")", file=sys.stderr)
+    return 128 + int(signal.Signals[name])
+
+
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(sys.argv[1:] if argv is None else argv)
-    except (UserError, FileNotFoundError) as err:
-        print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
-        return 2
-    except RunError as err:
-        print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
-        return 1
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return run(sys.argv[1:] if argv is None else argv)
+        except (UserError, FileNotFoundError) as err:
+            print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
+            return 2
+        except RunError as err:
+            print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:   # before a loop took over SIGINT (imports, compiling)
+            print("camjax: interrupted (SIGINT) before any result was written",
+                  file=sys.stderr)
+            return 130
+
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """camjax's own warnings as one line; the libraries' (deprecations, Pillow's bomb
+    warning next to camjax's own error, ...) are not the user's business."""
+    if str(Path(filename).resolve()).startswith(_PACKAGE):
+        print(f"camjax: warning: {_one_line(message)}", file=sys.stderr)
 
 
 def _one_line(err: BaseException) -> str:

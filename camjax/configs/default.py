@@ -17,6 +17,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.image_root = ""                 # wsol: the folder image ids are relative to
     c.mask_root = ""                  # wsol mask splits: mask paths' folder ("" = image_root)
     c.max_image_pixels = 89_478_485   # larger image files are refused (Pillow's bomb limit)
+    # a training image that does not decode: False stops training (exit 1, naming the file
+    # and the step); True trains on the next image instead and counts it in metrics.jsonl
+    c.skip_bad_images = False
     c.train_split = "train"
     c.eval_split = "test"
     c.image_size = 112

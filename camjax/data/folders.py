@@ -25,7 +25,7 @@ from camjax.data.annotations import AnnotationError
 from camjax.data.sources import SourceBase
 from camjax.errors import ConfigError
 
-EXTENSIONS = images.TORCHVISION_EXTENSIONS + (".gif",)
+EXTENSIONS = images.IMAGE_EXTENSIONS
 
 
 def find_classes(split_dir: Path) -> list[str]:

@@ -26,7 +26,7 @@ import tensorflow_datasets as tfds
 from camjax import distributed
 from camjax.data import joins, sources, transforms
 from camjax.data.joins import box_lookup
-from camjax.errors import ConfigError
+from camjax.errors import ConfigError, ImageError
 
 BUILTIN = "camjax_shapes"
 
@@ -128,6 +128,33 @@ def open_source(config, split: str, workdir, *, join_annotations: bool = True):
                   annotations_path=config.eval_annotations)
 
 
+def with_splits(config):
+    """``(config, note)``: the evaluation splits of a class-folder dataset resolved against
+    its folders. Without ``config.eval_split``'s folder (``test`` by default) but with
+    ``val/``, it is evaluated on ``val``; a ``val_split`` without a folder, or the split
+    evaluated itself (a threshold cannot be chosen on the split it is scored on), is
+    dropped. ``note`` says what changed, for the report; other datasets: ``(config, "")``."""
+    kind, path = dataset_kind(config.dataset)
+    root = Path(path).expanduser()
+    if kind != "folder" or not root.is_dir():
+        return config, ""
+    eval_split, val_split, notes = config.eval_split, config.val_split, []
+    if not (root / eval_split).is_dir() and (root / "val").is_dir():
+        eval_split = "val"
+        notes.append(f"{config.dataset} has no {config.eval_split}/ folder: evaluated on val/ "
+                     "(--config.eval_split chooses)")
+    if val_split and (val_split == eval_split or not (root / val_split).is_dir()):
+        why = "the split evaluated" if val_split == eval_split else "no such folder"
+        notes.append(f"no CAM threshold chosen on {val_split}/ ({why})")
+        val_split = ""
+    if not notes:
+        return config, ""
+    resolved = config.copy_and_resolve_references()
+    resolved.eval_split, resolved.val_split = eval_split, val_split
+    resolved.lock()
+    return resolved, "; ".join(notes)
+
+
 def _check_max_boxes(src, config):
     """Eval batches hold config.max_boxes boxes per image: say so now, not mid-evaluation."""
     most, image_id = src.most_boxes
@@ -168,14 +195,46 @@ def describe(src) -> str:
     return getattr(src, "description", None) or type(src).__name__
 
 
+class SkipBadImages:
+    """A source whose records that do not decode (``ImageError``) are replaced by the next
+    record that does, the record carrying ``skipped`` (how many were passed over) and
+    ``skipped_file`` (the first of them): ``config.skip_bad_images``."""
+
+    def __init__(self, src):
+        self.src = src
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def __getitem__(self, index: int) -> dict:
+        first = None
+        for offset in range(len(self.src)):
+            try:
+                record = self.src[(index + offset) % len(self.src)]
+            except ImageError as err:
+                first = first or err.path
+                continue
+            return {**record, "skipped": offset, "skipped_file": first or ""}
+        raise ImageError(first, "no image of the training split decodes")
+
+
+def _train_example(record: dict, rng, *, image_size: int, augment: str, skip: bool) -> dict:
+    out = transforms.train_example(record, rng, image_size=image_size, augment=augment)
+    if skip:
+        out["skipped"] = np.int32(record["skipped"])
+        out["skipped_file"] = record["skipped_file"]
+    return out
+
+
 def _train_dataset(src, config, *, seed: int) -> grain.MapDataset:
     """Endless map dataset of this process's local batches (see the module docstring)."""
     procs = jax.process_count()
     local_batch = config.batch_size // procs
-    fn = functools.partial(transforms.train_example, image_size=config.image_size,
-                           augment=config.augment)
-    ds = (grain.MapDataset.source(src).shuffle(seed=seed).repeat()
-          .random_map(lambda rec, rng: fn(rec, rng), seed=seed + 1))
+    skip = bool(config.get("skip_bad_images", False))
+    fn = functools.partial(_train_example, image_size=config.image_size,
+                           augment=config.augment, skip=skip)
+    ds = (grain.MapDataset.source(SkipBadImages(src) if skip else src).shuffle(seed=seed)
+          .repeat().random_map(lambda rec, rng: fn(rec, rng), seed=seed + 1))
     # local-batch-sized chunks; chunk s*P + p is process p's share of global batch s
     return ds.batch(local_batch, drop_remainder=True)[jax.process_index()::procs]
 
@@ -225,11 +284,12 @@ def restore_iterator(it, state: dict | None, step: int) -> str:
 def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = None):
     """Local eval batches over the whole split in order, the last padded (``valid`` False).
 
-    Yields (batch index, local batch): ``image`` (image_size), ``label``, ``valid``, and
-    ``boxes`` (with_boxes; padded with -1) and ``mask`` (when the records have masks) at
-    ``config.eval_map_size`` (0: image_size). Process p of P takes elements p, p + P, ...;
-    so global batch s holds elements [s*B, (s+1)*B) for any P, and every process yields
-    the same number of batches.
+    Yields (batch index, local batch): ``image`` (image_size), ``label``, ``valid``,
+    ``file_name`` (the record's id: a path for folder sources), ``index`` (its position in
+    the split), and ``boxes`` (with_boxes; padded with -1) and ``mask`` (when the records
+    have masks) at ``config.eval_map_size`` (0: image_size). Process p of P takes elements
+    p, p + P, ...; so global batch s holds elements [s*B, (s+1)*B) for any P, and every
+    process yields the same number of batches.
     """
     n = len(src) if limit is None else min(limit, len(src))
     procs, me = jax.process_count(), jax.process_index()
@@ -237,11 +297,19 @@ def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = No
     fn = functools.partial(transforms.eval_example, image_size=config.image_size,
                            max_boxes=config.max_boxes, with_boxes=with_boxes,
                            map_size=config.eval_map_size)
-    ds = grain.MapDataset.source(src)[:n][me::procs]
-    if with_boxes and not has_boxes(src) and config.eval_annotations:
-        ds = ds.map(functools.partial(joins.with_boxes, lookup=box_lookup(config),
-                                      path=config.eval_annotations))
-    ds = ds.map(fn)
+    join = with_boxes and not has_boxes(src) and bool(config.eval_annotations)
+    lookup = box_lookup(config) if join else None
+
+    def example(index: int) -> dict:
+        record = src[index]
+        if join:
+            record = joins.with_boxes(record, lookup=lookup, path=config.eval_annotations)
+        out = fn(record)
+        out["file_name"] = str(record.get("file_name", index))
+        out["index"] = np.int64(index)
+        return out
+
+    ds = grain.MapDataset.range(n)[me::procs].map(example)
     per_process = -(-n // procs)
     steps = -(-per_process // local_batch)
     it = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=config.data_threads)))
@@ -251,7 +319,7 @@ def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = No
         for _ in range(local_batch):
             item = next(it, None)
             if item is None:   # (a process with no element at all pads from element 0)
-                item = transforms.padding_example(template or fn(src[0]))
+                item = transforms.padding_example(template or example(0))
             template = template or item
             items.append(item)
         yield step, {k: np.stack([e[k] for e in items]) for k in items[0]}

@@ -16,6 +16,7 @@ an evaluation step). A batch sharded along ``data`` stays sharded. For WSOL metr
 
 See docs/methods.md.
 """
+from camjax.errors import did_you_mean
 from camjax.methods import base
 from camjax.methods.backprop import input_gradients, input_gradients_fn, saliency, saliency_fn
 from camjax.methods.classifier import cam, cam_fn
@@ -39,7 +40,8 @@ IMAGE_RESOLUTION = frozenset({"saliency", "smooth_grad", "integrated_gradients"}
 def get(name: str):
     """The method ``name``: ``method(model, images, classes, **options) -> (B, k, h, w)``."""
     if name not in METHODS:
-        raise ValueError(f"unknown map method {name!r}; available: {', '.join(METHODS)}")
+        raise ValueError(f"unknown map method {name!r}; available: {', '.join(METHODS)}"
+                         f"{did_you_mean(name, METHODS)}")
     return METHODS[name]
 
 

@@ -6,7 +6,8 @@ orbax, grain and TFDS. The checks before any work are ``camjax.checks``.
 """
 import importlib
 
-_NAMES = {"CheckpointError": "checkpoint", "CheckpointSaveError": "checkpoint",
+_NAMES = {"BadImageError": "hooks", "CheckpointError": "checkpoint",
+          "CheckpointSaveError": "checkpoint",
           "NonFiniteLossError": "hooks", "evaluate_workdir": "evaluate",
           "restore_for_inference": "evaluate", "train_and_evaluate": "loop"}
 

@@ -2,11 +2,13 @@
 batches, the evaluation job (``camjax.evaluator``) and the report; restoring a workdir.
 
 A split with boxes goes through the localization job; a split without (imagenet2012 in
-TFDS has none) is evaluated for classification only, and the report says localization
-was skipped.
+TFDS has none, nor have class folders) is evaluated for classification, with a gallery of
+maps, and the report says localization was skipped. ``evaluate_workdir`` catches SIGINT /
+SIGTERM (one process): the images done are written, ``"interrupted"`` in metrics.json.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import jax
@@ -15,6 +17,7 @@ from camjax import checks, distributed, evaluator, models
 from camjax.checks.resume import run_meta
 from camjax.data import pipeline
 from camjax.errors import UserError
+from camjax.signals import StopSignals
 from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib
 from camjax.evaluator.faithful import Faithfulness
 from camjax.training.inference import (map_size, predict_function, score_function,
@@ -33,22 +36,26 @@ def _has_boxes(src, config) -> bool:
 
 
 def _localization(predict, src, config, *, points, limit=None, gallery_size=0,
-                  faithfulness=None):
+                  faithfulness=None, per_image=None):
     n = len(src) if limit is None else min(limit, len(src))
     batches = pipeline.eval_batches(src, config, with_boxes=_has_boxes(src, config), limit=limit)
     return evaluator.localization(predict, batches, num_classes=pipeline.num_classes(src),
                                   map_size=map_size(config), points=points,
                                   cam_curve_interval=config.cam_curve_interval,
                                   num_batches=num_eval_batches(n, config),
-                                  gallery_size=gallery_size, faithfulness=faithfulness)
+                                  gallery_size=gallery_size, faithfulness=faithfulness,
+                                  per_image=per_image)
 
 
-def val_threshold(predict, val_src, config) -> tuple[float, dict]:
+def val_threshold(predict, val_src, config) -> tuple[float | None, dict]:
     """The WSOL protocol's operating point: the CAM threshold of the best MaxBoxAcc (V1:
     largest contour, IoU 0.5, wsolevaluation's original metric) on the train-fullsup
-    split, and a summary of that split's evaluation."""
+    split, and a summary of that split's evaluation (threshold None, summary
+    ``{"interrupted": ...}`` when a signal stopped it)."""
     metrics, _ = _localization(predict, val_src, config,
                                points={"paper_rule": config.cam_threshold})
+    if "interrupted" in metrics:
+        return None, {"split": config.val_split, "interrupted": metrics["interrupted"]}
     v1 = metrics["wsol_v1"]
     threshold = float(v1["best_threshold"][50])
     return threshold, {"split": config.val_split, "num_images": metrics["cam"]["num_images"],
@@ -57,27 +64,36 @@ def val_threshold(predict, val_src, config) -> tuple[float, dict]:
 
 
 def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_size: int = 16,
-                   val_src=None) -> tuple[dict, dict]:
+                   val_src=None, per_image: evaluator.PerImage | None = None
+                   ) -> tuple[dict, dict]:
     """(metrics, pictures) of ``src``: localization + classification when it has boxes.
 
     With ``val_src`` (the train-fullsup split, with boxes) the CAM threshold is chosen
     there first and the thresholded metrics are reported at both operating points. A
-    split with masks and no boxes (OpenImages) gets classification and PxAP.
+    split with masks and no boxes (OpenImages) gets classification and PxAP; a split
+    with neither, classification and a gallery of maps. ``per_image`` (a
+    ``evaluator.PerImage`` without points): filled with each image's row.
     """
     states = (state.params, state.rest)
     config = checks.with_classes(config, pipeline.num_classes(src))   # top_k resolved
+    predict = predict_function(graphdef, states, mesh, config)
     if _has_boxes(src, config) or pipeline.has_masks(src):   # masks only: PxAP, no boxes
-        predict = predict_function(graphdef, states, mesh, config)
         points, val = {"paper_rule": config.cam_threshold}, None
         if val_src is not None and _has_boxes(src, config) and pipeline.has_boxes(val_src):
-            points["val_threshold"], val = val_threshold(predict, val_src, config)
+            threshold, val = val_threshold(predict, val_src, config)
+            if threshold is None:
+                return {"interrupted": val["interrupted"], "val": val}, {}
+            points["val_threshold"] = threshold
         faithful = None
         if config.faithfulness and gallery_size:     # the final evaluation, not the periodic
             faithful = Faithfulness(score_function(graphdef, states),
                                     steps=config.faithfulness_steps,
                                     batch_size=config.faithfulness_batch_size)
+        if per_image is not None and _has_boxes(src, config):
+            per_image.points = list(points)
         metrics, pictures = _localization(predict, src, config, points=points, limit=limit,
-                                          gallery_size=gallery_size, faithfulness=faithful)
+                                          gallery_size=gallery_size, faithfulness=faithful,
+                                          per_image=per_image)
         if val is not None:
             metrics["val"] = val
         return metrics, pictures
@@ -85,9 +101,17 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_si
     batches = pipeline.eval_batches(src, config, with_boxes=False, limit=limit)
     top_k = top_k_function(graphdef, states, mesh, config.top_k)
     metrics = {"classification": evaluator.classification(
-        top_k, batches, num_batches=num_eval_batches(n, config)),
-        "localization": f"skipped: {config.dataset} split {config.eval_split!r} has no boxes"}
-    return metrics, {}
+        top_k, batches, num_batches=num_eval_batches(n, config), per_image=per_image),
+        "localization": f"skipped: {config.dataset} split {config.eval_split!r} has no boxes",
+        "num_classes": pipeline.num_classes(src)}
+    if "interrupted" in metrics["classification"]:
+        metrics["interrupted"] = metrics["classification"]["interrupted"]
+    pictures = {}
+    if gallery_size and "interrupted" not in metrics:
+        first = pipeline.eval_batches(src, config, with_boxes=False, limit=gallery_size)
+        pictures["gallery"] = evaluator.gallery(predict, first, size=gallery_size,
+                                                threshold=config.cam_threshold)
+    return metrics, pictures
 
 
 def history_record(step: int, metrics: dict) -> dict:
@@ -95,24 +119,40 @@ def history_record(step: int, metrics: dict) -> dict:
 
 
 def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=None,
-                     out=None) -> dict:
+                     out=None, note: str = "", skipped_images: int = 0) -> dict:
     """Evaluate the split (choosing the threshold on ``val_src`` when given), write
-    metrics.json and report.md in ``out`` (default workdir/eval; process 0)."""
-    metrics, pictures = evaluate_split(state, src, graphdef, mesh, config, val_src=val_src)
+    metrics.json, per_image.csv and report.md in ``out`` (default workdir/eval; process
+    0). ``note``: a line for the report (how the split was chosen); ``skipped_images``:
+    training images skipped as unreadable (``config.skip_bad_images``). A signal during
+    the evaluation: metrics.json (``"interrupted"``) and per_image.csv of the images done,
+    no report."""
+    per_image = evaluator.PerImage(class_names=pipeline.class_names(src))
+    metrics, pictures = evaluate_split(state, src, graphdef, mesh, config, val_src=val_src,
+                                       per_image=per_image)
     metrics["step"] = int(state.step)
     metrics["dataset"], metrics["split"] = config.dataset, config.eval_split
     metrics["cam_method"] = config.cam_method
+    if note:
+        metrics["note"] = note
+    if skipped_images:
+        metrics["skipped_train_images"] = int(skipped_images)
+    table = per_image.csv_text()          # a collective: every process takes part
     if distributed.is_main_process():
+        out = Path(out) if out is not None else Path(workdir) / "eval"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "per_image.csv").write_text(table, encoding="utf-8")
         title = (f"{config.model} ({config.pooling.upper()}) on {config.dataset} / "
                  f"{config.eval_split}")
         if config.cam_method != "cam":
             title += f", maps by {config.cam_method}"
-        out = Path(out) if out is not None else Path(workdir) / "eval"
-        if "cam" in metrics:
+        if "interrupted" in metrics:
+            evaluator.write_metrics(out, metrics)
+        elif "cam" in metrics:
             evaluator.write(out, metrics, pictures, title=title,
                             class_names=pipeline.class_names(src))
         else:
-            evaluator.write_classification(out, metrics, title=title)
+            evaluator.write_classification(out, metrics, pictures, title=title,
+                                           class_names=pipeline.class_names(src))
     return metrics
 
 
@@ -164,6 +204,7 @@ def evaluate_workdir(config, workdir, out=None) -> dict:
     distributed.maybe_initialize(config.distributed)
     workdir = Path(workdir).absolute()
     out = checks.before_evaluation(config, workdir, out)
+    config, note = pipeline.with_splits(config)
     src = pipeline.open_source(config, config.eval_split, workdir)
     val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
     config = checks.with_classes(config, pipeline.num_classes(src))
@@ -171,4 +212,7 @@ def evaluate_workdir(config, workdir, out=None) -> dict:
         graphdef, state, mesh = pretrained_for_inference(config, pipeline.num_classes(src))
     else:
         graphdef, state, mesh = restore_for_inference(config, workdir, pipeline.num_classes(src))
-    return final_evaluation(state, src, graphdef, mesh, config, workdir, val_src=val, out=out)
+    # one process alone cannot stop a collective evaluation: signals are caught with one
+    with StopSignals() if jax.process_count() == 1 else contextlib.nullcontext():
+        return final_evaluation(state, src, graphdef, mesh, config, workdir, val_src=val,
+                                out=out, note=note)

@@ -8,7 +8,9 @@
 4. The jitted, sharded train step; every ``log_every_steps`` a line in metrics.jsonl and
    TensorBoard; every ``checkpoint_every_steps`` an asynchronous, atomic checkpoint.
    SIGTERM / SIGINT: checkpoint and return. A non-finite loss or gradient: raise
-   NonFiniteLossError naming the step; the checkpoints before it stay.
+   NonFiniteLossError naming the step; a training image that does not decode:
+   BadImageError naming the file and the step (``config.skip_bad_images``: the next image
+   is taken instead, counted in metrics.jsonl); the checkpoints before it stay.
 5. The final evaluation (localization when the split has boxes).
 """
 from __future__ import annotations
@@ -25,13 +27,15 @@ from camjax.checks.resume import config_changes, run_meta
 from camjax.data import pipeline
 from camjax.training import checkpoint, mesh as mesh_lib
 from camjax.training.evaluate import evaluate_split, final_evaluation, history_record
-from camjax.training.hooks import MetricsWriter, StopRequest, check_finite
+from camjax.errors import ImageError
+from camjax.training.hooks import BadImageError, MetricsWriter, StopRequest, check_finite
 from camjax.training.state import build_model, compile_train_step, initial_state
 
 
 def open_data(config, workdir: Path):
     """(train, eval, val) sources, checked before training; val is None without
-    ``config.val_split``. Process 0 prepares TFDS datasets first."""
+    ``config.val_split``. Process 0 prepares TFDS datasets first. ``config`` has its
+    splits resolved (``pipeline.with_splits``)."""
     val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
     return (pipeline.open_source(config, config.train_split, workdir, join_annotations=False),
             pipeline.open_source(config, config.eval_split, workdir), val)
@@ -51,6 +55,7 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
     log = print if main else (lambda *args, **kwargs: None)
     checks.before_training(config, workdir, data_given=data is not None)
     mesh = mesh_lib.data_mesh()
+    config, note = pipeline.with_splits(config) if data is None else (config, "")
     train_src, eval_src, val_src = open_data(config, workdir) if data is None \
         else (*data, None)[:3]
     num_classes = pipeline.num_classes(train_src)
@@ -78,8 +83,8 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
             log(f"resumed from {mngr.directory}/{int(state.step)} (data position: {how})")
         if main:
             save_run_info(workdir, config, eval_src, log)
-        state, stopped = _train(state, train_step, data_iter, mngr, setup, mesh, config,
-                                workdir, meta, eval_src, log)
+        state, stopped, skipped = _train(state, train_step, data_iter, mngr, setup, mesh,
+                                         config, workdir, meta, eval_src, log)
     finally:
         try:   # a save in flight completes, even on an error; one that failed is named
             checkpoint.close(mngr, raise_errors=sys.exc_info()[0] is None)
@@ -91,22 +96,31 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
     if not config.eval_at_end:
         return {"step": int(state.step)}
     return final_evaluation(state, eval_src, setup.eval_graphdef, mesh, config, workdir,
-                            val_src=val_src)
+                            val_src=val_src, note=note, skipped_images=skipped)
 
 
 def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, meta,
            eval_src, log):
-    """The step loop; returns (state, None) at the end or (state, stop record)."""
+    """The step loop; returns (state, None or the stop record, training images skipped as
+    unreadable)."""
     main = distributed.is_main_process()
     start, total, batch = int(state.step), config.num_train_steps, config.batch_size
     writer = MetricsWriter(workdir, start, main)
     bar = tqdm(total=max(0, total - start) * batch, unit="img", unit_scale=True,
                desc="train", disable=not main, smoothing=0.1)
-    pending, t_log, seen = [], time.perf_counter(), 0
+    pending, t_log, seen, skipped, skipped_since_log = [], time.perf_counter(), 0, 0, 0
     try:
         with StopRequest(config.stop_check_every_steps) as stop:
             for step in range(start + 1, total + 1):
-                state, metrics = train_step(state, mesh_lib.global_batch(mesh, next(data_iter)))
+                local = _next_batch(data_iter, step, mngr, log)
+                if "skipped" in local:
+                    n = int(local.pop("skipped").sum())
+                    names = sorted({str(f) for f in local.pop("skipped_file") if f})
+                    if n:
+                        log(f"\nskipped {n} unreadable image(s) at step {step}: "
+                            f"{', '.join(names)} (config.skip_bad_images)")
+                    skipped, skipped_since_log = skipped + n, skipped_since_log + n
+                state, metrics = train_step(state, mesh_lib.global_batch(mesh, local))
                 pending.append((step, metrics))
                 bar.update(batch)
                 seen += batch
@@ -125,6 +139,9 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
                               "grad_norm": float(metrics["grad_norm"]),
                               "learning_rate": float(setup.schedule(step - 1)),
                               "images_per_s": seen / max(now - t_log, 1e-9)}
+                    if config.skip_bad_images:
+                        record["skipped_images"] = skipped_since_log
+                        skipped_since_log = 0
                     t_log, seen = now, 0
                     writer.write(record)
                     bar.set_postfix(step=step, loss=f"{record['loss']:.3f}",
@@ -135,7 +152,7 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
                     checkpoint.wait(mngr)
                     log(f"\n{stop.signal_name or 'stop'} received: checkpoint saved at step "
                         f"{step} in {mngr.directory}; run the same command to resume")
-                    return state, {"stopped_at": step, "signal": stop.signal_name}
+                    return state, {"stopped_at": step, "signal": stop.signal_name}, skipped
                 if config.eval_every_steps and step % config.eval_every_steps == 0 and not last:
                     metrics_eval, _ = evaluate_split(
                         state, eval_src, setup.eval_graphdef, mesh, config, gallery_size=0,
@@ -146,7 +163,21 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
     finally:
         bar.close()
         writer.close()
-    return state, None
+    return state, None, skipped
+
+
+def _next_batch(data_iter, step: int, mngr, log) -> dict:
+    """The next local batch; an image that does not decode stops training naming the
+    file, the step and the checkpoint to resume from."""
+    try:
+        return next(data_iter)
+    except ImageError as err:
+        last = mngr.latest_step()
+        kept = (f"the checkpoint of step {last} is kept" if last is not None
+                else "no checkpoint was written yet")
+        raise BadImageError(f"{err} (read for step {step}): training stopped, {kept}; "
+                            "replace or remove the file and run the same command to resume, "
+                            "or skip such files with --config.skip_bad_images=True") from None
 
 
 def save_run_info(workdir: Path, config, src, log=print) -> None:

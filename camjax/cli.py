@@ -77,6 +77,25 @@ def _parser() -> argparse.ArgumentParser:
                          "config's max_image_pixels, 89,478,485, Pillow's limit)")
     lo.add_argument("--no_progress", action="store_true", help="no progress bar")
     lo.add_argument("images", nargs="+", help="image files and folders")
+    sc = sub.add_parser("score", help="score saved maps against wsolevaluation metadata",
+                        description="MaxBoxAcc (V1, V2) or PxAP of score maps saved by any "
+                                    "tool, as wsolevaluation's evaluation.py --scoremap_root "
+                                    "computes them (docs/evaluation.md, \"camjax score\").")
+    sc.add_argument("--metadata", required=True,
+                    help="a wsolevaluation metadata folder (metadata/CUB: train/, val/, test/)")
+    sc.add_argument("--split", default="test", help="the split the maps are of (test)")
+    sc.add_argument("--scoremaps", required=True,
+                    help="a folder of <image_id>.npy files, or one .npz keyed by image id")
+    sc.add_argument("--val_scoremaps", default=None,
+                    help="the val split's maps: its best threshold is applied to --split")
+    sc.add_argument("--val_split", default="val")
+    sc.add_argument("--mask_root", default=None,
+                    help="the folder mask paths are relative to (OpenImages)")
+    sc.add_argument("--cam_curve_interval", type=float, default=0.001,
+                    help="threshold step (wsolevaluation's protocol: 0.001)")
+    sc.add_argument("--iou_thresholds", type=int, nargs="+", default=[30, 50, 70],
+                    help="MaxBoxAccV2's IoU thresholds in percent")
+    sc.add_argument("--out", default=None, help="also write the numbers to this JSON file")
     return p
 
 
@@ -116,6 +135,8 @@ def run(argv: list[str]) -> int:
         folders.writable_folder(directory, "--data_dir")
         pipeline.prepare(args.dataset, directory)
         return 0
+    if args.command == "score":
+        return _score(args)
     if args.command == "localize":
         from camjax.localize import localize
         result = localize(args.images, args.out, model=args.model, weights=args.weights,
@@ -135,6 +156,33 @@ def run(argv: list[str]) -> int:
                   "images failed (listed in predictions.json)", file=sys.stderr)
         return 0 if result.ok else 1
     raise UsageError(f"unknown command {args.command}")
+
+
+def _score(args) -> int:
+    import json
+
+    from camjax.evaluator import saved_maps
+    if not 0 < args.cam_curve_interval <= 1:
+        raise UsageError(f"--cam_curve_interval must lie in (0, 1], got {args.cam_curve_interval}")
+    if any(not 0 < t <= 100 for t in args.iou_thresholds):
+        raise UsageError(f"--iou_thresholds are percentages in (0, 100], got "
+                         f"{args.iou_thresholds}")
+    out = None
+    if args.out is not None:
+        from camjax.checks import writable_folder
+        out = Path(args.out)
+        writable_folder(out.parent, "--out's folder", create=False)
+    result = saved_maps.score(args.metadata, args.split, args.scoremaps,
+                              val_maps=args.val_scoremaps, val_split=args.val_split,
+                              mask_root=args.mask_root,
+                              cam_curve_interval=args.cam_curve_interval,
+                              iou_thresholds=args.iou_thresholds)
+    print(saved_maps.table(result))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        print(f"wrote {out}")
+    return 0
 
 
 def _interrupted(metrics: dict, out: Path) -> int:

@@ -88,6 +88,39 @@ def check_files(root: Path, relative: list[str], listed_in: Path, what: str) -> 
                                                f"the folder {root}")
 
 
+def boxes_in_frame(ann, image_id: str, hw: tuple[int, int]) -> np.ndarray:
+    """The boxes of ``image_id`` in an (H, W) frame, rescaled from the frame of
+    image_sizes.txt with int(x * new / old) (wsolevaluation's ``resize_bbox``; its
+    evaluator rescales to 224 x 224). Without a size for the image, an AnnotationError."""
+    size = ann.sizes.get(image_id)
+    if size is None:
+        raise AnnotationError("image_sizes.txt", None, f"no size for image {image_id!r}: "
+                                                      "its boxes cannot be rescaled")
+    return rescale_boxes(ann.boxes[image_id], (size[1], size[0]), hw)
+
+
+def _mask_file(path: Path, hw: tuple[int, int], max_pixels: int) -> np.ndarray:
+    grey = images.decode_mask(path, max_pixels=max_pixels)
+    if grey.shape != hw:   # wsolevaluation resizes every mask file on its own
+        grey = cv2.resize(grey, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)
+    return grey > 0
+
+
+def mask_in_frame(ann, image_id: str, mask_root: Path, hw: tuple[int, int],
+                  max_pixels: int = images.MAX_PIXELS) -> np.ndarray:
+    """wsolevaluation's ``get_mask`` of ``image_id`` in an (H, W) frame: each mask file
+    resized to it (nearest neighbour), their union (> 0) is 1, the ignore file's pixels
+    outside it 255, the rest 0."""
+    foreground = np.zeros(hw, bool)
+    for relative in ann.mask_paths[image_id]:
+        foreground |= _mask_file(mask_root / relative, hw, max_pixels)
+    mask = foreground.astype(np.uint8)
+    ignore = ann.ignore_paths.get(image_id)
+    if ignore:
+        mask[_mask_file(mask_root / ignore, hw, max_pixels) & ~foreground] = 255
+    return mask
+
+
 def _folder(path: str, key: str) -> Path:
     root = Path(path).expanduser().absolute()
     if not root.is_dir():
@@ -157,25 +190,12 @@ class WsolSource(SourceBase):
         h, w = hw
         size = self.ann.sizes.get(image_id)
         if size is not None and tuple(size) != (w, h):
-            return rescale_boxes(boxes, (size[1], size[0]), (h, w))
+            return boxes_in_frame(self.ann, image_id, (h, w))
         if np.any(boxes[:, 2] > w) or np.any(boxes[:, 3] > h):
             raise AnnotationError(self._localization, None,
                                   f"image {image_id!r}: a box of {boxes.tolist()} lies outside "
                                   f"its {w}x{h} pixels")
         return boxes
 
-    def _mask_file(self, relative: str, hw: tuple[int, int]) -> np.ndarray:
-        grey = images.decode_mask(self.mask_root / relative, max_pixels=self.max_pixels)
-        if grey.shape != hw:   # wsolevaluation resizes every mask file on its own
-            grey = cv2.resize(grey, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)
-        return grey > 0
-
     def _mask(self, image_id: str, hw: tuple[int, int]) -> np.ndarray:
-        foreground = np.zeros(hw, bool)
-        for relative in self.ann.mask_paths[image_id]:
-            foreground |= self._mask_file(relative, hw)
-        mask = foreground.astype(np.uint8)
-        ignore = self.ann.ignore_paths.get(image_id)
-        if ignore:
-            mask[self._mask_file(ignore, hw) & ~foreground] = 255
-        return mask
+        return mask_in_frame(self.ann, image_id, self.mask_root, hw, self.max_pixels)

@@ -16,7 +16,10 @@ from tests.training.conftest import TINY, tiny_args
 
 
 def tiny(data_dir, **overrides):
-    return config_lib.load(DEMO, {**TINY, "data_dir": data_dir, **overrides})
+    """The tiny run at a constant rate: resuming with more steps keeps the schedule (with
+    the demo's cosine, num_train_steps sets the decay: resuming longer is refused)."""
+    return config_lib.load(DEMO, {**TINY, "data_dir": data_dir, "lr_schedule": "constant",
+                                  **overrides})
 
 
 def test_data_iterator_state_restores_the_exact_batches(tiny_data_dir):
@@ -155,7 +158,8 @@ def trained(tiny_data_dir, tmp_path_factory):
 
 def _train_cli(work, data_dir, **overrides):
     return cli.main(["train", "--config", str(DEMO), "--workdir", str(work),
-                     *tiny_args(data_dir, num_train_steps=3, eval_at_end=False, **overrides)])
+                     *tiny_args(data_dir, num_train_steps=3, eval_at_end=False,
+                                lr_schedule="constant", **overrides)])
 
 
 def _one_line_error(capsys) -> str:

@@ -18,7 +18,9 @@ from tests.training.conftest import TINY
 
 
 def tiny(data_dir="", **overrides):
-    return config_lib.load(DEMO, {**TINY, "data_dir": data_dir, **overrides})
+    """At a constant rate, so that a run resumes with more steps (see test_checkpoints)."""
+    return config_lib.load(DEMO, {**TINY, "data_dir": data_dir, "lr_schedule": "constant",
+                                  **overrides})
 
 
 def test_new_layers_move_new_layer_lr_mult_times_faster():

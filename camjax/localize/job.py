@@ -175,6 +175,8 @@ def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, 
             if stop.requested:
                 break
             loaded = [f.result() for f in pending]
+            if stop.requested:          # decoded but not predicted: not done, not written
+                break
             pending = ([pool.submit(_load, item, predictor, max_pixels)
                         for item in chunks[index + 1]] if index + 1 < len(chunks) else [])
             for item, _, error in loaded:

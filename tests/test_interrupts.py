@@ -14,7 +14,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from camjax import cli

@@ -13,8 +13,8 @@ import numpy as np
 from camjax.errors import ConfigError, UserError, did_you_mean
 
 RESERVED = ("num_classes", "pooling", "rngs")    # set by camjax, not by model_kwargs
-_SET_BY = {"num_classes": "the dataset's number of classes", "pooling": "use config.pooling",
-           "rngs": "use config.seed"}
+_SET_BY = {"num_classes": "the dataset's number of classes", "pooling": "use --config.pooling",
+           "rngs": "use --config.seed"}
 _PROBED: dict = {}                               # (model, pooling, kwargs, size) -> (h, w)
 _FITTED: set = set()                             # weights files that fit, with their model
 

@@ -46,7 +46,7 @@ def _split_dir(root: Path, split: str, key: str) -> Path:
     if not path.is_dir():
         found = sorted(e.name for e in os.scandir(root) if e.is_dir())
         raise ConfigError(f"{path}: no such split folder (found: {', '.join(found) or 'none'}); "
-                          f"the layout is DIR/<split>/<class>/*.jpg, set config.{key}")
+                          f"the layout is DIR/<split>/<class>/*.jpg, set --config.{key}")
     return path
 
 

@@ -35,7 +35,7 @@ TORCHVISION_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif
 # localize): torchvision's list plus GIF (its first frame), which Pillow reads too
 IMAGE_EXTENSIONS = TORCHVISION_EXTENSIONS + (".gif",)
 MAX_PIXELS = 89_478_485   # Pillow's Image.MAX_IMAGE_PIXELS: 1024 ** 3 // 4 // 3
-LIMIT_NAME = "config.max_image_pixels"   # how a user raises max_pixels (errors say it)
+LIMIT_NAME = "--config.max_image_pixels"   # how a user raises max_pixels (errors say it)
 # warnings.catch_warnings swaps a process-wide filter list: threads that open images at
 # once (grain readers, localize's decoders) would restore each other's filters and let
 # Pillow's DecompressionBombWarning through beside camjax's own message

@@ -76,7 +76,7 @@ def tfds_data_source(name: str, split: str, directory: str):
         raise FileNotFoundError(
             f"dataset {name!r} split {split!r} is not prepared in {directory} "
             f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); run "
-            f"`camjax prepare --dataset {name}` or see the README") from err
+            f"`camjax prepare --dataset {name} --data_dir {directory}`") from err
 
 
 def source(name: str, split: str, directory: str, *, boxes: dict | None = None,
@@ -276,7 +276,7 @@ def restore_iterator(it, state: dict | None, step: int) -> str:
     if set(fresh) != {"next_index"}:
         raise ValueError("the checkpoint holds no data position for this process (it was "
                          "written by another number of processes) and a data_workers "
-                         "iterator cannot be placed by step: resume with config.data_workers=0")
+                         "iterator cannot be placed by step: resume with --config.data_workers=0")
     it.set_state({"next_index": int(step)})
     return "recomputed"
 

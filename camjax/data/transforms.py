@@ -106,7 +106,8 @@ def eval_example(record: dict, *, image_size: int, max_boxes: int = 8,
         boxes = rescale_boxes(record_boxes(record), (h, w), (map_size, map_size))
         if len(boxes) > max_boxes:
             raise ValueError(f"image {record.get('file_name', '?')!s} has {len(boxes)} boxes, "
-                             f"more than config.max_boxes={max_boxes}: raise it")
+                             f"more than config.max_boxes={max_boxes}: set "
+                             f"--config.max_boxes={len(boxes)}")
         padded = np.full((max_boxes, 4), -1, np.int64)
         padded[:len(boxes)] = boxes
         out["boxes"] = padded

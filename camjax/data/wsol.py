@@ -142,7 +142,7 @@ class WsolSource(SourceBase):
             found = sorted(p.name for p in meta.iterdir() if p.is_dir())
             raise AnnotationError(folder, None, f"no such split folder (found: "
                                                 f"{', '.join(found) or 'none'}); set "
-                                                "config.train_split / config.eval_split")
+                                                "--config.train_split / --config.eval_split")
         if not image_root:
             raise ConfigError(f"config.dataset=wsol:{metadata_dir} needs config.image_root, "
                               "the folder the image ids are relative to")

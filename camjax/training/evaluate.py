@@ -186,8 +186,9 @@ def pretrained_for_inference(config, num_classes: int):
     if not report.classifier_loaded:
         raise UserError(f"config.pretrained={config.pretrained} did not fill the classifier of "
                         f"{config.model} with {num_classes} classes ({config.dataset}): a "
-                        "pretrained classifier is evaluated on its own classes; train first "
-                        "to fine-tune it on this dataset")
+                        "pretrained classifier is evaluated on its own classes; fine-tune it on "
+                        "this dataset first (camjax train --config CONFIG --workdir W "
+                        "--config.pretrained=...)")
     setup = state_lib.initial_state(model, config, mesh)
     return setup.eval_graphdef, setup.state, mesh
 

@@ -116,4 +116,4 @@ def check_finite(pending: list[tuple[int, dict]]) -> None:
                 f"gradient norm {float(grad_norm)} (loss {float(loss):.4g})"
             raise NonFiniteLossError(
                 f"{what} at step {step}: training stopped, the checkpoints before this step "
-                "are kept (lower config.learning_rate, or check the data)")
+                "are kept (lower --config.learning_rate, or check the data)")

@@ -133,13 +133,25 @@ def fixtures(tmp_path_factory, tiny_data_dir):
     """What the docs' paths become (a path with no entry fails the test)."""
     from tests.data.fixtures import make_folders, make_wsol
     root = tmp_path_factory.mktemp("doc_fixtures")
-    wsol = make_wsol(root / "wsol")
+    wsol = make_wsol(root / "wsol")           # val: masks (OpenImages), test: boxes
+    cub = root / "cub"                        # CUB: boxes in val and test
+    shutil.copytree(wsol["metadata"], cub)
+    shutil.rmtree(cub / "val")
+    shutil.copytree(cub / "test", cub / "val")
+    maps = root / "scoremaps"                 # as wsolevaluation's inference saves them
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:224, 0:224]
+    for image_id in (cub / "test" / "image_ids.txt").read_text().split():
+        (maps / image_id).parent.mkdir(parents=True, exist_ok=True)
+        cy, cx, sigma = rng.uniform(40, 184), rng.uniform(40, 184), rng.uniform(15, 60)
+        np.save(maps / image_id, np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma ** 2)))
     folders = make_folders(root / "pets", classes=("cat", "dog"),
                            per_split=(("train", 4), ("val", 2)))
     paths = {"/data/pets": folders, "/data/my_photos": folders, "~/tfds": tiny_data_dir,
+             "train_log/scoremaps": maps, "/data/wsolevaluation/metadata/CUB": cub,
              "experiments/configs/": f"{ROOT / 'experiments' / 'configs'}/"}  # a checkout
     for name in ("CUB", "ILSVRC", "OpenImages"):
-        paths[f"/data/wsolevaluation/metadata/{name}"] = wsol["metadata"]
+        paths.setdefault(f"/data/wsolevaluation/metadata/{name}", wsol["metadata"])
         paths[f"/data/wsolevaluation/dataset/{name}"] = wsol["images"]
     return {k: str(v) for k, v in paths.items()}
 

@@ -122,3 +122,23 @@ class ImageFolderSource(SourceBase):
                                       f"lie outside its {w}x{h} pixels")
             record["boxes"] = boxes
         return record
+
+
+def resolve_splits(root, eval_split: str, val_split: str) -> tuple[str, str, str]:
+    """(eval split, val split, note) of class folders ``root``: without ``eval_split``'s
+    folder (``test`` by default) but with ``val/``, the evaluation is on ``val``; a
+    ``val_split`` without a folder, or the split evaluated itself (a threshold cannot be
+    chosen on the split it is scored on), is dropped. ``note`` says what changed ("")."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return eval_split, val_split, ""        # named when the source is opened
+    notes = []
+    if not (root / eval_split).is_dir() and (root / "val").is_dir():
+        notes.append(f"no {eval_split}/ folder: evaluated on val/ (--config.eval_split "
+                     "chooses)")
+        eval_split = "val"
+    if val_split and (val_split == eval_split or not (root / val_split).is_dir()):
+        why = "the split evaluated" if val_split == eval_split else "no such folder"
+        notes.append(f"no CAM threshold chosen on {val_split}/ ({why})")
+        val_split = ""
+    return eval_split, val_split, "; ".join(notes)

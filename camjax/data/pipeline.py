@@ -26,7 +26,7 @@ import tensorflow_datasets as tfds
 from camjax import distributed
 from camjax.data import joins, sources, transforms
 from camjax.data.joins import box_lookup
-from camjax.errors import ConfigError, ImageError
+from camjax.errors import ConfigError
 
 BUILTIN = "camjax_shapes"
 
@@ -129,30 +129,22 @@ def open_source(config, split: str, workdir, *, join_annotations: bool = True):
 
 
 def with_splits(config):
-    """``(config, note)``: the evaluation splits of a class-folder dataset resolved against
-    its folders. Without ``config.eval_split``'s folder (``test`` by default) but with
-    ``val/``, it is evaluated on ``val``; a ``val_split`` without a folder, or the split
-    evaluated itself (a threshold cannot be chosen on the split it is scored on), is
-    dropped. ``note`` says what changed, for the report; other datasets: ``(config, "")``."""
+    """``(config, note)``: a class-folder dataset's evaluation splits resolved against its
+    folders (``camjax.data.folders.resolve_splits``: no ``test/`` but ``val/`` -> ``val``;
+    a ``val_split`` without a folder, or the split evaluated, dropped), ``note`` saying what
+    changed for the report; other datasets: ``(config, "")``."""
     kind, path = dataset_kind(config.dataset)
-    root = Path(path).expanduser()
-    if kind != "folder" or not root.is_dir():
+    if kind != "folder":
         return config, ""
-    eval_split, val_split, notes = config.eval_split, config.val_split, []
-    if not (root / eval_split).is_dir() and (root / "val").is_dir():
-        eval_split = "val"
-        notes.append(f"{config.dataset} has no {config.eval_split}/ folder: evaluated on val/ "
-                     "(--config.eval_split chooses)")
-    if val_split and (val_split == eval_split or not (root / val_split).is_dir()):
-        why = "the split evaluated" if val_split == eval_split else "no such folder"
-        notes.append(f"no CAM threshold chosen on {val_split}/ ({why})")
-        val_split = ""
-    if not notes:
+    from camjax.data import folders
+    eval_split, val_split, note = folders.resolve_splits(path, config.eval_split,
+                                                         config.val_split)
+    if not note:
         return config, ""
     resolved = config.copy_and_resolve_references()
     resolved.eval_split, resolved.val_split = eval_split, val_split
     resolved.lock()
-    return resolved, "; ".join(notes)
+    return resolved, f"{config.dataset}: {note}"
 
 
 def _check_max_boxes(src, config):
@@ -195,29 +187,6 @@ def describe(src) -> str:
     return getattr(src, "description", None) or type(src).__name__
 
 
-class SkipBadImages:
-    """A source whose records that do not decode (``ImageError``) are replaced by the next
-    record that does, the record carrying ``skipped`` (how many were passed over) and
-    ``skipped_file`` (the first of them): ``config.skip_bad_images``."""
-
-    def __init__(self, src):
-        self.src = src
-
-    def __len__(self) -> int:
-        return len(self.src)
-
-    def __getitem__(self, index: int) -> dict:
-        first = None
-        for offset in range(len(self.src)):
-            try:
-                record = self.src[(index + offset) % len(self.src)]
-            except ImageError as err:
-                first = first or err.path
-                continue
-            return {**record, "skipped": offset, "skipped_file": first or ""}
-        raise ImageError(first, "no image of the training split decodes")
-
-
 def _train_example(record: dict, rng, *, image_size: int, augment: str, skip: bool) -> dict:
     out = transforms.train_example(record, rng, image_size=image_size, augment=augment)
     if skip:
@@ -233,7 +202,7 @@ def _train_dataset(src, config, *, seed: int) -> grain.MapDataset:
     skip = bool(config.get("skip_bad_images", False))
     fn = functools.partial(_train_example, image_size=config.image_size,
                            augment=config.augment, skip=skip)
-    ds = (grain.MapDataset.source(SkipBadImages(src) if skip else src).shuffle(seed=seed)
+    ds = (grain.MapDataset.source(sources.SkipBadImages(src) if skip else src).shuffle(seed=seed)
           .repeat().random_map(lambda rec, rng: fn(rec, rng), seed=seed + 1))
     # local-batch-sized chunks; chunk s*P + p is process p's share of global batch s
     return ds.batch(local_batch, drop_remainder=True)[jax.process_index()::procs]

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from camjax import cam, methods
+from camjax.checks.stages import DEFAULT_TOP_K
 from camjax.training import mesh as mesh_lib
 
 
@@ -45,13 +46,15 @@ def predict_maps(graphdef, state, images, labels=None, *, name: str = "cam", k: 
 def predict_function(graphdef, states, mesh, config):
     """``(images, labels)`` -> ``(logits, top, maps)``: the predict function of
     ``evaluator.localization``, maps of ``[label, top-1, ..., top-k]`` by
-    ``config.cam_method``."""
+    ``config.cam_method`` (k: ``config.top_k`` as ``checks.with_classes`` resolves it; an
+    unresolved 0 is 5)."""
     size = (map_size(config),) * 2
+    k = config.top_k or DEFAULT_TOP_K
 
     def predict(images, labels):
         batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
         return predict_maps(graphdef, states, batch["image"], batch["label"],
-                            name=config.cam_method, k=config.top_k, method=config.upsample,
+                            name=config.cam_method, k=k, method=config.upsample,
                             mode=config.normalize, size=size)
     return predict
 

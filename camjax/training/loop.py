@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from camjax import checks, distributed
@@ -95,6 +96,7 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
         return stopped
     if not config.eval_at_end:
         return {"step": int(state.step)}
+    skipped = int(distributed.sum_over_processes(np.array([skipped]))[0])
     return final_evaluation(state, eval_src, setup.eval_graphdef, mesh, config, workdir,
                             val_src=val_src, note=note, skipped_images=skipped)
 
@@ -113,13 +115,8 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
         with StopRequest(config.stop_check_every_steps) as stop:
             for step in range(start + 1, total + 1):
                 local = _next_batch(data_iter, step, mngr, log)
-                if "skipped" in local:
-                    n = int(local.pop("skipped").sum())
-                    names = sorted({str(f) for f in local.pop("skipped_file") if f})
-                    if n:
-                        log(f"\nskipped {n} unreadable image(s) at step {step}: "
-                            f"{', '.join(names)} (config.skip_bad_images)")
-                    skipped, skipped_since_log = skipped + n, skipped_since_log + n
+                n = _skipped(local, step, log)
+                skipped, skipped_since_log = skipped + n, skipped_since_log + n
                 state, metrics = train_step(state, mesh_lib.global_batch(mesh, local))
                 pending.append((step, metrics))
                 bar.update(batch)
@@ -139,8 +136,9 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
                               "grad_norm": float(metrics["grad_norm"]),
                               "learning_rate": float(setup.schedule(step - 1)),
                               "images_per_s": seen / max(now - t_log, 1e-9)}
-                    if config.skip_bad_images:
-                        record["skipped_images"] = skipped_since_log
+                    if config.skip_bad_images:   # every process's reads (a collective)
+                        record["skipped_images"] = int(distributed.sum_over_processes(
+                            np.array([skipped_since_log]))[0])
                         skipped_since_log = 0
                     t_log, seen = now, 0
                     writer.write(record)
@@ -164,6 +162,19 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
         bar.close()
         writer.close()
     return state, None, skipped
+
+
+def _skipped(local: dict, step: int, log) -> int:
+    """Pops the ``skipped`` fields of a batch (``config.skip_bad_images``) and names the
+    files; returns how many reads were skipped."""
+    if "skipped" not in local:
+        return 0
+    n = int(local.pop("skipped").sum())
+    names = sorted({str(f) for f in local.pop("skipped_file") if f})
+    if n:
+        log(f"\nskipped {n} unreadable image(s) at step {step}: {', '.join(names)} "
+            "(config.skip_bad_images)")
+    return n
 
 
 def _next_batch(data_iter, step: int, mngr, log) -> dict:

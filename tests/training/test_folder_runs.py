@@ -37,7 +37,7 @@ def run(tmp_path_factory):
 def test_two_classes_without_test_evaluate_on_val_with_top_2(run):
     workdir, _, _ = run
     metrics = json.loads((workdir / "eval" / "metrics.json").read_text())
-    assert metrics["split"] == "val" and "has no test/ folder: evaluated on val/" in \
+    assert metrics["split"] == "val" and "no test/ folder: evaluated on val/" in \
         metrics["note"]
     assert metrics["classification"]["num_images"] == 4 and metrics["num_classes"] == 2
     assert json.loads((workdir / "config.json").read_text())["top_k"] == 2

@@ -66,7 +66,8 @@ CUTS = {"num_train_steps": 2, "batch_size": 8, "eval_batch_size": 16, "image_siz
 # recipes whose network starts from weights users fetch: tiny_gap from scratch instead
 NETWORK_CUT = {"model": "tiny_gap", "model_kwargs": "{}", "pretrained": "''"}
 PLACEHOLDERS = {"DIR": "dir_out", "IMAGE_OR_FOLDER...": "photos/", "K": "2", "NAME": "cam",
-                "T": "0.2", "N": "4", "experiments/configs/X.py": "demo"}
+                "T": "0.2", "N": "4", "PIXELS": "100000000",
+                "experiments/configs/X.py": "demo"}
 TRAINED_RECIPES = ("demo",)       # configs whose fresh workdir is the shared 2-step run
 
 

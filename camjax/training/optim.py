@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import optax
 
-from camjax.checks.values import LR_SCHEDULES  # noqa: F401  (the names it implements)
+from camjax.checks.values import LR_SCHEDULES  # noqa: F401  (the names implemented here)
 from camjax.errors import ConfigError
 
 # Top-level modules a camjax network adds on top of an ImageNet backbone.

@@ -11,7 +11,6 @@ from flax import nnx
 
 from camjax import models
 from camjax.checks import values
-from camjax.checks.resume import run_meta  # noqa: F401  (what a checkpoint records)
 from camjax.errors import ConfigError
 from camjax.training import mesh as mesh_lib, optim, step as step_lib
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -40,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from camjax import config as config_lib  # noqa: E402
 from camjax.data import pipeline, transforms  # noqa: E402
+import machine  # noqa: E402  (bench/machine.py)
 from sections import write_section  # noqa: E402  (bench/sections.py)
 
 # Assumed, not measured here: ResNet-50 v1.5 mixed-precision training on one A100, the
@@ -118,6 +117,7 @@ def main(argv=None):
     p.add_argument("--resnet50-rate", type=float, default=RESNET50_RATE)
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
+    stamp = machine.Stamp()
     lines = []
 
     def say(s=""):
@@ -136,7 +136,6 @@ def main(argv=None):
                      for w in args.workers]
         rates = {name: [] for name, _ in variants}
         rates["PIL loop (reference)"] = []
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         for _ in range(args.repeats):        # interleaved: every variant sees the same load
             rates["PIL loop (reference)"].append(pil_rate(paths, args.batch, args.batches))
             for name, extra in variants:
@@ -144,8 +143,8 @@ def main(argv=None):
                 rates[name].append(camjax_rate(cfg, args.batches))
     med = {k: statistics.median(v) for k, v in rates.items()}
     ref = med["PIL loop (reference)"]
-    say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {load:.1f} at start; {args.images} JPEGs 224-320 x 224-256, batches "
+    say(stamp.line())
+    say(f"{args.images} JPEGs 224-320 x 224-256, batches "
         f"of {args.batch}, {args.batches} timed batches per run, medians of {args.repeats}")
     say()
     say("| pipeline (decode, resize 256, crop 224, flip, normalise, batch) | images/s | "
@@ -168,4 +167,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(machine.rerun_while_loaded(main))

@@ -17,13 +17,12 @@ On the same CAM maps (top-5 classes of a batch, 224x224, min-max normalised):
     camjax.cam (class_activation_maps + upsample + normalize), maps per second.
 
 Medians of ``--repeats`` runs; ratios are against the reference measured in the
-same run. Results go to the ``localization`` section of BENCHMARKS.md.
+same run. Results go to the ``localization`` section of BENCHMARKS.md. (a) times the
+boxes alone; bench/maxboxacc.py times MaxBoxAcc and PxAP from maps to the metric.
 """
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -37,8 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))         # camjax and the test oracle from this checkout
 
 import camjax  # noqa: E402
-from camjax.boxes._checks import default_workers  # noqa: E402
+from camjax.threads import default_workers  # noqa: E402
 from tests.boxes import oracle  # noqa: E402
+import machine  # noqa: E402  (bench/machine.py)
 from sections import write_section  # noqa: E402  (bench/sections.py)
 
 
@@ -77,6 +77,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
+    stamp = machine.Stamp()
     rep = args.repeats
     lines = []
 
@@ -89,10 +90,8 @@ def main(argv=None):
     maps = np.asarray(cam_maps(feats, weights, top))               # (B, 5, 224, 224)
     maps_a = maps[:args.images].reshape(-1, 224, 224).astype(np.float64)
     taus = np.arange(0, 1, 0.001)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {load:.1f} at start; jax {jax.__version__} on "
-        f"{jax.devices()[0].platform}, OpenCV {cv2.__version__}; medians of {rep} runs")
+    say(f"jax {jax.__version__} on {jax.devices()[0].platform}, OpenCV {cv2.__version__}; "
+        f"medians of {rep} runs")
     say()
 
     # (a) WSOL rule, 1000 thresholds
@@ -165,6 +164,8 @@ def main(argv=None):
     say(f"(c) CAM top-5 from 14x14x1024 features to 224x224 (cam + upsample + normalize, "
         f"jitted, batch {feats.shape[0]}): {nm / t_cam:,.0f} maps/s "
         f"({t_cam / nm * 1e3:.3f} ms/map)")
+    lines.insert(0, stamp.line())
+    print(lines[0])
     if not args.no_write:
         write_section("localization",
                       "## Localization (bench/localization.py)\n\n" + "\n".join(lines))
@@ -172,4 +173,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(machine.rerun_while_loaded(main))

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -41,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 import camjax  # noqa: E402
 from camjax.evaluation import deletion_insertion_curves  # noqa: E402
 from camjax.evaluation.perturbation import auc, rise_blur_kernel  # noqa: E402
+import machine  # noqa: E402  (bench/machine.py)
 from sections import write_section  # noqa: E402  (bench/sections.py)
 
 NUM_CLASSES = 100
@@ -177,6 +176,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
+    stamp = machine.Stamp()
     import torch
 
     n, size = args.images, args.image_size
@@ -220,10 +220,9 @@ def main(argv=None) -> int:
     t_di = median_interleaved({"camjax": jax_curves, "torch": lambda: torch_deletion_insertion(
         net, x_torch, maps, classes_torch, args.steps)}, args.repeats)
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f} at "
-        f"end; jax {jax.__version__} on {len(jax.devices())} x {jax.devices()[0].platform}; "
+        stamp.line(),
+        f"jax {jax.__version__} on {len(jax.devices())} x {jax.devices()[0].platform}; "
         f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads); float32; medians "
         f"of {args.repeats} interleaved runs after a warm-up",
         "",
@@ -251,4 +250,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(machine.rerun_while_loaded(main))

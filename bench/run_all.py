@@ -7,7 +7,8 @@ HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
     failed = []
-    for script in ("localization.py", "train_step.py", "input_pipeline.py", "methods.py"):
+    for script in ("localization.py", "maxboxacc.py", "train_step.py", "input_pipeline.py",
+                   "methods.py"):
         print(f"== bench/{script}", flush=True)
         if subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent):
             failed.append(script)

@@ -16,8 +16,6 @@ the same dtype, timed between the runs.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import statistics
 import sys
@@ -34,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from camjax import config as config_lib, models  # noqa: E402
 from camjax.training import mesh as mesh_lib, state as state_lib  # noqa: E402
+import machine  # noqa: E402  (bench/machine.py)
 
 START, END = "<!-- train_step:start -->", "<!-- train_step:end -->"
 NUM_CLASSES = 1000
@@ -216,7 +215,7 @@ def main(argv=None) -> int:
     note = args.device_note or (platform_name if kind == platform_name else
                                 f"{platform_name} {kind}")
     batch = args.batch_per_device * len(devices)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    stamp = machine.Stamp()
     n = args.matmul_size or (2048 if platform_name == "cpu" else 8192)
     peak_sample = matmul_runner(args.dtype, n)
     torch_ok = not args.no_torch and platform_name == "cpu"
@@ -249,8 +248,7 @@ def main(argv=None) -> int:
               f"MFU {mfu:.1%}" + (f"; PyTorch {batch / t_seconds:,.1f} img/s, camjax/PyTorch "
                                   f"{t_seconds / j['seconds']:.2f}x" if t_seconds else ""))
     peak = max(peaks)
-    lines = [f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f} "
-             f"at start; jax {jax.__version__} on {len(devices)} x {note}; "
+    lines = [stamp.line(), f"jax {jax.__version__} on {len(devices)} x {note}; "
              + (f"PyTorch {torch_info['version']} ({torch_info['threads']} threads); "
                 if torch_info else "no PyTorch reference; ")
              + f"{args.dtype}; medians of {args.repeats} interleaved runs of {args.steps} "
@@ -273,4 +271,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(machine.rerun_while_loaded(main))

@@ -7,17 +7,19 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("boxes", "cam", "config", "data", "distributed", "errors", "evaluation",
-               "evaluator", "geometry", "localize", "methods", "models", "tencrop", "training",
-               "viz")
-__all__ = list(_SUBMODULES)
+_SUBMODULES = ("boxes", "cam", "config", "data", "distributed", "engine", "errors",
+               "evaluation", "evaluator", "geometry", "localize", "methods", "models", "tencrop",
+               "training", "viz")
+__all__ = [*_SUBMODULES, "explain"]
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"camjax.{name}")
+    if name == "explain":   # the map engine's front door: camjax.explain(model, images, ...)
+        return importlib.import_module("camjax.engine").explain
     raise AttributeError(f"module 'camjax' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), *_SUBMODULES])
+    return sorted([*globals(), *_SUBMODULES, "explain"])

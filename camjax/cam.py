@@ -1,8 +1,11 @@
-"""Class activation maps (paper eq. 2), upsampling, normalisation and the one jitted
-``predict`` (model -> top-k -> maps) that evaluation, localize and experiments share.
+"""Class activation maps (paper eq. 2), upsampling and normalisation: the primitives.
 
-``M[b, c, y, x] = sum_k W[k, c] f[b, y, x, k]``: the requested classes' columns
-of W are gathered first, so the cost is O(B h w K k) whatever the class count.
+``M[b, j, y, x] = sum_K W[K, classes[b, j]] f[b, y, x, K]``. The requested classes'
+columns of W are selected first by a contraction with one-hot vectors, so the cost is
+O(B h w K k) whatever the class count, and a batch sharded along an explicit ``data`` mesh
+axis stays sharded (a gather with sharded indices would not: jax cannot type its output's
+sharding). ``camjax.methods.cam`` and the map engine (``camjax.engine``) use it; models,
+classes and top-k live there.
 """
 from __future__ import annotations
 
@@ -11,44 +14,62 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from camjax.errors import UserError
-from camjax.models import class_weights
 
 UPSAMPLE_METHODS = {"bilinear": "linear", "bicubic": "cubic"}
 NORMALIZE_MODES = ("minmax", "max")
 
 
+def class_columns(weights, classes):
+    """(K, C) or per-image (B, K, C) weights, (B, k) classes -> (B, k, K) their columns.
+
+    A one-hot contraction at HIGHEST precision: exact (each column is one weight times 1),
+    also where matmuls default to bfloat16 (TPU)."""
+    hot = jax.nn.one_hot(classes, weights.shape[-1], dtype=weights.dtype)      # (B, k, C)
+    spec = "Kc,bjc->bjK" if weights.ndim == 2 else "bKc,bjc->bjK"
+    return jnp.einsum(spec, weights, hot, precision=jax.lax.Precision.HIGHEST)
+
+
+def weighted_sum(features, weights):
+    """sum_K weights[b, j, K] features[b, y, x, K] -> (B, k, h, w); per-position weights
+    (B, k, h, w, K) weight each position's channels (LayerCAM)."""
+    spec = "byxk,bjk->bjyx" if weights.ndim == 3 else "byxk,bjyxk->bjyx"
+    return jnp.einsum(spec, features, weights.astype(features.dtype))
+
+
 @partial(jax.jit, static_argnames=("relu",))
 def _cams(features, weights, classes, relu):
-    columns = jnp.take(weights, classes, axis=1)            # (K, B, k): only what is asked
-    maps = jnp.einsum("byxk,kbc->bcyx", features, columns.astype(features.dtype))
+    maps = weighted_sum(features, class_columns(weights, classes))
     return jax.nn.relu(maps) if relu else maps
 
 
 def class_activation_maps(features, weights, classes, *, relu: bool = False) -> jax.Array:
-    """CAMs of ``classes`` (B, k) from ``features`` (B, h, w, K) and ``weights`` (K, C).
+    """CAMs (B, k, h, w) of ``classes`` (B, k) or (B,) from ``features`` (B, h, w, K) and
+    ``weights`` (K, C), or per-image weights (B, K, C) (a head that folds a normalisation
+    of the pooled features into its classifier, e.g. ConvNeXt's LayerNorm).
 
-    ``weights`` may come from any linear classifier on the pooled features.
-    A sharded batch stays sharded: this is one einsum under ``jax.jit``.
-
-    Concrete ``classes`` outside [0, C) raise :class:`camjax.errors.UserError`. Traced
-    ones (a call inside ``jax.jit``) cannot be checked: there, as ``jnp.take`` does, an
-    index >= C gives NaN maps and a negative index counts from the end.
+    ``weights`` may come from any linear classifier on the pooled features. A sharded
+    batch stays sharded. Concrete ``classes`` outside [0, C) raise
+    :class:`camjax.errors.UserError`; traced ones (inside ``jax.jit``) cannot be checked,
+    and there an index outside [0, C) gives an all-zero map (its one-hot vector is zero).
     """
+    features, weights = jnp.asarray(features), jnp.asarray(weights)
     if features.ndim != 4:
         raise ValueError(f"features must be (B, h, w, K), got shape {features.shape}")
-    if weights.ndim != 2 or weights.shape[0] != features.shape[-1]:
-        raise ValueError(f"weights must be (K={features.shape[-1]}, C), got shape {weights.shape}")
+    b, k = features.shape[0], features.shape[-1]
+    if not (weights.ndim == 2 and weights.shape[0] == k
+            or weights.ndim == 3 and weights.shape[:2] == (b, k)):
+        raise ValueError(f"weights must be (K={k}, C) or (B={b}, K={k}, C), got shape "
+                         f"{weights.shape}")
     classes = jnp.asarray(classes)
     if classes.ndim == 1:
         classes = classes[:, None]
-    if classes.ndim != 2 or classes.shape[0] != features.shape[0]:
-        raise ValueError(f"classes must be (B={features.shape[0]}, k), got shape {classes.shape}")
+    if classes.ndim != 2 or classes.shape[0] != b:
+        raise ValueError(f"classes must be (B={b}, k), got shape {classes.shape}")
     if not jnp.issubdtype(classes.dtype, jnp.integer):
         raise TypeError(f"classes must be integers, got {classes.dtype}")
-    _check_class_range(classes, weights.shape[1])
+    _check_class_range(classes, weights.shape[-1])
     return _cams(features, weights, classes, relu)
 
 
@@ -114,49 +135,3 @@ def top_k_classes(logits, k: int) -> jax.Array:
     if not 1 <= k <= logits.shape[-1]:
         raise ValueError(f"k must be in [1, {logits.shape[-1]}], got {k}")
     return jax.lax.top_k(logits, k)[1]
-
-
-def maps_at_size(features, weights, classes, size, *, method: str = "bilinear",
-                 mode: str = "minmax", relu: bool = False) -> jax.Array:
-    """CAMs of ``classes`` upsampled to ``size`` and normalised: the pure composition,
-    for use inside larger jitted functions (no checks, no jit of its own)."""
-    maps = _cams(features, weights, classes, relu)
-    return _normalize(_upsample(maps.astype(jnp.float32), tuple(size), method), mode)
-
-
-@partial(jax.jit, static_argnames=("graphdef", "k", "method", "mode", "size"))
-def predict(graphdef, state, images, labels=None, *, k: int = 5, method: str = "bilinear",
-            mode: str = "minmax", size: tuple[int, int] | None = None):
-    """Images -> model -> top-k classes -> normalised CAMs at image size, as one jit.
-
-    Pure over ``nnx.split`` state: ``graphdef`` (static) and ``state`` (one state or a
-    tuple of states, as ``nnx.merge`` takes them) of any network whose call returns
-    ``(logits, features)`` and whose ``class_weights`` are defined. Returns
-    ``(logits (B, C), top (B, k), maps (B, k, H, W))``; with ``labels`` (B,) the maps
-    are those of ``[label, top-1, ..., top-k]`` (B, 1 + k, H, W), the ground-truth
-    class's first. Maps are upsampled to ``size`` (H, W), default the images' size.
-    A batch sharded along ``data`` stays sharded.
-    """
-    states = state if isinstance(state, tuple) else (state,)
-    model = nnx.merge(graphdef, *states)
-    logits, features = model(images)
-    top = jax.lax.top_k(logits, k)[1]
-    classes = top if labels is None else jnp.concatenate([labels[:, None], top], axis=1)
-    maps = maps_at_size(features, class_weights(model), classes, size or images.shape[1:3],
-                        method=method, mode=mode)
-    return logits, top, maps
-
-
-def predict_cams(model: nnx.Module, images, *, k: int = 5, method: str = "bilinear",
-                 mode: str = "minmax"):
-    """:func:`predict` of an NNX model: ``(logits (B, C), classes (B, k), maps (B, k, H, W))``.
-
-    The model is put in evaluation mode.
-    """
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must be (B, H, W, 3), got shape {images.shape}")
-    if method not in UPSAMPLE_METHODS or mode not in NORMALIZE_MODES:
-        raise ValueError(f"bad method {method!r} or mode {mode!r}")
-    model.eval()
-    graphdef, state = nnx.split(model)
-    return predict(graphdef, state, images, k=k, method=method, mode=mode)

@@ -32,7 +32,20 @@ def _overrides(extra: list[str]) -> dict:
     return out
 
 
-def _parser() -> argparse.ArgumentParser:
+def _registered(kind: str, full: bool) -> str:
+    """The map methods or the ``--model`` classifiers, from their registries; only when
+    help is printed (``full``), so that parsing a command imports no JAX."""
+    if not full:
+        return "see camjax localize --help"
+    if kind == "methods":
+        from camjax import methods
+        return ", ".join(f"{n} (layer=)" if methods.takes_layer(n) else n
+                         for n in methods.METHODS)
+    from camjax import models
+    return ", ".join(models.classifiers())
+
+
+def _parser(full_help: bool = False) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="camjax", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="train and evaluate tiny_gap on the built-in dataset")
@@ -57,17 +70,19 @@ def _parser() -> argparse.ArgumentParser:
                                     "written), 2 for a user error.")
     which = lo.add_mutually_exclusive_group(required=True)
     which.add_argument("--workdir", help="a camjax train workdir (its latest checkpoint)")
-    which.add_argument("--model", help="a torchvision classifier: resnet18, resnet34, "
-                                       "resnet50, resnet101, resnet152, densenet121, "
-                                       "densenet161, mobilenet_v2 (needs --weights)")
+    which.add_argument("--model", help="a torchvision (or timm) ImageNet classifier, needs "
+                                       f"--weights: {_registered('models', full_help)}")
     lo.add_argument("--weights", help="the classifier's ImageNet state dict (.safetensors, "
                                       "or .pth with torch installed)")
     lo.add_argument("--out", required=True, help="output folder")
     lo.add_argument("--top_k", type=int, default=None,
                     help="classes per image (default: the config's top_k, 5)")
     lo.add_argument("--method", default="cam",
-                    help="map method: cam (default), grad_cam, grad_cam_plus_plus, score_cam, "
-                         "layer_cam, saliency, smooth_grad, integrated_gradients")
+                    help=f"map method (default cam): {_registered('methods', full_help)}")
+    lo.add_argument("--layer", default=None,
+                    help="the layer a feature method looks at, a module path as torchvision "
+                         "names it (layer3, layer4.1.conv2, features.6; default the "
+                         "network's features, or the run's config.cam_layer)")
     lo.add_argument("--threshold", type=float, default=None,
                     help="box threshold, a fraction of each map's max (default: the "
                          "config's cam_threshold, 0.2)")
@@ -100,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    args, extra = _parser().parse_known_args(argv)
+    args, extra = _parser(any(a in ("-h", "--help") for a in argv)).parse_known_args(argv)
     if args.command in ("train", "evaluate", "demo"):
         from camjax import config as config_lib
         overrides = _overrides(extra)
@@ -141,6 +156,7 @@ def run(argv: list[str]) -> int:
         from camjax.localize import localize
         result = localize(args.images, args.out, model=args.model, weights=args.weights,
                           workdir=args.workdir, top_k=args.top_k, method=args.method,
+                          layer=args.layer,
                           threshold=args.threshold, batch_size=args.batch_size,
                           progress=not args.no_progress, max_image_pixels=args.max_image_pixels)
         if result.interrupted:

@@ -27,6 +27,35 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5,
     return (alpha * heat + (1 - alpha) * image.astype(np.float32)).round().astype(np.uint8)
 
 
+def show_cam_on_image(img, mask, use_rgb: bool = False, colormap: int | None = None,
+                      image_weight: float = 0.5) -> np.ndarray:
+    """pytorch-grad-cam's overlay, for its users: ``mask`` (H, W) in [0, 1] through an
+    OpenCV colormap (``cv2.COLORMAP_JET`` by default; BGR unless ``use_rgb``, as there),
+    blended as ``(1 - image_weight) * heatmap + image_weight * img`` with ``img`` (H, W, 3)
+    float in [0, 1] (a uint8 image is divided by 255 first), divided by its max, as uint8.
+    camjax's images are RGB: pass ``use_rgb=True``. :func:`overlay` is camjax's own
+    (matplotlib colormap, no rescaling)."""
+    import cv2
+
+    from camjax.errors import ImageError
+    image = np.asarray(img)
+    image = image.astype(np.float32) / 255 if image.dtype == np.uint8 else image
+    mask = np.asarray(mask, np.float32)
+    if image.ndim != 3 or image.shape[2] != 3 or mask.shape != image.shape[:2]:
+        raise ImageError("img", f"expected (H, W, 3) and a mask of (H, W), got "
+                                f"{image.shape} and {mask.shape}")
+    if np.max(image) > 1 or np.min(image) < 0:
+        raise ImageError("img", "a float image must lie in [0, 1]")
+    if not 0 <= image_weight <= 1:
+        raise ImageError("image_weight", f"must lie in [0, 1], got {image_weight}")
+    heat = cv2.applyColorMap(np.uint8(255 * np.clip(mask, 0, 1)),
+                             cv2.COLORMAP_JET if colormap is None else colormap)
+    if use_rgb:
+        heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB)
+    cam = (1 - image_weight) * (heat.astype(np.float32) / 255) + image_weight * image
+    return np.uint8(255 * (cam / np.max(cam)))
+
+
 def draw_box(image: np.ndarray, box, color=RED, thickness: int = 1) -> np.ndarray:
     """A copy of ``image`` with the inclusive box (x0, y0, x1, y1) outlined inside its pixels."""
     out = np.array(image, copy=True)

@@ -28,7 +28,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from camjax import cam, config as config_lib  # noqa: E402
+from camjax import config as config_lib, engine  # noqa: E402
 from camjax.data import pipeline  # noqa: E402
 from camjax.data.transforms import denormalize_image  # noqa: E402
 from camjax.geometry import iou  # noqa: E402
@@ -205,9 +205,9 @@ def collect(model, config, src, *, limit=None, keep_features: bool = False, k: i
                      desc="collect", unit="batch"):
         v = b["valid"]
         images = jnp.asarray(b["image"])
-        logits, top, maps = jax.device_get(cam.predict(
+        logits, top, maps = jax.device_get(engine.predict(
             graphdef, state, images, jnp.asarray(b["label"]),
-            k=min(k, class_weights(model).shape[1]), method=config.upsample))
+            k=min(k, class_weights(model).shape[1]), upsample=config.upsample))
         maps = maps[:, :4]                              # label, top-1..3
         pooled, feats = jax.device_get(_features(graphdef, state, images))
         out["image"].append(denormalize_image(b["image"][v]))

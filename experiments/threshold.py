@@ -25,7 +25,7 @@ import protocol
 from camjax import viz
 from camjax.boxes import dt_box, heuristic_boxes, largest_component_boxes
 from camjax.boxes.official import OFFICIAL_THRESHOLDS, xywh_to_xyxy
-from camjax.cam import predict_cams
+from camjax.engine import explain
 from camjax.evaluation.metrics import box_hits, localization_error
 
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
@@ -114,7 +114,8 @@ def main():
     i = int(np.flatnonzero(right1)[0]) if right1.any() else 0
     image = (d["image"][i].astype(np.float32) / 255 - np.array([0.485, 0.456, 0.406])) \
         / np.array([0.229, 0.224, 0.225])
-    logits, classes, maps = predict_cams(model, jnp.asarray(image[None], jnp.float32), k=5)
+    result = explain(model, jnp.asarray(image[None], jnp.float32), top_k=5)
+    logits, classes, maps = result.logits, result.classes, result.maps
     probs = np.asarray(jax.nn.softmax(logits[0]))
     b5 = largest_component_boxes(np.asarray(maps), threshold=0.2)[0]
     panels = [viz.upscale(d["image"][i], 2)] + [

@@ -34,23 +34,24 @@ def test_valid_class_indices_give_the_weighted_sum():
 
 
 def test_traced_class_indices_cannot_be_checked_as_documented():
-    """Under jit the indices are not known: >= C gives NaN maps, negative counts from the
-    end (jnp.take), which is what the docstring of class_activation_maps says."""
+    """Under jit the indices are not known: one outside [0, C) selects no column (its
+    one-hot vector is zero), so its map is all zeros, as the docstring of
+    class_activation_maps says."""
     features, weights = _features_and_weights()
     fn = jax.jit(lambda c: cam.class_activation_maps(features, weights, c))
-    out = np.asarray(fn(jnp.array([[3], [-1]])))
-    assert np.isnan(out[0]).all()
-    np.testing.assert_allclose(out[1, 0], np.asarray(
-        cam.class_activation_maps(features, weights, [[0], [2]]))[1, 0], rtol=1e-6)
+    out = np.asarray(fn(jnp.array([[3, 2], [-1, 0]])))
+    assert (out[0, 0] == 0).all() and (out[1, 0] == 0).all()
+    np.testing.assert_allclose(out[:, 1], np.asarray(
+        cam.class_activation_maps(features, weights, [[2], [0]]))[:, 0], rtol=1e-6)
 
 
 def test_unknown_mode_or_method_fails_when_traced_instead_of_running_min_max():
-    features, weights, classes = jnp.ones((1, 3, 4, 1)), jnp.ones((1, 1)), jnp.zeros((1, 1), int)
+    maps = jnp.ones((1, 1, 3, 4))
     with pytest.raises(UserError, match="zscore"):
-        cam.maps_at_size(features, weights, classes, (6, 8), mode="zscore")
+        jax.jit(lambda m: cam._normalize(m, "zscore"))(maps)
     with pytest.raises(UserError, match="nearest"):
-        cam.maps_at_size(features, weights, classes, (6, 8), method="nearest")
-    assert cam.maps_at_size(features, weights, classes, (6, 8)).shape == (1, 1, 6, 8)
+        jax.jit(lambda m: cam._upsample(m, (6, 8), "nearest"))(maps)
+    assert cam.normalize(cam.upsample(maps, (6, 8))).shape == (1, 1, 6, 8)
 
 
 @pytest.mark.parametrize("a, b, name", [([0, 0, np.nan, 3], [0, 0, 3, 3], "a"),

@@ -10,6 +10,8 @@ from tests.conftest import ROOT
 
 TINY_ARGS = {
     "localization.py": ["--images", "2", "--images-b", "2", "--repeats", "1"],
+    "maxboxacc.py": ["--maps", "2", "--families", "smooth", "--repeats", "1",
+                     "--interval", "0.05"],
     "train_step.py": ["--models", "tiny_gap", "--image-size", "32", "--batch-per-device",
                       "2", "--steps", "1", "--repeats", "1", "--matmul-size", "64"],
     "input_pipeline.py": ["--images", "16", "--batch", "4", "--batches", "1", "--threads",

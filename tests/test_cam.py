@@ -1,4 +1,5 @@
-"""CAM: the paper's identities, the top-k gather, upsampling and normalisation."""
+"""CAM: the paper's identities, the top-k selection, upsampling and normalisation (the
+engine's model-level maps are tested in tests/engine)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -96,15 +97,3 @@ def test_bilinear_upsample_of_a_ramp_matches_half_pixel_formula():
 def test_upsample_rejects_unknown_method():
     with pytest.raises(ValueError, match="method"):
         cam.upsample(np.ones((1, 2, 2)), (4, 4), "nearest")
-
-
-def test_predict_cams_one_call_matches_the_steps(tiny):
-    images = jax.random.normal(jax.random.key(2), (2, 48, 48, 3))
-    logits, classes, maps = cam.predict_cams(tiny, images, k=3)
-    assert maps.shape == (2, 3, 48, 48)
-    ref_logits, feats = tiny(images)
-    ref_classes = np.argsort(-np.asarray(ref_logits), axis=1)[:, :3]
-    np.testing.assert_array_equal(classes, ref_classes)
-    steps = cam.normalize(cam.upsample(cam.class_activation_maps(
-        feats, camjax.models.class_weights(tiny), ref_classes), (48, 48)))
-    np.testing.assert_allclose(maps, steps, atol=1e-5)

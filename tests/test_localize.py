@@ -15,7 +15,7 @@ from PIL import Image
 from camjax import cli, config as config_lib, training
 from camjax.errors import UserError
 from camjax.localize import localize
-from camjax.localize.frames import Frame, Preprocessing
+from camjax.engine.frames import Frame, Preprocessing
 from camjax.localize.inputs import collect, unique_names
 from tests.boxes.oracle import largest_component_boxes_reference
 from tests.conftest import run_cli
@@ -229,7 +229,8 @@ def test_bad_files_are_reported_and_the_rest_written_exit_1(setup, tmp_path):
         assert (tmp_path / "o" / image["overlay"]).is_file()
 
 
-@pytest.mark.parametrize("case", ["missing", "ten_classes", "unknown_model", "no_weights"])
+@pytest.mark.parametrize("case", ["missing", "ten_classes", "unknown_model", "no_weights",
+                                  "bad_layer", "layer_for_cam"])
 def test_user_errors_are_one_line_exit_2(setup, tmp_path, capsys, case):
     from safetensors.numpy import save_file
     ten = tmp_path / "ten.safetensors"
@@ -239,7 +240,12 @@ def test_user_errors_are_one_line_exit_2(setup, tmp_path, capsys, case):
                     "nope.safetensors"),
         "ten_classes": (["--model", "resnet18", "--weights", str(ten)], "(10, 512)"),
         "unknown_model": (["--model", "resnet7", "--weights", str(ten)], "resnet7"),
-        "no_weights": (["--model", "resnet18"], "--weights")}[case]
+        "no_weights": (["--model", "resnet18"], "--weights"),
+        "bad_layer": (["--model", "resnet18", "--weights", str(setup / "resnet18.safetensors"),
+                       "--method", "grad_cam", "--layer", "layer5"], "'layer5' is not a module"),
+        "layer_for_cam": (["--model", "resnet18", "--weights",
+                           str(setup / "resnet18.safetensors"), "--layer", "layer3"],
+                          "takes no layer")}[case]
     assert cli.main(["localize", *args, str(setup / "photos"), "--out",
                      str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
@@ -263,3 +269,8 @@ def test_workdir_run_uses_its_classes_size_and_resize(tiny_config, setup, tmp_pa
         assert set(r.class_names) <= set(names) and sum(r.probabilities) <= 1 + 1e-6
         for x0, y0, x1, y1 in r.boxes:
             assert 0 <= x0 <= x1 < r.width and 0 <= y0 <= y1 < r.height
+    # Grad-CAM at an inner layer: the same classes, the layer in predictions.json
+    inner = localize([setup / "photos" / "x.jpg"], tmp_path / "o2", workdir=tmp_path / "run",
+                     method="grad_cam", layer="backbone.2", progress=False)
+    assert inner.ok and inner.images[0].classes == result.images[0].classes
+    assert json.loads(inner.predictions_json.read_text())["layer"] == "backbone.2"

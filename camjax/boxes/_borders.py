@@ -45,21 +45,18 @@ DQ2, DE4 = _window_deltas()
 
 
 @nb.njit(**JIT)
-def _on(lev, H, W, thr, y, x):
-    return 0 <= y < H and 0 <= x < W and lev[y, x] >= thr
-
-
-@nb.njit(**JIT)
-def outer_area2(lev, thr, first):
+def outer_area2(flat, H, W, thr, first):
     """Twice ``cv2.contourArea`` of the outer border of the 8-connected component of
-    ``lev >= thr`` whose first pixel (raster order) is ``first``.
+    ``lev >= thr`` (``thr >= 1``) whose first pixel (raster order) is ``first``;
+    ``flat`` is ``lev`` (H, W) in a frame of zeros (``_unionfind.pad``), so a step
+    off the image reads the frame.
 
     Suzuki-Abe border following as OpenCV's ``findContours`` runs it (start at the
     first pixel, its west neighbour as the previous one; directions counter-clockwise
     E, NE, N, NW, W, SW, S, SE), with the shoelace sum over every visited point
     (CHAIN_APPROX_SIMPLE drops only points inside straight runs: same area).
     """
-    H, W = lev.shape
+    Wp = W + 2
     dx = (1, 1, 0, -1, -1, -1, 0, 1)
     dy = (0, -1, -1, -1, 0, 1, 1, 1)
     y0 = first // W
@@ -69,7 +66,7 @@ def outer_area2(lev, thr, first):
     found = False
     for _ in range(7):
         s = (s - 1) & 7
-        if _on(lev, H, W, thr, y0 + dy[s], x0 + dx[s]):
+        if flat[(y0 + dy[s] + 1) * Wp + x0 + dx[s] + 1] >= thr:
             found = True
             break
     if not found:
@@ -83,7 +80,7 @@ def outer_area2(lev, thr, first):
         # 3.3: counter-clockwise from the next direction after the previous pixel
         for _ in range(8):
             s = (s + 1) & 7
-            if _on(lev, H, W, thr, y3 + dy[s], x3 + dx[s]):
+            if flat[(y3 + dy[s] + 1) * Wp + x3 + dx[s] + 1] >= thr:
                 break
         y4 = y3 + dy[s]
         x4 = x3 + dx[s]

@@ -1,9 +1,6 @@
-"""Shared by the box rules: input checks (clear errors naming the bad input) and the
-split of a batch over worker threads."""
+"""Shared by the box rules: input checks (clear errors naming the bad input). The
+split of a batch over worker threads is :mod:`camjax.threads`."""
 from __future__ import annotations
-
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -30,26 +27,3 @@ def check_thresholds(thresholds, name: str = "thresholds") -> np.ndarray:
     if not np.all(np.isfinite(t)) or t.min() < 0 or t.max() > 1:
         raise ValueError(f"{name} must lie in [0, 1], got {t.min()}..{t.max()}")
     return t
-
-
-def default_workers() -> int:
-    """Worker threads when the caller gives none: the CPU count, at most 8."""
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
-def _chunks(n: int, parts: int) -> list[tuple[int, int]]:
-    bounds = np.linspace(0, n, parts + 1).astype(int)
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-
-
-def map_chunks(fn, n: int, workers: int | None) -> list:
-    """``fn(start, stop)`` over contiguous chunks of range(n), one per worker thread
-    (``workers`` None: :func:`default_workers`); the results in order. The box rules'
-    compiled and OpenCV calls release the GIL, so the threads run in parallel. An
-    empty batch gives ``[fn(0, 0)]``."""
-    workers = default_workers() if workers is None else int(workers)
-    parts = _chunks(n, max(1, min(workers, n))) or [(0, n)]
-    if len(parts) == 1:
-        return [fn(*parts[0])]
-    with ThreadPoolExecutor(len(parts)) as pool:
-        return list(pool.map(lambda ab: fn(*ab), parts))

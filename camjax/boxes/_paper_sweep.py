@@ -11,7 +11,8 @@ import numba as nb
 import numpy as np
 
 from camjax.boxes._compiled import JIT, bucket
-from camjax.boxes._unionfind import COUNT, FIRST, HI, LO, X0, X1, Y0, Y1, tree_nodes, workspace
+from camjax.boxes._unionfind import (COUNT, FIRST, HI, LO, NODES, X0, X1, Y0, Y1, tree_nodes,
+                                     workspace)
 
 
 @nb.njit(**JIT)
@@ -43,6 +44,7 @@ def paper_batch(maps, thresholds):
     lev = np.empty((H, W), np.int64)
     level_of = np.empty(T, np.int64)
     space = workspace(H, W)
+    padded = np.empty((H + 2) * (W + 2), np.int64)
     ids = np.arange(H * W)
     offsets = np.zeros(T + 3, np.int64)
     buf = np.empty(1024, np.int64)
@@ -57,8 +59,8 @@ def paper_batch(maps, thresholds):
         for y in range(H):
             for x in range(W):
                 lev[y, x] = _count_below(u, np.float64(m[y, x]))
-        nn = tree_nodes(lev, K, 8, False, False, space)
-        nd = space[3]
+        nn = tree_nodes(lev, K, 8, False, False, space, padded)
+        nd = space[NODES]
         needed = np.zeros(K + 1, np.bool_)
         for v in level_of:
             needed[v] = True

@@ -2,19 +2,32 @@
 
 For an integer image ``lev`` (values 0..K) the foreground at level ``v`` (1..K) is
 ``lev >= v``. The sets are nested, so their connected components form a tree
-(the max-tree). :func:`tree_nodes` adds the pixels sorted by level, from the top
-(a counting sort), to a union-find over the pixel grid that keeps, per root, the
-component's bounding box, pixel count, first pixel in raster order and two sums
-over the 2x2 windows it meets (:mod:`camjax.boxes._borders`: twice the polygon area
-of its outer border when it has no hole, and its Euler number). After the pixels of
+(the max-tree). :func:`sweep_sorted` adds the pixels sorted by level, from the top
+(:func:`level_order`, a counting sort), to a union-find whose components keep their
+bounding box, pixel count, first pixel in raster order and two sums over the 2x2
+windows they meet (:mod:`camjax.boxes._borders`: twice the polygon area of the outer
+border when the component has no hole, and its Euler number). After the pixels of
 level ``v`` are in, every component that gained pixels at ``v`` (new, grown, or
 merged) gets a new node with ``hi = v``; the nodes it replaces are closed with
 ``lo = v``. A node is one component, alive (unchanged) for the levels
 ``lo < v <= hi``; ``lo = 0`` for nodes alive down to level 1.
 
-The box rules read the tree in :mod:`camjax.boxes._wsol_sweep` and
-:mod:`camjax.boxes._paper_sweep`. The neighbour tables (:data:`RING`,
-:data:`RING_GROUPS`) are shared with the NumPy tree the tests use as an oracle.
+Speed (the sweep is most of the WSOL metrics' time; numba compiles branchy index
+arithmetic poorly, so the work that does not depend on the order is done before it):
+
+* which ring neighbours are already in when a pixel is added (a higher level, or the
+  same level earlier in raster order) does not depend on the sweep: one vectorised
+  raster pass (:func:`camjax.boxes._rings.ring_masks`) computes it, and the counting
+  sort packs it with the pixel's index and column into one int64 per pixel, read in
+  order;
+* each pixel is labelled with its component's record slot; the slots form a small
+  union-find of their own (``up``), so a find reads one label and a few hot slots;
+* the box is kept as the first and last padded index (rows, and the first pixel in
+  raster order) and the columns.
+
+The box rules read the tree in :mod:`camjax.boxes._wsol_tree` and
+:mod:`camjax.boxes._paper_sweep`. The neighbour tables and the ring masks are in
+:mod:`camjax.boxes._rings`.
 """
 from __future__ import annotations
 
@@ -23,107 +36,77 @@ import numpy as np
 
 from camjax.boxes._borders import DE4, DQ2
 from camjax.boxes._compiled import JIT
-
-# The 8 neighbours as a ring, clockwise from north: consecutive entries are
-# 4-adjacent to each other, and the ring's corners (odd entries) are diagonal.
-RING = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
-
-
-def _ring_groups(connectivity: int) -> np.ndarray:
-    """(256, 4) table: for a mask of higher ring neighbours, one ring position per
-    group of them that is connected inside the 3x3 window (-1 pads).
-
-    Two higher neighbours that are adjacent to each other belong to the same
-    component already, so the new centre pixel needs one edge per group only.
-    With 8-connectivity any two ring neighbours at ring distance 1 or (for two
-    4-neighbours) 2 are adjacent; with 4-connectivity only ring distance 1 is,
-    and a group must hold a 4-neighbour of the centre to touch it.
-    """
-    table = np.full((256, 4), -1, np.int64)
-    for mask in range(256):
-        on = [i for i in range(8) if mask >> i & 1]
-        if connectivity == 4:
-            on_touch = [i for i in on if i % 2 == 0]
-        else:
-            on_touch = on
-        group = {i: i for i in on}
-
-        def root(i):
-            while group[i] != i:
-                i = group[i]
-            return i
-
-        for a in on:
-            for b in on:
-                d = (b - a) % 8
-                adjacent = d == 1 or (connectivity == 8 and d == 2 and a % 2 == 0)
-                if adjacent:
-                    ra, rb = root(a), root(b)
-                    if ra != rb:
-                        group[max(ra, rb)] = min(ra, rb)
-        reps = {}
-        for i in on_touch:
-            reps.setdefault(root(i), i)
-        for k, i in enumerate(sorted(reps.values())):
-            table[mask, k] = i
-    return table
-
-
-RING_GROUPS = {c: _ring_groups(c).astype(np.int8) for c in (4, 8)}
-
-
-# per mask of present ring neighbours: one ring position per group of them that is
-# connected inside the 3x3 window (-1 pads); one union per group is enough
-_GROUPS8 = RING_GROUPS[8].astype(np.int64)
-_GROUPS4 = RING_GROUPS[4].astype(np.int64)
-
-_RING_DY = np.array([dy for dy, _ in RING], np.int64)
-_RING_DX = np.array([dx for _, dx in RING], np.int64)
+from camjax.boxes._rings import _GROUPS4, _GROUPS8, _RING_DX, _RING_DY, ring_masks
 
 # node fields: rows of the node table
 LO, HI, X0, Y0, X1, Y1, COUNT, FIRST, Q2, E4 = range(10)
 
+# record columns (int64), one row per component slot: first and last padded index,
+# first and last column, pixel count, the open node (-1 when the component changed
+# at the current level and a node is due, -2 merged away), the two window sums in
+# one int64 (Q2 << 32) + E4, so one addition per pixel keeps both
+_P0, _P1, _BX0, _BX1, _CNT, _CUR, _RQE = range(7)
+_DQE = (DQ2 << 32) + DE4
 
-@nb.njit(**JIT)
-def _find(parent, x):
-    p = parent[x]
-    if p == x:
-        return x
-    if parent[p] == p:
-        return p
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]        # path halving
-        x = parent[x]
-    return x
+U = np.uint64        # an unsigned index: no wraparound test for negative indices
 
-
-# per-root record columns (int32)
-_BX0, _BY0, _BX1, _BY1, _CNT, _FST, _CUR, _RQ2, _RE4 = range(9)
+# the workspace tuple: per-pixel slot labels, slot parents, records, packed pixel
+# order, scratch, node table
+LAB, UP, REC, ENT, TOUCHED, NODES = range(6)
 
 
 @nb.njit(**JIT)
 def workspace(H, W):
-    """Work arrays of :func:`tree_nodes` for (H, W) images, reusable image to image:
-    (union-find parents ((H+2)(W+2),) int32, per-root records ((H+2)(W+2), 10) int32,
-    pixel order and scratch (4, H*W) int32, node table (10, H*W) int64)."""
-    Np = (H + 2) * (W + 2)
-    return (np.empty(Np, np.int32), np.empty((Np, 10), np.int32),
-            np.empty((4, H * W), np.int32), np.empty((10, H * W), np.int64))
+    """Work arrays of :func:`sweep_sorted` for (H, W) images, reusable image to image
+    (see ``LAB, UP, REC, ENT, TOUCHED, NODES``); the node table is (10, H*W) int64."""
+    n = max(H * W, 1)
+    return (np.empty((H + 2) * (W + 2), np.int32), np.empty(n, np.int32),
+            np.empty((n, 7), np.int64), np.empty(n, np.int64), np.empty(n, np.int32),
+            np.empty((10, n), np.int64))
 
 
 @nb.njit(**JIT)
-def level_order(lev, K, ordr):
-    """Counting sort of the pixels of ``lev`` (H, W), values 0..K, by level descending
-    and in raster order inside a level, into ``ordr`` (3, H*W) (padded index, y, x).
-    Returns ``(hist, start)``: level v's pixels are ``start[v]:start[v] + hist[v]``.
-    The order of ``K - lev`` is the same blocks with the levels reversed."""
+def pad(lev, K, invert, out):
+    """``out`` ((H+2)*(W+2),): ``lev`` (or ``K - lev`` with ``invert``) in a frame of
+    zeros, the level that is never foreground."""
     H, W = lev.shape
     Wp = W + 2
-    order, oy, ox = ordr[0], ordr[1], ordr[2]
+    out[:Wp] = 0
+    out[(H + 1) * Wp:] = 0
+    for y in range(H):
+        r = (y + 1) * Wp
+        out[r] = 0
+        out[r + W + 1] = 0
+        for x in range(W):
+            out[r + 1 + x] = K - lev[y, x] if invert else lev[y, x]
+    return out
+
+
+@nb.njit(**JIT)
+def level_order(flat, H, W, K, ent):
+    """Counting sort of the pixels of the padded level image ``flat`` (:func:`pad`,
+    an (H, W) image of values 0..K) by level descending and in raster order inside a
+    level, into ``ent``: ``P << 32 | x << 16 | am << 8 | am`` (padded index, column,
+    :func:`ring_masks` twice). Returns ``(hist, start)``: level v's pixels are
+    ``start[v]:start[v] + hist[v]``."""
+    Wp = W + 2
     hist = np.zeros(K + 1, np.int64)
     for y in range(H):
+        r = (y + 1) * Wp + 1
         for x in range(W):
-            hist[lev[y, x]] += 1
+            hist[flat[r + x]] += 1
+    am = np.zeros(flat.size, np.uint8)
+    ring_masks(flat, H, W, am)
+    return hist, order_by_level(flat, H, W, K, hist, am, am, ent)
+
+
+@nb.njit(**JIT)
+def order_by_level(flat, H, W, K, hist, amf, amb, ent):
+    """The fill of :func:`level_order` for a known histogram, with the masks ``amf``
+    (bits 8-15) and ``amb`` (bits 0-7) of two sweeps in the same order (the
+    foreground's and, its levels reversed block by block, the background's);
+    returns ``start``."""
+    Wp = W + 2
     start = np.zeros(K + 1, np.int64)
     acc = 0
     for v in range(K, -1, -1):
@@ -131,140 +114,184 @@ def level_order(lev, K, ordr):
         acc += hist[v]
     fill = start.copy()
     for y in range(H):
+        r = (y + 1) * Wp + 1                    # padded index: the frame is never added
         for x in range(W):
-            v = lev[y, x]
+            P = U(r + x)
+            v = flat[P]
             k = fill[v]
-            order[k] = (y + 1) * Wp + x + 1     # padded index: the frame is never added
-            oy[k] = y
-            ox[k] = x
-            fill[v] += 1
-    return hist, start
+            ent[U(k)] = (np.int64(P) << 32) | (x << 16) | (np.int64(amf[P]) << 8) | amb[P]
+            fill[v] = k + 1
+    return start
 
 
 @nb.njit(**JIT)
-def tree_nodes(lev, K, conn, invert, windows, space):
+def tree_nodes(lev, K, conn, invert, windows, space, padded):
     """The component tree of one level image ``lev`` (H, W), values 0..K.
 
     ``conn`` 4 or 8; ``invert``: use ``K - lev`` as the level image; ``space`` from
-    :func:`workspace`. Returns the number of nodes ``n``; the nodes are the columns
-    ``:n`` of the node table ``space[3]``, rows ``LO, HI, X0, Y0, X1, Y1, COUNT,
-    FIRST, Q2, E4`` (see the module docstring). With ``windows`` (8-connectivity),
-    ``Q2`` and ``E4`` are the sums of ``_Q2`` and ``_E4`` over the 2x2 windows
-    meeting the component: ``E4 = 4 * (1 - holes)``, and for a component without
-    holes ``Q2`` is twice the area of its outer border (``cv2.contourArea``);
-    zeros otherwise.
+    :func:`workspace`; ``padded`` a ((H+2)*(W+2),) scratch array of ``lev``'s dtype.
+    Returns the number of nodes ``n``; the nodes are the columns ``:n`` of the node
+    table ``space[NODES]``, rows ``LO, HI, X0, Y0, X1, Y1, COUNT, FIRST, Q2, E4``
+    (see the module docstring). With ``windows`` (8-connectivity), ``Q2`` and ``E4``
+    are the sums of ``_Q2`` and ``_E4`` over the 2x2 windows meeting the component:
+    ``E4 = 4 * (1 - holes)``, and for a component without holes ``Q2`` is twice the
+    area of its outer border (``cv2.contourArea``); zeros otherwise.
     """
-    hist, start = level_order(lev, K, space[2])
-    if invert:
-        hist = hist[::-1].copy()
-        start = start[::-1].copy()
-    return sweep_sorted(lev.shape[1], K, conn, windows, space, hist, start)
+    H, W = lev.shape
+    pad(lev, K, invert, padded)
+    hist, start = level_order(padded, H, W, K, space[ENT])
+    return sweep_sorted(W, K, conn, windows, space, 8, hist, start, 1)
 
 
 @nb.njit(**JIT)
-def sweep_sorted(W, K, conn, windows, space, hist, start):
-    """The union-find sweep of :func:`tree_nodes` over pixels already sorted by
-    :func:`level_order` into ``space[2]``; ``hist``, ``start`` index the levels."""
+def sweep_sorted(W, K, conn, windows, space, shift, hist, start, stop, outside=False,
+                 count=True):
+    """The union-find sweep of :func:`tree_nodes` over the pixels already sorted into
+    ``space[ENT]`` (:func:`order_by_level`), reading the ring masks at bits
+    ``shift``..``shift + 7``; ``hist``, ``start`` index the levels. Levels ``K`` down
+    to ``stop`` are added; nodes still open then keep ``lo = 0``. (Indices in the
+    per-pixel loop are unsigned, ``U``: numba then skips its negative-index
+    wraparound, a seventh of the sweep's time.)
+
+    With ``outside``, the frame around the image is one component, in from the start
+    (its ring bits must be set in the masks, :func:`camjax.boxes._rings.outside_bits`),
+    and gets no nodes: a component that touches the image edge joins it, so the nodes
+    are those of the components that never touch the edge (the holes, for the
+    background), and most pixels of the rest are added without a record update.
+    Without ``count`` the pixel counts are not kept (``COUNT`` is meaningless; the
+    older component survives a union instead of the larger): a tenth faster."""
     Wp = W + 2
-    parent, rec, ordr, nodes = space
-    order, oy, ox = ordr[0], ordr[1], ordr[2]
-    parent[:] = -1                             # -1: not added (yet)
+    lab, up, rec, ent, touched, nodes = space
     ring = np.empty(8, np.int64)
     for i in range(8):
         ring[i] = _RING_DY[i] * Wp + _RING_DX[i]
-    r0, r1, r2, r3, r4, r5, r6, r7 = (ring[0], ring[1], ring[2], ring[3], ring[4],
-                                      ring[5], ring[6], ring[7])
     groups = _GROUPS8 if conn == 8 else _GROUPS4
     n_nodes = 0
-    touched = ordr[3]                          # roots whose component changed at v
-    for v in range(K, 0, -1):
-        s = start[v]
-        e = s + hist[v]
-        nt = 0
-        for k in range(s, e):
-            P = np.int64(order[k])
-            y = oy[k]
-            x = ox[k]
-            am = ((parent[P + r0] >= 0) * 1 | (parent[P + r1] >= 0) * 2    # ring
-                  | (parent[P + r2] >= 0) * 4 | (parent[P + r3] >= 0) * 8    # neighbours
-                  | (parent[P + r4] >= 0) * 16 | (parent[P + r5] >= 0) * 32  # already in
-                  | (parent[P + r6] >= 0) * 64 | (parent[P + r7] >= 0) * 128)
-            g0 = groups[am, 0]
-            if g0 < 0:                         # a new component
-                parent[P] = P
-                root = P
-                rec[P, _BX0] = x
-                rec[P, _BX1] = x
-                rec[P, _BY0] = y
-                rec[P, _BY1] = y
-                rec[P, _CNT] = 1
-                rec[P, _FST] = y * W + x
-                rec[P, _CUR] = -1              # root -> its open node, -1: none
-                rec[P, _RQ2] = 0
-                rec[P, _RE4] = 0
-                touched[nt] = P
+    n_slots = 0
+    if outside:                                 # slot 0: the frame, the largest, no node
+        n_slots = 1
+        up[0] = -1
+        rec[0, _CNT] = 1 << 62
+        rec[0, _CUR] = -3
+        H = lab.size // Wp - 2
+        lab[:Wp] = 0
+        lab[(H + 1) * Wp:] = 0
+        for y in range(1, H + 1):
+            lab[y * Wp] = 0
+            lab[y * Wp + W + 1] = 0
+    for v in range(K, stop - 1, -1):
+        nt = 0                                  # slots whose component changed at v
+        for k in range(start[v], start[v] + hist[v]):
+            q = ent[U(k)]
+            P = q >> 32
+            x = (q >> 16) & 0xFFFF
+            am = (q >> shift) & 0xFF
+            g0 = groups[U(am), 0]
+            if g0 < 0:                          # a new component
+                sl = n_slots
+                n_slots += 1
+                up[sl] = -1
+                rec[sl, _P0] = P
+                rec[sl, _P1] = P
+                rec[sl, _BX0] = x
+                rec[sl, _BX1] = x
+                rec[sl, _CNT] = 1
+                rec[sl, _CUR] = -1
+                rec[sl, _RQE] = 0
+                touched[nt] = sl
                 nt += 1
-            else:                              # joins the first neighbouring group
-                root = _find(parent, P + ring[g0])
-                parent[P] = root
-                c = rec[root, _CUR]
-                if c >= 0:                     # the component changes: its node ends
+            else:                               # joins the first neighbouring group
+                sl = lab[U(P + ring[U(g0)])]
+                a = up[U(sl)]
+                while a >= 0:                   # find, with path halving
+                    b = up[U(a)]
+                    if b < 0:
+                        sl = a
+                        break
+                    up[U(sl)] = b
+                    sl = b
+                    a = up[U(b)]
+                if outside and sl == 0 and groups[U(am), 1] < 0:
+                    lab[U(P)] = 0                 # joins the outside, and nothing else
+                    continue
+                su = U(sl)
+                c = rec[su, _CUR]
+                if c >= 0:                      # the component changes: its node ends
                     nodes[LO, c] = v
-                    rec[root, _CUR] = -1
-                    touched[nt] = root
+                    rec[su, _CUR] = -1
+                    touched[nt] = sl
                     nt += 1
-                rec[root, _BX0] = min(rec[root, _BX0], x)
-                rec[root, _BY0] = min(rec[root, _BY0], y)
-                rec[root, _BX1] = max(rec[root, _BX1], x)
-                rec[root, _BY1] = max(rec[root, _BY1], y)
-                rec[root, _CNT] += 1
-                rec[root, _FST] = min(rec[root, _FST], y * W + x)
-                if groups[am, 1] >= 0:         # further groups: one union each
-                    for g in range(1, 4):
-                        gi = groups[am, g]
-                        if gi < 0:
-                            break
-                        rb = _find(parent, P + ring[gi])
-                        if rb == root:
-                            continue
-                        c = rec[rb, _CUR]
-                        if c >= 0:
-                            nodes[LO, c] = v
-                        ra = root
-                        if rec[ra, _CNT] < rec[rb, _CNT]:
-                            ra, rb = rb, ra
-                        parent[rb] = ra
-                        rec[ra, _CNT] += rec[rb, _CNT]
-                        rec[ra, _BX0] = min(rec[ra, _BX0], rec[rb, _BX0])
-                        rec[ra, _BY0] = min(rec[ra, _BY0], rec[rb, _BY0])
-                        rec[ra, _BX1] = max(rec[ra, _BX1], rec[rb, _BX1])
-                        rec[ra, _BY1] = max(rec[ra, _BY1], rec[rb, _BY1])
-                        rec[ra, _FST] = min(rec[ra, _FST], rec[rb, _FST])
-                        rec[ra, _RQ2] += rec[rb, _RQ2]
-                        rec[ra, _RE4] += rec[rb, _RE4]
-                        rec[ra, _CUR] = -1
-                        root = ra
+                rec[su, _P0] = min(rec[su, _P0], P)
+                rec[su, _P1] = max(rec[su, _P1], P)
+                rec[su, _BX0] = min(rec[su, _BX0], x)
+                rec[su, _BX1] = max(rec[su, _BX1], x)
+                if count:
+                    rec[su, _CNT] += 1
+                if groups[U(am), 1] >= 0:       # further groups: one union each
+                    sl, nt = _unions(P, am, sl, v, groups, ring, lab, up, rec, nodes,
+                                     touched, nt, count)
+            lab[U(P)] = sl
             if windows:
-                rec[root, _RQ2] += DQ2[am]
-                rec[root, _RE4] += DE4[am]
-        # (a component merged into a touched one at v is resolved by _find)
+                rec[U(sl), _RQE] += _DQE[U(am)]
         for k in range(nt):
-            r = _find(parent, touched[k])
-            if rec[r, _CUR] < 0:
-                j = n_nodes
+            sl = touched[k]
+            if rec[sl, _CUR] == -1:
+                rec[sl, _CUR] = n_nodes
+                _emit(rec, sl, v, W, nodes, n_nodes)
                 n_nodes += 1
-                nodes[LO, j] = 0
-                nodes[HI, j] = v
-                nodes[X0, j] = rec[r, _BX0]
-                nodes[Y0, j] = rec[r, _BY0]
-                nodes[X1, j] = rec[r, _BX1]
-                nodes[Y1, j] = rec[r, _BY1]
-                nodes[COUNT, j] = rec[r, _CNT]
-                nodes[FIRST, j] = rec[r, _FST]
-                nodes[Q2, j] = rec[r, _RQ2]
-                nodes[E4, j] = rec[r, _RE4]
-                rec[r, _CUR] = j
     return n_nodes
+
+
+@nb.njit(**JIT)
+def _unions(P, am, sl, v, groups, ring, lab, up, rec, nodes, touched, nt, count):
+    """Merge the components of the further neighbour groups of pixel ``P`` into slot
+    ``sl``'s (union by size with ``count``, else the older slot survives: slot 0, the
+    outside, in any case); returns the surviving slot and the touched count."""
+    for g in range(1, 4):
+        gi = groups[am, g]
+        if gi < 0:
+            break
+        sb = lab[P + ring[gi]]
+        while up[sb] >= 0:
+            sb = up[sb]
+        if sb == sl:
+            continue
+        c = rec[sb, _CUR]
+        if c >= 0:
+            nodes[LO, c] = v
+            rec[sb, _CUR] = -1
+            touched[nt] = sb
+            nt += 1
+        if rec[sl, _CNT] < rec[sb, _CNT] if count else sb < sl:
+            sl, sb = sb, sl
+        up[sb] = sl
+        rec[sl, _CNT] += rec[sb, _CNT]
+        rec[sl, _P0] = min(rec[sl, _P0], rec[sb, _P0])
+        rec[sl, _P1] = max(rec[sl, _P1], rec[sb, _P1])
+        rec[sl, _BX0] = min(rec[sl, _BX0], rec[sb, _BX0])
+        rec[sl, _BX1] = max(rec[sl, _BX1], rec[sb, _BX1])
+        rec[sl, _RQE] += rec[sb, _RQE]
+        rec[sb, _CUR] = -2
+    return sl, nt
+
+
+@nb.njit(**JIT)
+def _emit(rec, sl, v, W, nodes, j):
+    """Node ``j``: slot ``sl``'s component as it is at level ``v``."""
+    Wp = W + 2
+    p0 = rec[sl, _P0]
+    y0 = p0 // Wp - 1
+    nodes[LO, j] = 0
+    nodes[HI, j] = v
+    nodes[X0, j] = rec[sl, _BX0]
+    nodes[Y0, j] = y0
+    nodes[X1, j] = rec[sl, _BX1]
+    nodes[Y1, j] = rec[sl, _P1] // Wp - 1
+    nodes[COUNT, j] = rec[sl, _CNT]
+    nodes[FIRST, j] = y0 * W + p0 - (y0 + 1) * Wp - 1
+    e4 = ((rec[sl, _RQE] + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    nodes[Q2, j] = (rec[sl, _RQE] - e4) >> 32
+    nodes[E4, j] = e4
 
 
 @nb.njit(**JIT)
@@ -272,6 +299,6 @@ def component_nodes(lev, K, conn, invert=False, windows=False):
     """:func:`tree_nodes` with its own work arrays: the node table (10, n) int64."""
     H, W = lev.shape
     space = workspace(H, W)
-    n = tree_nodes(lev, K, conn, invert, windows, space)
-    return space[3][:, :n].copy()
-
+    n = tree_nodes(lev, K, conn, invert, windows, space,
+                   np.empty((H + 2) * (W + 2), lev.dtype))
+    return space[NODES][:, :n].copy()

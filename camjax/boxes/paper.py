@@ -28,7 +28,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from camjax.boxes._checks import check_maps, check_thresholds, map_chunks
+from camjax.boxes._checks import check_maps, check_thresholds
+from camjax.threads import map_chunks
 from camjax.boxes._paper_sweep import paper_batch
 
 EMPTY_BOX = (0, 0, 0, 0)

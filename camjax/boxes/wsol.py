@@ -12,7 +12,9 @@ the box ``(x, y, x + w, y + h)`` of ``cv2.boundingRect`` with ``x1`` and ``y1``
 clipped to ``W - 1`` and ``H - 1``; a map with no contour gives ``(0, 0, 0, 0)``.
 
 Many thresholds come back as a :class:`BoxSet`, a flat list of boxes tagged with
-their image and threshold index. Within one (image, threshold) pair the boxes are
+their image and threshold index; :func:`wsol_max_iou` gives what MaxBoxAcc needs
+from them, the max IoU with the ground truth per map and threshold, without listing
+the boxes. Within one (image, threshold) pair the boxes are
 in a canonical order (rows sorted lexicographically), so that the result equals
 the per-threshold OpenCV loop's array for array.
 
@@ -24,7 +26,7 @@ component tree per image (:mod:`camjax.boxes._wsol_sweep`):
 * V2 (all contours): the boxes of all contours of ``u8 >= v`` are the bounding
   boxes of its 8-connected components (outer borders) and, one pixel larger, of its
   holes (4-connected background components not touching the image edge): one tree
-  of the foreground and one of the background per image.
+  of the foreground and, up to the highest level with a hole, one of the background.
 * V1 (largest contour by ``cv2.contourArea``, ties to OpenCV's first): the
   foreground tree, and the area of each component's outer border computed as
   OpenCV computes it. A level where two outer borders of different boxes share
@@ -36,14 +38,18 @@ reproducing the benchmark's numbers means matching that same code.
 """
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 
-from camjax.boxes._checks import check_maps, check_thresholds, map_chunks
+from camjax.boxes._checks import check_maps, check_thresholds
+from camjax.threads import map_chunks
 from camjax.boxes._compiled import SHIFT
+from camjax.boxes._wsol_iou import box_iou, v1_iou_batch, v2_iou_batch
 from camjax.boxes._wsol_sweep import v1_batch, v2_batch
+from camjax.boxes._wsol_tree import wsol_space
 
 _MAX_SIDE = (1 << SHIFT) - 1   # boxes are packed in 16 bits per coordinate
 
@@ -103,12 +109,34 @@ def _float_maps(scoremaps) -> np.ndarray:
     return np.ascontiguousarray(maps)
 
 
+_LOCAL = threading.local()
+
+
+_CACHED_PIXELS = 1 << 20     # larger maps get fresh work arrays (not kept per thread)
+
+
+def _space(H: int, W: int):
+    """This thread's work arrays for (H, W) maps, made once: the kernels reuse them
+    call after call (fresh ones would cost their page faults every call). About 300
+    bytes a pixel, a tenth of it written; kept only for maps up to a megapixel."""
+    if H * W > _CACHED_PIXELS:
+        return wsol_space(H, W)
+    spaces = getattr(_LOCAL, "spaces", None)
+    if spaces is None:
+        spaces = _LOCAL.spaces = {}
+    if (H, W) not in spaces:
+        if len(spaces) > 4:
+            spaces.clear()
+        spaces[H, W] = wsol_space(H, W)
+    return spaces[H, W]
+
+
 class _OutOfRange(Exception):
     """A map with values outside [0, 1] (or not finite): check_scoremaps says which."""
 
 
 def _v2(maps: np.ndarray, taus: np.ndarray, offset: int) -> BoxSet:
-    boxes, image, thr, ok = v2_batch(maps, taus)
+    boxes, image, thr, ok = v2_batch(maps, taus, _space(*maps.shape[1:]))
     if not ok:
         raise _OutOfRange
     return BoxSet(boxes, image + offset, thr)
@@ -134,7 +162,7 @@ def _v1_opencv(img: np.ndarray, v: int) -> tuple[int, int, int, int]:
 
 
 def _v1(maps: np.ndarray, taus: np.ndarray, offset: int) -> BoxSet:
-    boxes, unsure, levels, ok = v1_batch(maps, taus)
+    boxes, unsure, levels, ok = v1_batch(maps, taus, _space(*maps.shape[1:]))
     if not ok:
         raise _OutOfRange
     n, T = levels.shape
@@ -179,3 +207,71 @@ def wsol_boxes(scoremaps, thresholds, multi_contour: bool = False, *,
     except _OutOfRange:
         check_scoremaps(maps)                    # raises the error of the checks
         raise
+
+
+def _gt_arrays(gt_boxes, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """N (n_i, 4) integer boxes -> all of them (M, 4) int64 and the starts (N + 1,)."""
+    if len(gt_boxes) != n:
+        raise ValueError(f"gt_boxes has {len(gt_boxes)} entries for {n} score maps")
+    parts = []
+    for i, g in enumerate(gt_boxes):
+        g = np.asarray(g)
+        if g.size and not np.issubdtype(g.dtype, np.integer):
+            raise TypeError(f"gt_boxes[{i}] must hold integer pixel boxes, got dtype {g.dtype}")
+        parts.append(g.astype(np.int64).reshape(-1, 4))
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum([len(g) for g in parts], out=start[1:])
+    gt = np.concatenate(parts) if parts else np.zeros((0, 4), np.int64)
+    return np.ascontiguousarray(gt), start
+
+
+def _v2_iou(maps, taus, gt, start, a, b):
+    best, ok = v2_iou_batch(maps[a:b], taus, gt, start[a:b + 1], _space(*maps.shape[1:]))
+    if not ok:
+        raise _OutOfRange
+    return best
+
+
+def _v1_iou(maps, taus, gt, start, a, b):
+    best, unsure, levels, ok = v1_iou_batch(maps[a:b], taus, gt, start[a:b + 1],
+                                            _space(*maps.shape[1:]))
+    if not ok:
+        raise _OutOfRange
+    traced, u8 = {}, {}
+    for i, j in zip(*np.nonzero(unsure)):     # OpenCV's order decides, once per level
+        i, v = a + int(i), int(levels[i, j])
+        if (i, v) not in traced:
+            if i not in u8:
+                u8[i] = to_uint8(maps[i])
+            traced[i, v] = box_iou(*_v1_opencv(u8[i], v), gt, start[i], start[i + 1])
+        best[i - a, j] = traced[i, v]
+    return best
+
+
+def wsol_max_iou(scoremaps, gt_boxes, thresholds, multi_contour: bool = False, *,
+                 workers: int | None = None) -> np.ndarray:
+    """(N, T) float64: for each map and threshold, the max IoU of the WSOL rule's boxes
+    (those of :func:`wsol_boxes`) with the map's ground-truth boxes.
+
+    ``gt_boxes`` N integer arrays (n_i, 4) of inclusive (x0, y0, x1, y1) boxes, each
+    with at least one box; IoU with the +1 convention, as wsolevaluation's
+    ``calculate_multiple_iou`` (bit for bit). This is what MaxBoxAcc compares with
+    its IoU thresholds (:class:`camjax.evaluation.BoxAccumulator`); ``workers``
+    threads share the batch (default: the CPU count, at most 8).
+    """
+    maps = _float_maps(scoremaps)
+    taus = check_thresholds(thresholds, "thresholds")
+    n = len(maps)
+    gt, start = _gt_arrays(gt_boxes, n)
+    if (np.diff(start) == 0).any():
+        i = int(np.flatnonzero(np.diff(start) == 0)[0])
+        raise ValueError(f"gt_boxes[{i}] is empty: every image needs a ground-truth box")
+    if n == 0:
+        return np.zeros((0, len(taus)))
+    fn = _v2_iou if multi_contour else _v1_iou
+    try:
+        parts = map_chunks(lambda a, b: fn(maps, taus, gt, start, a, b), n, workers)
+    except _OutOfRange:
+        check_scoremaps(maps)                    # raises the error of the checks
+        raise
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -29,6 +29,13 @@ def model_kwargs(config) -> dict:
     return dict(kwargs.to_dict() if hasattr(kwargs, "to_dict") else kwargs)
 
 
+def build_kwargs(config) -> dict:
+    """``model_kwargs`` and the network arguments of ``config.wsol_method``."""
+    from camjax.checks import wsol
+    extra = wsol.model_kwargs(config) if "wsol_method" in config else {}
+    return {**model_kwargs(config), **extra}
+
+
 def check_kwargs(name: str, kwargs: dict) -> None:
     """``model_kwargs`` keys are arguments of the registered factory of ``name``."""
     from camjax.models.registry import factory
@@ -82,8 +89,9 @@ def feature_shape(name: str, pooling: str, kwargs: dict, image_size: int) -> tup
 def check_model(config) -> None:
     """``model_kwargs`` against the signature, then ``image_size`` against the stride: a
     feature map of at least 1 x 1."""
-    name, kwargs, size = config.model, model_kwargs(config), config.image_size
-    check_kwargs(name, kwargs)
+    name, size = config.model, config.image_size
+    check_kwargs(name, model_kwargs(config))
+    kwargs = build_kwargs(config)
     try:
         h, w = feature_shape(name, config.pooling, kwargs, size)
         problem = None if min(h, w) >= 1 else f"its feature map would be {h}x{w}"
@@ -99,6 +107,29 @@ def check_model(config) -> None:
             hint = ""
         raise ConfigError(f"config.image_size={size} is too small for {name}: {problem}"
                           f"{hint}")
+    check_layer(config)
+
+
+def check_layer(config) -> None:
+    """``config.cam_layer`` goes with a method that takes a layer (one of them, when
+    ``cam_method`` lists several: the others ignore it) and names a module of the network
+    (as ``camjax.models.taps`` resolves it; shapes only)."""
+    layer = config.get("cam_layer") or ""
+    if not layer:
+        return
+    from camjax import methods
+    from camjax.errors import ModelError
+    from camjax.models import taps
+    names = [n.strip() for n in str(config.cam_method).split(",") if n.strip()]
+    if not any(n in methods.METHODS and methods.takes_layer(n) for n in names):
+        takers = ", ".join(n for n in methods.METHODS if methods.takes_layer(n))
+        raise ConfigError(f"config.cam_layer={layer!r}: config.cam_method="
+                          f"{config.cam_method!r} takes no layer (these do: {takers})")
+    try:
+        taps.resolve(abstract_model(config.model, config.pooling, model_kwargs(config)),
+                     layer)
+    except ModelError as err:
+        raise ConfigError(f"config.cam_layer: {err}") from None
 
 
 def _shapes_only(path: Path) -> dict:
@@ -128,10 +159,10 @@ def check_pretrained(config, num_classes: int = 2) -> None:
         raise ConfigError(f"config.pretrained={config.pretrained!r}: no such file"
                           f"{weights_origin(path)}")
     key = (str(path.absolute()), path.stat().st_mtime_ns, config.model, config.pooling,
-           repr(sorted(model_kwargs(config).items())), num_classes)
+           repr(sorted(build_kwargs(config).items())), num_classes)
     if key in _FITTED:
         return
-    model = abstract_model(config.model, config.pooling, model_kwargs(config), num_classes)
+    model = abstract_model(config.model, config.pooling, build_kwargs(config), num_classes)
     try:
         with warnings.catch_warnings():   # the real load warns about NaN, not this probe
             warnings.simplefilter("ignore")

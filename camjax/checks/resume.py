@@ -1,8 +1,8 @@
 """Resuming a run: the step to resume from, and the checkpoint's run description against
 the config that resumes it. A config that changes what the checkpoint means (the network,
-the data, the input size, the seed, the learning-rate schedule) is refused naming the key,
-the checkpoint's value and the new one; a change that does not (logging, evaluation,
-checkpoint frequency) is allowed and listed when ``config.json`` is rewritten.
+the data, the input size, the seed, the learning-rate schedule, the WSOL method) is refused
+naming the key, the checkpoint's value and the new one; a change that does not (logging,
+evaluation, checkpoint frequency) is allowed and listed when ``config.json`` is rewritten.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from camjax.errors import ConfigError, UserError
 IDENTITY_KEYS = ("model", "pooling", "num_classes", "dataset", "train_split", "batch_size",
                  "model_kwargs", "seed", "image_size", "augment", "learning_rate",
                  "lr_schedule", "lr_step_size", "lr_gamma", "warmup_steps", "momentum",
-                 "weight_decay", "new_layer_lr_mult", "num_train_steps")
+                 "weight_decay", "new_layer_lr_mult", "num_train_steps", "wsol_method")
 # num_train_steps changes the schedule only where it sets the decay's length
 _SCHEDULE_LENGTH = {"num_train_steps": ("cosine",)}
 

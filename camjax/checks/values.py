@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from camjax.checks import wsol
 from camjax.checks.model import check_model, check_pretrained
 from camjax.errors import ConfigError, did_you_mean
 
@@ -14,6 +15,8 @@ from camjax.errors import ConfigError, did_you_mean
 # config is checked, so that the checks need nothing of the training stack)
 LR_SCHEDULES = ("step", "cosine", "constant")
 COMPUTE_DTYPES = ("float32", "bfloat16")
+# the scorers training/scoring.py builds (config.metrics)
+METRICS = ("wsol", "faithfulness", "road", "pointing", "complexity", "sanity")
 
 # key -> (test, what the value must be); keys a config lacks are skipped
 _AT_LEAST_0 = (lambda v: v >= 0, ">= 0")
@@ -35,7 +38,11 @@ RANGES = {
     "cam_threshold": (lambda v: 0 <= v <= 1, "in [0, 1] (a fraction of the map's max)"),
     "cam_curve_interval": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "faithfulness_steps": _AT_LEAST_1, "faithfulness_batch_size": _AT_LEAST_1,
+    "road_noise": _AT_LEAST_0, "road_batch_size": _AT_LEAST_1,
+    "pointing_tolerance": _AT_LEAST_0, "sanity_images": _AT_LEAST_1,
+    "sanity_threshold": (lambda v: -1 <= v <= 1, "in [-1, 1] (a rank correlation)"),
 }
+LISTS = ("cam_method", "metrics")       # comma-separated choices
 
 
 def choices() -> dict[str, tuple[str, ...]]:
@@ -44,10 +51,11 @@ def choices() -> dict[str, tuple[str, ...]]:
     from camjax.data import transforms
     from camjax.models.registry import POOLINGS
     return {"model": tuple(models.available()), "pooling": POOLINGS,
+            "wsol_method": wsol.METHODS,
             "upsample": tuple(cam.UPSAMPLE_METHODS), "normalize": tuple(cam.NORMALIZE_MODES),
             "lr_schedule": LR_SCHEDULES, "augment": tuple(transforms.AUGMENTATIONS),
             "compute_dtype": COMPUTE_DTYPES, "cam_method": tuple(methods.METHODS),
-            "eval_transform": tuple(transforms.EVAL_TRANSFORMS)}
+            "eval_transform": tuple(transforms.EVAL_TRANSFORMS), "metrics": METRICS}
 
 
 def check_values(config) -> None:
@@ -68,11 +76,25 @@ def check_values(config) -> None:
 
 
 def check_choices(config) -> None:
+    """Each enumerated key's value is one of its choices (each item of a comma list, for
+    :data:`LISTS`), with "did you mean"; ``road_percentiles`` a tuple of percentiles."""
     for key, allowed in choices().items():
-        if key in config and config[key] not in allowed:
-            hint = did_you_mean(config[key], allowed) if isinstance(config[key], str) else ""
-            raise ConfigError(f"config.{key}={config[key]!r} is not one of: "
+        if key not in config:
+            continue
+        value = config[key]
+        given = [v.strip() for v in str(value).split(",")] if key in LISTS else [value]
+        bad = [v for v in given if v not in allowed]
+        if bad:
+            which = f" ({bad[0]!r})" if key in LISTS and len(given) > 1 else ""
+            hint = did_you_mean(bad[0], allowed) if isinstance(bad[0], str) else ""
+            raise ConfigError(f"config.{key}={value!r}{which} is not one of: "
                               f"{', '.join(allowed)}{hint}")
+    if "road_percentiles" in config:
+        q = config.road_percentiles
+        if not (isinstance(q, tuple) and q and all(
+                isinstance(v, (int, float)) and 0 <= v <= 100 for v in q)):
+            raise ConfigError(f"config.road_percentiles={q!r} must be a tuple of numbers in "
+                              "[0, 100]")
 
 
 def check_config(config, *, pretrained: bool = True) -> None:
@@ -80,6 +102,7 @@ def check_config(config, *, pretrained: bool = True) -> None:
     ``config.pretrained`` (off when resuming: the checkpoint holds the weights)."""
     check_values(config)
     check_choices(config)
+    wsol.check(config)
     check_model(config)
     if pretrained and config.get("pretrained"):
         check_pretrained(config)

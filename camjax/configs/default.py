@@ -38,6 +38,20 @@ def get_config() -> ml_collections.ConfigDict:
     c.model_kwargs = ml_collections.ConfigDict()
     c.pretrained = ""                 # torchvision state dict (.safetensors / .pth)
     c.compute_dtype = "float32"       # or bfloat16 on accelerators
+    # WSOL method (docs/wsol.md; clovaai/wsolevaluation's names and defaults):
+    # cam | has | cutmix (any network) | adl | acol | spg (tiny_gap, vgg16_gap,
+    # resnet50_gap, inception_v3_gap) | fewshot (trained on val_split's boxes or masks)
+    c.wsol_method = "cam"
+    c.has_grid_size = 4               # HaS (Singh & Lee, ICCV 2017): patch side, pixels (0: off)
+    c.has_drop_rate = 0.5             # HaS: probability a patch is hidden
+    c.acol_threshold = 0.7            # ACoL (Zhang et al., CVPR 2018): erasing threshold
+    # SPG (Zhang et al., ECCV 2018): (high, low) seed thresholds of B2, B1 and C
+    c.spg_thresholds = ((0.7, 0.01), (0.5, 0.05), (0.7, 0.1))
+    c.adl_drop_rate = 0.75            # ADL (Choe & Shim, CVPR 2019): drop-mask probability
+    c.adl_threshold = 0.9             # ADL: gamma, drop above this share of the max
+    c.cutmix_beta = 1.0               # CutMix (Yun et al., ICCV 2019): Beta(beta, beta)
+    c.cutmix_prob = 1.0               # CutMix: probability a batch is mixed
+    c.fewshot_cls_weight = 1.0        # few-shot baseline: cross-entropy weight (0: masks only)
     # optimisation: the released solver is SGD momentum 0.9, wd 5e-4
     c.batch_size = 64                 # global, divisible by the device count
     c.num_train_steps = 1000
@@ -76,11 +90,28 @@ def get_config() -> ml_collections.ConfigDict:
     c.upsample = "bilinear"
     c.normalize = "minmax"
     # the map: "cam" (the classifier weights) or any camjax.methods name (grad_cam,
-    # grad_cam_plus_plus, score_cam, layer_cam, saliency, smooth_grad, integrated_gradients)
+    # grad_cam_plus_plus, score_cam, layer_cam, saliency, smooth_grad, integrated_gradients);
+    # several, comma-separated ("cam,grad_cam"), are scored on the same images in one run
     c.cam_method = "cam"
+    # what the final evaluation scores, comma-separated: "wsol" (classification, the paper
+    # rule, MaxBoxAcc, PxAP: always on), "faithfulness", "road", "pointing", "complexity",
+    # "sanity" (docs/evaluation.md; all but wsol cost extra forward passes or solves)
+    c.metrics = "wsol"
+    # the layer a feature method (not cam) looks at, a module path as torchvision names it
+    # ("layer3", "features.6"); "" = the network's features. docs/methods.md
+    c.cam_layer = ""
     # average drop / increase in confidence and deletion / insertion AUC of the top-1 map
-    # (2 x (steps + 1) forward passes an image: off by default)
+    # (2 x (steps + 1) forward passes an image); True is the same as adding it to metrics
     c.faithfulness = False
     c.faithfulness_steps = 100
     c.faithfulness_batch_size = 16
+    # ROAD (pytorch-grad-cam's): map percentiles, imputation noise, variants per forward call
+    c.road_percentiles = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+    c.road_noise = 0.01
+    c.road_batch_size = 6             # 18 variants at 9 percentiles: 3 calls of N x 6 images
+    c.pointing_tolerance = 15.0       # pixels of the network input (the paper's 15)
+    # sanity checks: the first images of the split; a method fails when its maps keep this
+    # mean rank correlation with the trained network's once every layer is randomised
+    c.sanity_images = 8
+    c.sanity_threshold = 0.5
     return c

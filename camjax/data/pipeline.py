@@ -187,8 +187,16 @@ def describe(src) -> str:
     return getattr(src, "description", None) or type(src).__name__
 
 
-def _train_example(record: dict, rng, *, image_size: int, augment: str, skip: bool) -> dict:
-    out = transforms.train_example(record, rng, image_size=image_size, augment=augment)
+def trains_on_val(config) -> bool:
+    """The few-shot baseline (``config.wsol_method='fewshot'``) trains on
+    ``config.val_split`` (train-fullsup), with each image's foreground as a target."""
+    return config.get("wsol_method") == "fewshot"
+
+
+def _train_example(record: dict, rng, *, image_size: int, augment: str, skip: bool,
+                   foreground: bool) -> dict:
+    out = transforms.train_example(record, rng, image_size=image_size, augment=augment,
+                                   foreground=foreground)
     if skip:
         out["skipped"] = np.int32(record["skipped"])
         out["skipped_file"] = record["skipped_file"]
@@ -201,7 +209,8 @@ def _train_dataset(src, config, *, seed: int) -> grain.MapDataset:
     local_batch = config.batch_size // procs
     skip = bool(config.get("skip_bad_images", False))
     fn = functools.partial(_train_example, image_size=config.image_size,
-                           augment=config.augment, skip=skip)
+                           augment=config.augment, skip=skip,
+                           foreground=trains_on_val(config))
     ds = (grain.MapDataset.source(sources.SkipBadImages(src) if skip else src).shuffle(seed=seed)
           .repeat().random_map(lambda rec, rng: fn(rec, rng), seed=seed + 1))
     # local-batch-sized chunks; chunk s*P + p is process p's share of global batch s

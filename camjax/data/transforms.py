@@ -33,37 +33,61 @@ def resize(image: np.ndarray, size: int, interpolation=cv2.INTER_LINEAR) -> np.n
     return out[..., None] if image.ndim == 3 and out.ndim == 2 else out
 
 
-def _random_resized_crop(image, rng, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
-    h, w = image.shape[:2]
+def _resized_crop_window(h: int, w: int, rng, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    """torchvision's RandomResizedCrop window (y, x, height, width) of an h x w image."""
     for _ in range(10):
         area = h * w * rng.uniform(*scale)
         aspect = np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1])))
         cw, ch = int(round(np.sqrt(area * aspect))), int(round(np.sqrt(area / aspect)))
         if 0 < cw <= w and 0 < ch <= h:
             y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-            return resize(image[y:y + ch, x:x + cw], size)
+            return y, x, ch, cw
     side = min(h, w)  # fallback: centre crop
-    y, x = (h - side) // 2, (w - side) // 2
-    return resize(image[y:y + side, x:x + side], size)
+    return (h - side) // 2, (w - side) // 2, side, side
 
 
 def train_example(record: dict, rng: np.random.Generator, *, image_size: int,
-                  augment: str = "flip") -> dict:
-    """Augmented, normalised image and label for training."""
+                  augment: str = "flip", foreground: bool = False) -> dict:
+    """Augmented, normalised image and label for training. ``foreground``: also the
+    record's foreground (:func:`foreground_mask`) under the same crop and flip, resized
+    with nearest neighbour (the few-shot baseline's target)."""
     image = record["image"]
+    # every geometric step applies to the image and, when asked, to its foreground mask
+    layers = [(image, cv2.INTER_LINEAR)]
+    if foreground:
+        layers.append((foreground_mask(record), cv2.INTER_NEAREST))
     if augment == "random_resized_crop":
-        image = _random_resized_crop(image, rng, image_size)
+        y, x, ch, cw = _resized_crop_window(*image.shape[:2], rng)
+        layers = [(resize(a[y:y + ch, x:x + cw], image_size, i), i) for a, i in layers]
     elif augment == "resize_crop":   # resize to 256/224 of the input, random crop
-        big = resize(image, image_size * 256 // 224)
-        y, x = rng.integers(0, big.shape[0] - image_size + 1, size=2)
-        image = big[y:y + image_size, x:x + image_size]
+        layers = [(resize(a, image_size * 256 // 224, i), i) for a, i in layers]
+        y, x = rng.integers(0, layers[0][0].shape[0] - image_size + 1, size=2)
+        layers = [(a[y:y + image_size, x:x + image_size], i) for a, i in layers]
     elif augment in ("flip", "none"):
-        image = resize(image, image_size)
+        layers = [(resize(a, image_size, i), i) for a, i in layers]
     else:
         raise ValueError(f"config.augment must be one of {AUGMENTATIONS}, got {augment!r}")
     if augment != "none" and rng.random() < 0.5:
-        image = image[:, ::-1]
-    return {"image": normalize_image(image), "label": np.int32(record["label"])}
+        layers = [(a[:, ::-1], i) for a, i in layers]
+    out = {"image": normalize_image(layers[0][0]), "label": np.int32(record["label"])}
+    if foreground:
+        out["foreground"] = np.ascontiguousarray(layers[1][0], np.uint8)
+    return out
+
+
+def foreground_mask(record: dict) -> np.ndarray:
+    """uint8 (H, W) in the record's original frame: its mask (0, 1, 255 ignored) when it
+    has one, else 1 inside any of its boxes (inclusive pixels) and 0 elsewhere."""
+    mask = record_mask(record)
+    h, w = record["image"].shape[:2]
+    if mask is not None:
+        if mask.shape != (h, w):   # a mask file of another size: the image's frame
+            mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+        return mask
+    out = np.zeros((h, w), np.uint8)
+    for x0, y0, x1, y1 in record_boxes(record):
+        out[max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = 1
+    return out
 
 
 def record_boxes(record: dict) -> np.ndarray:
@@ -160,12 +184,16 @@ def imagenet_eval_geometry(height: int, width: int, *, resize_size: int = IMAGEN
     return (new_h, new_w, *center_crop_offsets(new_h, new_w, crop_size))
 
 
+INTERPOLATIONS = ("bilinear", "bicubic")
+
+
 def imagenet_eval(image_u8: np.ndarray, *, resize_size: int = IMAGENET_RESIZE,
-                  crop_size: int = IMAGENET_CROP) -> np.ndarray:
+                  crop_size: int = IMAGENET_CROP, interpolation: str = "bilinear") -> np.ndarray:
     """torchvision's ImageNet evaluation transform on an (H, W, 3) (or grey (H, W[, 1]))
-    uint8 image -> float32 (crop_size, crop_size, 3): bilinear short-side resize with PIL (as
-    torchvision does on the PIL images its ImageNet loader reads; PIL antialiases when it
-    shrinks), centre crop, /255, (x - mean) / std."""
+    uint8 image -> float32 (crop_size, crop_size, 3): short-side resize with PIL
+    (``interpolation`` bilinear or bicubic, as the weights' transform says; as torchvision
+    does on the PIL images its ImageNet loader reads, PIL antialiases when it shrinks),
+    centre crop, /255, (x - mean) / std."""
     from PIL import Image  # only this transform needs Pillow
 
     image = np.asarray(image_u8)
@@ -181,9 +209,13 @@ def imagenet_eval(image_u8: np.ndarray, *, resize_size: int = IMAGENET_RESIZE,
     height, width = image.shape[:2]
     new_h, new_w, top, left = imagenet_eval_geometry(height, width, resize_size=resize_size,
                                                      crop_size=crop_size)
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got "
+                         f"{interpolation!r}")
     if (new_h, new_w) != (height, width):  # torchvision returns the image itself then
-        image = np.asarray(Image.fromarray(image).resize((new_w, new_h),
-                                                      Image.Resampling.BILINEAR))
+        resample = (Image.Resampling.BILINEAR if interpolation == "bilinear"
+                    else Image.Resampling.BICUBIC)
+        image = np.asarray(Image.fromarray(image).resize((new_w, new_h), resample))
     crop = image[top:top + crop_size, left:left + crop_size].astype(np.float32) / 255.0
     return (crop - IMAGENET_MEAN) / IMAGENET_STD
 

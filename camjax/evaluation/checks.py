@@ -1,4 +1,4 @@
-"""Input checks shared by the metrics: ground-truth boxes and IoU thresholds.
+"""Input checks shared by the metrics: score maps, ground-truth boxes and IoU thresholds.
 
 A box the metrics cannot score honestly (float coordinates that would be truncated,
 x1 < x0, outside the score map) is an error naming the image and the box, not a
@@ -53,3 +53,30 @@ def iou_threshold_array(iou_thresholds) -> np.ndarray:
         bad = t[~((t > 0) & (t <= 1))][0]
         raise UserError(f"iou_thresholds must lie in (0, 1], got {bad}")
     return t
+
+
+def scoremap_array(scoremaps) -> np.ndarray:
+    """(N, H, W) float maps; their values are checked where they are read."""
+    s = np.asarray(scoremaps)
+    if s.ndim == 2:
+        s = s[None]
+    if s.ndim != 3:
+        raise ValueError(f"scoremaps must be (N, H, W), got shape {s.shape}")
+    if not np.issubdtype(s.dtype, np.floating):
+        raise TypeError(f"scoremaps must be float maps in [0, 1], got dtype {s.dtype}")
+    return s
+
+
+def check_scoremaps(scoremaps) -> np.ndarray:
+    """(N, H, W) float maps in [0, 1] without NaN (wsolevaluation's check_scoremap_validity)."""
+    s = np.asarray(scoremaps)
+    if s.ndim == 2:
+        s = s[None]
+    if s.ndim != 3:
+        raise ValueError(f"scoremaps must be (N, H, W), got shape {s.shape}")
+    if not np.issubdtype(s.dtype, np.floating):
+        raise TypeError(f"scoremaps must be float maps in [0, 1], got dtype {s.dtype}")
+    if s.size and (np.isnan(s).any() or s.min() < 0 or s.max() > 1):
+        raise ValueError("scoremaps must lie in [0, 1] without NaN (normalise them first, "
+                         "e.g. camjax.cam.normalize(maps, mode='minmax'))")
+    return s

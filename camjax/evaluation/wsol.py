@@ -1,4 +1,5 @@
-"""WSOL benchmark metrics: MaxBoxAcc (V1, V2) and PxAP, as wsolevaluation computes them.
+"""WSOL benchmark metrics: MaxBoxAcc (V1, V2) here and PxAP (:mod:`camjax.evaluation.pxap`,
+re-exported), as wsolevaluation computes them.
 
 Both metrics are accumulators: ``update`` with a batch, ``result`` at the end. Their
 state is a few count arrays whose size does not depend on the number of images, so
@@ -12,23 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from camjax.evaluation.checks import gt_box_list, iou_threshold_array
+from camjax.evaluation.checks import (check_scoremaps, gt_box_list, iou_threshold_array,
+                                      scoremap_array)
+from camjax.evaluation.pxap import MaskAccumulator, pxap  # noqa: F401  (re-exported)
 from camjax.geometry import paired_iou
-
-
-def _check_scoremaps(scoremaps) -> np.ndarray:
-    """(N, H, W) float maps in [0, 1] without NaN (wsolevaluation's check_scoremap_validity)."""
-    s = np.asarray(scoremaps)
-    if s.ndim == 2:
-        s = s[None]
-    if s.ndim != 3:
-        raise ValueError(f"scoremaps must be (N, H, W), got shape {s.shape}")
-    if not np.issubdtype(s.dtype, np.floating):
-        raise TypeError(f"scoremaps must be float maps in [0, 1], got dtype {s.dtype}")
-    if s.size and (np.isnan(s).any() or s.min() < 0 or s.max() > 1):
-        raise ValueError("scoremaps must lie in [0, 1] without NaN (normalise them first, "
-                         "e.g. camjax.cam.normalize(maps, mode='minmax'))")
-    return s
 
 
 def max_iou_per_threshold(box_set, gt_boxes: list[np.ndarray], num_thresholds: int) -> np.ndarray:
@@ -37,8 +25,10 @@ def max_iou_per_threshold(box_set, gt_boxes: list[np.ndarray], num_thresholds: i
     ``box_set`` is (boxes (M, 4), image (M,), threshold (M,)) -- the ``BoxSet`` of
     ``camjax.boxes.wsol_boxes`` or any 3-tuple like it, ``threshold`` holding
     indices into the threshold list. Vectorised: every (predicted box, GT box of its
-    image) pair is formed with ``np.repeat``, then ``np.maximum.at`` reduces per
-    (image, threshold).
+    image) pair is formed with ``np.repeat``, then ``np.maximum.reduceat`` reduces
+    per (image, threshold) (after a sort by pair, unless sorted already, as a
+    ``BoxSet`` is). Maps go through ``camjax.boxes.wsol_max_iou`` instead, which
+    never lists the boxes.
     """
     n = len(gt_boxes)
     boxes, image, thr = box_set
@@ -59,8 +49,14 @@ def max_iou_per_threshold(box_set, gt_boxes: list[np.ndarray], num_thresholds: i
     within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
     gt_idx = gt_start[image[pred_idx]] + within
     ious = paired_iou(boxes[pred_idx], gt_all[gt_idx])
+    key = image[pred_idx] * num_thresholds + thr[pred_idx]
+    if len(key) > 1 and (key[1:] < key[:-1]).any():
+        order = np.argsort(key, kind="stable")
+        key, ious = key[order], ious[order]
     best = np.full(n * num_thresholds, -1.0)
-    np.maximum.at(best, image[pred_idx] * num_thresholds + thr[pred_idx], ious)
+    if len(key):
+        first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        best[key[first]] = np.maximum.reduceat(ious, first)
     if (best < 0).any():
         i, t = divmod(int(np.flatnonzero(best < 0)[0]), num_thresholds)
         raise RuntimeError(f"no box for image {i} at threshold index {t}: the box rule must "
@@ -79,11 +75,12 @@ class BoxAccumulator:
     if the max IoU over its boxes at tau x its GT boxes is >= delta;
     MaxBoxAcc(delta) = max over tau of 100 * correct / images. ``multi_contour=True``
     keeps all contours (V2); False keeps the largest (V1). GT boxes are in the
-    score map's pixel frame (rescale with ``rescale_boxes`` first).
+    score map's pixel frame (rescale with ``rescale_boxes`` first). ``workers``
+    threads share a batch's maps (the counts do not depend on it).
     """
 
     def __init__(self, cam_thresholds=np.arange(0, 1, 0.01), iou_thresholds=(0.3, 0.5, 0.7),
-                 multi_contour: bool = True):
+                 multi_contour: bool = True, *, workers: int | None = None):
         self.cam_thresholds = np.array(cam_thresholds, np.float64).ravel()
         self.iou_thresholds = iou_threshold_array(iou_thresholds)
         if self.cam_thresholds.size == 0 or self.iou_thresholds.size == 0:
@@ -95,6 +92,7 @@ class BoxAccumulator:
             raise ValueError(f"iou_thresholds {self.iou_thresholds} give duplicate keys "
                              f"{self.keys} (keys are round(100 * delta))")
         self.multi_contour = bool(multi_contour)
+        self.workers = workers       # threads for the boxes (None: the CPU count, at most 8)
         self.num_correct = np.zeros((len(self.iou_thresholds), len(self.cam_thresholds)),
                                     np.int64)
         self.num_images = 0
@@ -102,10 +100,18 @@ class BoxAccumulator:
     def update(self, scoremaps, gt_boxes) -> None:
         """scoremaps (N, H, W) float in [0, 1]; gt_boxes a list of N (n_i, 4) int arrays
         of boxes inside the maps (x0 <= x1 <= W - 1, y0 <= y1 <= H - 1)."""
-        from camjax.boxes import wsol_boxes  # the WSOL rule (docs/localization.md)
-        s = _check_scoremaps(scoremaps)
+        from camjax.boxes import wsol_max_iou  # the WSOL rule (docs/localization.md)
+        s = scoremap_array(scoremaps)
         gts = gt_box_list(gt_boxes, s.shape[0], map_hw=s.shape[1:])
-        self._count(wsol_boxes(s, self.cam_thresholds, self.multi_contour), gts)
+        if not gts:
+            return
+        try:       # the compiled pass checks the values; the error is this module's
+            best = wsol_max_iou(s, gts, self.cam_thresholds, self.multi_contour,
+                                workers=self.workers)
+        except ValueError:
+            check_scoremaps(s)
+            raise
+        self._count_best(best)
 
     def update_boxes(self, box_set, gt_boxes) -> None:
         """Count boxes computed elsewhere: ``box_set`` = (boxes (M, 4), image (M,),
@@ -114,11 +120,14 @@ class BoxAccumulator:
         self._count(box_set, gt_box_list(gt_boxes, len(gt_boxes)))
 
     def _count(self, box_set, gts: list[np.ndarray]) -> None:
-        if not gts:
-            return
-        best = max_iou_per_threshold(box_set, gts, len(self.cam_thresholds))  # (N, T)
-        self.num_correct += (best[None] >= self.iou_thresholds[:, None, None]).sum(axis=1)
-        self.num_images += len(gts)
+        if gts:
+            self._count_best(max_iou_per_threshold(box_set, gts, len(self.cam_thresholds)))
+
+    def _count_best(self, best: np.ndarray) -> None:
+        """Count the (N, T) max IoUs: correct where >= each IoU threshold."""
+        for d, delta in enumerate(self.iou_thresholds):
+            self.num_correct[d] += (best >= delta).sum(axis=0)
+        self.num_images += len(best)
 
     # -- merging ---------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
@@ -170,93 +179,3 @@ class BoxAccumulator:
                                    for i, k in enumerate(self.keys)},
                 "curves": {k: acc[i].copy() for i, k in enumerate(self.keys)},
                 "num_images": int(self.num_images)}
-
-
-# ----------------------------------------------------------------------------- PxAP
-def _check_masks(masks, shape) -> np.ndarray:
-    m = np.asarray(masks)
-    if m.ndim == 2:
-        m = m[None]
-    if m.shape != shape:
-        raise ValueError(f"masks have shape {m.shape}, score maps {shape}: they must match")
-    if m.dtype == bool:
-        return m.astype(np.uint8)
-    if not np.issubdtype(m.dtype, np.integer):
-        raise TypeError(f"masks must be uint8 {{0, 1, 255}} or bool, got dtype {m.dtype}")
-    bad = (m != 0) & (m != 1) & (m != 255)
-    if bad.any():
-        raise ValueError(f"masks hold the value {m[bad][0]}: expected 0 (background), "
-                         "1 (foreground) or 255 (ignore)")
-    return m
-
-
-class MaskAccumulator:
-    """Pixel average precision (PxAP) over batches, exactly wsolevaluation's MaskEvaluator.
-
-    Score histograms of foreground (mask 1) and background (mask 0) pixels, ignore
-    pixels (255) excluded, over bins with edges [0, bw, ..., 1 - bw, 1, 2, 3].
-    """
-
-    def __init__(self, bin_width: float = 0.01):
-        if not 0 < bin_width <= 1:
-            raise ValueError(f"bin_width must be in (0, 1], got {bin_width}")
-        self.bin_width = float(bin_width)
-        # the same arange as wsolevaluation's cam_threshold_list, then [1, 2, 3]
-        self.edges = np.append(np.arange(0, 1, self.bin_width), [1.0, 2.0, 3.0])
-        self.fg_hist = np.zeros(len(self.edges) - 1, np.int64)
-        self.bg_hist = np.zeros(len(self.edges) - 1, np.int64)
-        self.num_images = 0
-
-    def update(self, scoremaps, masks) -> None:
-        """scoremaps (N, H, W) float in [0, 1]; masks (N, H, W) uint8 {0, 1, 255} or bool."""
-        s = _check_scoremaps(scoremaps)
-        m = _check_masks(masks, s.shape)
-        self.fg_hist += np.histogram(s[m == 1], bins=self.edges)[0]
-        self.bg_hist += np.histogram(s[m == 0], bins=self.edges)[0]
-        self.num_images += s.shape[0]
-
-    def merge(self, other: "MaskAccumulator") -> "MaskAccumulator":
-        if not np.array_equal(self.edges, other.edges):
-            raise ValueError("cannot combine MaskAccumulators with different bin_width")
-        self.fg_hist += other.fg_hist
-        self.bg_hist += other.bg_hist
-        self.num_images += other.num_images
-        return self
-
-    def get_state(self) -> dict[str, Any]:
-        return {"fg_hist": self.fg_hist.copy(), "bg_hist": self.bg_hist.copy(),
-                "num_images": int(self.num_images), "bin_width": self.bin_width}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        if float(state["bin_width"]) != self.bin_width:
-            raise ValueError("cannot combine MaskAccumulators with different bin_width")
-        fg, bg = (np.asarray(state[k], np.int64) for k in ("fg_hist", "bg_hist"))
-        if fg.shape != self.fg_hist.shape or bg.shape != self.bg_hist.shape:
-            raise ValueError("histogram shapes do not match this bin_width")
-        self.fg_hist, self.bg_hist = fg.copy(), bg.copy()
-        self.num_images = int(state["num_images"])
-
-    def result(self) -> dict[str, Any]:
-        """{"pxap", "precision", "recall", "thresholds", "num_images"}; the curve runs
-        from the highest threshold (2.0) down to 0.0."""
-        tp = self.fg_hist[::-1].cumsum()
-        fp = self.bg_hist[::-1].cumsum()
-        num_fg = self.fg_hist.sum()
-        if num_fg <= 0:
-            raise ValueError("PxAP needs foreground pixels: no mask pixel equals 1")
-        if (tp + fp <= 0).all():
-            raise ValueError("PxAP needs scored pixels: every pixel is ignored")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            precision = tp / (tp + fp)
-        recall = tp / float(num_fg)
-        nonzero = (tp + fp) != 0
-        ap = float((precision[1:] * np.diff(recall))[nonzero[1:]].sum() * 100)
-        return {"pxap": ap, "precision": precision, "recall": recall,
-                "thresholds": self.edges[:-1][::-1].copy(), "num_images": int(self.num_images)}
-
-
-def pxap(scoremaps, masks, bin_width: float = 0.01) -> float:
-    """PxAP in percent of maps (N, H, W) in [0, 1] against masks {0, 1, 255 = ignore}."""
-    acc = MaskAccumulator(bin_width)
-    acc.update(scoremaps, masks)
-    return acc.result()["pxap"]

@@ -1,37 +1,36 @@
-"""Faithfulness in the evaluation job (``config.faithfulness``): average drop / increase in
-confidence and deletion / insertion AUC of the top-1 class's map, summed over processes.
+"""Faithfulness in the evaluation job (``config.metrics`` with ``faithfulness``): average
+drop / increase in confidence and deletion / insertion AUC of the top-1 class's map, summed
+over processes. A scorer of the job (``evaluator.scorers``).
 
 ``score_fn(images) -> class probabilities`` is supplied by the caller (the model's softmax);
 the maps are the job's normalised maps, resized to the images' size when they differ.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from camjax.distributed import sum_over_processes
 from camjax.evaluation.faithfulness import ConfidenceAccumulator, DeletionInsertionAccumulator
+from camjax.evaluator.scorers import Batch, at_image_size, summed
 
 
 class Faithfulness:
+    key = "faithfulness"
+
     def __init__(self, score_fn, *, steps: int = 100, batch_size: int = 16):
         self.confidence = ConfidenceAccumulator(score_fn)
         self.curves = DeletionInsertionAccumulator(score_fn, steps=steps, batch_size=batch_size)
 
-    def update(self, images, maps, classes) -> None:
-        """images (N, H, W, 3) as the network takes them, maps (N, h, w) in [0, 1],
-        classes (N,): the class each map explains."""
-        if maps.shape[1:] != images.shape[1:3]:
-            import cv2
-            maps = np.stack([cv2.resize(m, images.shape[2:0:-1], interpolation=cv2.INTER_LINEAR)
-                             for m in np.asarray(maps, np.float32)])
-        self.confidence.update(images, maps, classes)
-        self.curves.update(images, maps, classes)
+    def update(self, batch: Batch) -> None:
+        maps = at_image_size(batch.maps[:, 1], batch.images)
+        self.confidence.update(batch.images, maps, batch.top[:, 0])
+        self.curves.update(batch.images, maps, batch.top[:, 0])
+
+    def merge(self, other: "Faithfulness") -> "Faithfulness":
+        self.confidence.merge(other.confidence)
+        self.curves.merge(other.curves)
+        return self
 
     def result(self) -> dict:
-        for acc in (self.confidence, self.curves):
-            state = acc.get_state()
-            acc.set_state({k: v if k == "config" else sum_over_processes(v)
-                           for k, v in state.items()})
+        summed(self.confidence, ("drop_sum", "num_increased", "num_images"))
+        summed(self.curves, ("deletion_curve_sum", "insertion_curve_sum", "num_images"))
         conf, curves = self.confidence.result(), self.curves.result()
         return {"average_drop": conf["average_drop"],
                 "increase_in_confidence": conf["increase_in_confidence"],

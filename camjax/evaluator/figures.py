@@ -94,3 +94,35 @@ def faithfulness_png(path, faith: dict) -> Path:
     ax.set_xlabel("fraction of pixels removed / inserted, in the map's order")
     ax.set_ylabel("top-1 class probability")
     return _save(fig, ax, path)
+
+
+def sanity_png(path, results: dict) -> Path:
+    """Mean rank correlation (solid) and SSIM (dashed) of each method's maps with the
+    trained network's, against the layers randomised: cascading from the top (left), one
+    at a time (right). ``results``: method -> the sanity scorer's result."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    first = next(iter(results.values()))
+    layers = first["layers"]
+    x = np.arange(len(layers))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, mode, title in ((axes[0], "cascading", "cascading (top layers up to x)"),
+                            (axes[1], "independent", "independent (layer x alone)")):
+        for name, r in results.items():
+            line, = ax.plot(x, r[mode]["spearman"], marker=".", label=f"{name} (rank corr.)")
+            ax.plot(x, r[mode]["ssim"], ls="--", color=line.get_color(), label=f"{name} (SSIM)")
+        ax.axhline(first["threshold"], color="grey", lw=0.8, ls=":")
+        every = max(1, len(layers) // 16)
+        ax.set_xticks(x[::every], [layers[i] for i in x[::every]], rotation=60, ha="right",
+                      fontsize=7)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(-1.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("similarity to the trained network's maps")
+    axes[1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

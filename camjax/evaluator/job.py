@@ -1,20 +1,22 @@
-"""The evaluation job: run a predict function over a split's batches, boxes on the host,
-counts in a :class:`~camjax.evaluator.tally.Tally`.
+"""The evaluation job: run predict functions over a split's batches, boxes on the host,
+counts in a :class:`~camjax.evaluator.tally.Tally` and the chosen scorers.
 
-The job knows nothing of checkpoints, configs or meshes: it receives a predict function
+The job knows nothing of checkpoints, configs or meshes: it receives predict functions
 and the batches. A trained workdir and a pretrained classifier are evaluated by the same
 code; only the predict function differs (``camjax.training.evaluate`` builds them).
 
 * ``predict(images, labels) -> (logits (B, C), top (B, k), maps (B, 1 + k, H, W))``:
   normalised maps at image size of ``[label, top-1, ..., top-k]`` (e.g.
-  :func:`camjax.cam.predict` with ``labels``). Outputs may be global arrays sharded
+  :func:`camjax.engine.predict` with ``labels``). Outputs may be global arrays sharded
   along ``data``: the job keeps this process's rows.
 * ``batches`` yields ``(index, local batch)`` with ``image``, ``label``, ``valid``,
   ``boxes`` (padded with -1) and optionally ``mask`` (``camjax.data.pipeline.eval_batches``).
+* Several map methods (:func:`compare`) are *lanes*: each its predict function, operating
+  points and scorers (``evaluator.scorers``), all fed the same batches in one pass.
 
-Every process evaluates its own slice of the split; the tally keeps counts, not
-percentages, and sums them over processes, so the numbers do not depend on the
-number of processes or the batch size.
+Every process evaluates its own slice of the split; the tally and the scorers keep counts
+and sums, not percentages, and sum them over processes, so the numbers do not depend on
+the number of processes or the batch size.
 
 Under ``camjax.signals.StopSignals`` (``camjax evaluate``) a SIGINT / SIGTERM stops the
 loops after the batch in flight: the metrics are those of the images done and carry
@@ -23,76 +25,116 @@ loops after the batch in flight: the metrics are those of the images done and ca
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from typing import Callable
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
 from camjax import distributed, signals
 from camjax.boxes import largest_component_boxes
 from camjax.evaluator.per_image import PerImage
+from camjax.evaluator.scorers import Batch
 from camjax.evaluator.tally import Tally
+
+
+@dataclass
+class Lane:
+    """One map method in the job: its predict function, its operating points (name ->
+    CAM threshold of the paper rule, default ``{"paper_rule": 0.2}``) and scorers; its
+    :class:`~camjax.evaluator.per_image.PerImage`, if any, is given each image's row."""
+    predict: Callable
+    points: dict | None = None
+    scorers: list = field(default_factory=list)
+    per_image: PerImage | None = None
 
 
 def localization(predict, batches, *, num_classes: int, map_size: int,
                  points: dict | None = None, cam_curve_interval: float = 0.01,
                  num_batches: int | None = None, gallery_size: int = 16,
-                 wsol: bool = True, faithfulness=None,
+                 wsol: bool = True, scorers=(),
                  per_image: PerImage | None = None) -> tuple[dict, dict]:
     """Classification and localization metrics of CAM boxes at each operating point
     (``points``: name -> CAM threshold of the paper rule, default ``{"paper_rule": 0.2}``)
     and of the centred-box baseline; MaxBoxAcc (V1, V2) and PxAP of the ground-truth
-    class's map and of the centre Gaussian; per-class accuracies.
+    class's map and of the centre Gaussian; per-class accuracies; and each scorer's
+    result under its ``key``.
 
-    ``faithfulness``: an optional :class:`~camjax.evaluator.faithful.Faithfulness` fed the
-    top-1 class's maps. Maps and ground truth are at ``map_size`` x ``map_size``. Returns (metrics,
+    Maps and ground truth are at ``map_size`` x ``map_size``. Returns (metrics,
     pictures): metrics in percent with num_images; pictures holds the first images
     ("gallery", boxes at the last point) and the best and worst localized ones.
     ``per_image``: a :class:`~camjax.evaluator.per_image.PerImage` given each image's
     row (its ``points`` are ``points``' names).
     """
-    points = dict(points or {"paper_rule": 0.2})
-    tally = Tally(num_classes, points=points, wsol=wsol, cam_curve_interval=cam_curve_interval,
-                  extremes=8 if gallery_size else 0)
-    gallery = []
+    return compare({"": Lane(predict, points, list(scorers), per_image)}, batches,
+                   num_classes=num_classes, map_size=map_size,
+                   cam_curve_interval=cam_curve_interval, num_batches=num_batches,
+                   gallery_size=gallery_size, wsol=wsol)[""]
+
+
+def _indices(step: int, n: int) -> np.ndarray:
+    """The split positions of a local batch's rows (eval_batches: process p of P takes
+    elements p, p + P, ...)."""
+    procs = jax.process_count()
+    return (step * n + np.arange(n)) * procs + jax.process_index()
+
+
+def compare(lanes: dict, batches, *, num_classes: int, map_size: int,
+            cam_curve_interval: float = 0.01, num_batches: int | None = None,
+            gallery_size: int = 16, wsol: bool = True) -> dict:
+    """:func:`localization` of every lane (name -> :class:`Lane`) on the same batches, in
+    one pass; ``{name: (metrics, pictures)}``. A stop signal ends the pass between
+    batches (every lane's metrics then carry ``interrupted``)."""
+    tallies = {name: Tally(num_classes, points=dict(lane.points or {"paper_rule": 0.2}),
+                           wsol=wsol, cam_curve_interval=cam_curve_interval,
+                           extremes=8 if gallery_size else 0) for name, lane in lanes.items()}
+    galleries: dict[str, list] = {name: [] for name in lanes}
     bar = tqdm(batches, total=num_batches, desc="evaluate", unit="batch",
                disable=not distributed.is_main_process())
     t0, seen, stopped = time.perf_counter(), 0, None
-    for _, local in bar:
+    for step, local in bar:
         if (stopped := signals.requested()) is not None:
             break
-        _, top, maps = predict(local["image"], local["label"])
-        top, maps = distributed.local_numpy(top), distributed.local_numpy(maps)
         valid = local["valid"]
         labels = local["label"][valid]
         gt = [b[b[:, 0] >= 0] for b in local["boxes"][valid]] if "boxes" in local else None
-        top, maps = top[valid], maps[valid]
-        boxes = largest_component_boxes(maps, threshold=list(points.values()))
         masks = local["mask"][valid] if "mask" in local else None
-        images = local["image"][valid] if gallery_size else None
-        tally.update(top, labels, boxes, gt, maps[:, 0], masks, images=images)
-        if faithfulness is not None:
-            faithfulness.update(local["image"][valid], maps[:, 1], top[:, 0])
-        if per_image is not None:
-            per_image.add(local["file_name"][valid], local["index"][valid], labels, top,
-                          boxes if gt is not None else None, gt)
-        for i in range(min(len(labels), gallery_size - len(gallery))):
-            gallery.append({"image": images[i], "label": int(labels[i]),
-                            "gt_boxes": gt[i] if gt is not None else np.zeros((0, 4), int),
-                            "top": top[i], "maps": maps[i], "boxes": boxes[i, :, -1]})
+        images = local["image"][valid]
+        indices = (local["index"] if "index" in local else _indices(step, len(valid)))[valid]
+        for name, lane in lanes.items():
+            _, top, maps = lane.predict(local["image"], local["label"])
+            top, maps = distributed.local_numpy(top)[valid], distributed.local_numpy(maps)[valid]
+            tally = tallies[name]
+            boxes = largest_component_boxes(maps, threshold=list(tally.points.values()))
+            tally.update(top, labels, boxes, gt, maps[:, 0], masks,
+                         images=images if gallery_size else None)
+            batch = Batch(images, labels, top, maps, gt, masks, indices, local)
+            for scorer in lane.scorers:
+                scorer.update(batch)
+            if lane.per_image is not None:
+                lane.per_image.add(local["file_name"][valid], indices, labels, top,
+                                   boxes if gt is not None else None, gt)
+            gallery = galleries[name]
+            for i in range(min(len(labels), gallery_size - len(gallery))):
+                gallery.append({"image": images[i], "label": int(labels[i]),
+                                "gt_boxes": gt[i] if gt is not None else np.zeros((0, 4), int),
+                                "top": top[i], "maps": maps[i], "boxes": boxes[i, :, -1]})
         seen += len(labels)
         bar.set_postfix(img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
     bar.close()
-    metrics = tally.result(map_size)
-    metrics["num_classes"] = int(num_classes)
-    if stopped is not None:
-        metrics["interrupted"] = stopped.signal_name
-    if faithfulness is not None:
-        metrics["faithfulness"] = faithfulness.result()
-    if tally.has_boxes:
-        best, worst = tally.extreme_images()
-    else:
-        best, worst = [], []
-    return metrics, {"gallery": gallery, "best": best, "worst": worst}
+    out = {}
+    for name, lane in lanes.items():       # collectives: every process in the same order
+        tally = tallies[name]
+        metrics = tally.result(map_size)
+        metrics["num_classes"] = int(num_classes)
+        if stopped is not None:
+            metrics["interrupted"] = stopped.signal_name
+        for scorer in lane.scorers:
+            metrics[scorer.key] = scorer.result()
+        best, worst = tally.extreme_images() if tally.has_boxes else ([], [])
+        out[name] = (metrics, {"gallery": galleries[name], "best": best, "worst": worst})
+    return out
 
 
 def classification(top_k, batches, *, num_batches: int | None = None,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from camjax.evaluator.figures import curves_png, extremes_png, faithfulness_png, gallery_png
+from camjax.evaluator.sections import write_sections
 
 POINT_ROWS = (("gt_known_acc", "GT-known accuracy"),
               ("loc_top1_err", "localization top-1 error"),
@@ -133,8 +134,14 @@ def write(out_dir, metrics: dict, pictures, *, title: str, class_names) -> Path:
         parts += ["![gallery](gallery.png)", "",
                   "Test images with the top-1 class's CAM; predicted box red, ground truth "
                   "green.", ""]
-    parts += [*_notes(metrics), f"Step {metrics.get('step', '?')}. {_protocol_text(metrics)}",
-              "", metrics_table(metrics), ""]
+    parts += [*_notes(metrics),
+              f"Step {metrics.get('step', '?')}. {_protocol_text(metrics)}", ""]
+    parts += write_sections(out_dir, metrics)
+    if "methods" in metrics:
+        first = next(iter(metrics["methods"]))
+        parts += [f"The tables below are {first}'s maps' (every method's numbers are in "
+                  "metrics.json under `methods`).", ""]
+    parts += [metrics_table(metrics), ""]
     if "wsol_v2" in metrics:
         curves_png(out_dir / "threshold_curves.png", metrics)
         parts += ["## WSOL benchmark metrics (wsolevaluation's definitions)", "",

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from camjax import viz
-from camjax.localize.frames import Frame
+from camjax.engine.frames import Frame
 
 MIN_SIDE, MAX_SIDE = 448, 1600
 # rank 1 red, then colours that stay distinct from the jet heat map's blues and yellows

@@ -6,7 +6,7 @@ the network compiles once), and each batch is one jitted call
 (:func:`camjax.localize.predictor.predict_batch`). Boxes come from the paper rule
 (``camjax.boxes.largest_component_boxes``, ``threshold`` of each map's max) on the maps at
 the model input's resolution and are mapped back to the original pixels
-(:mod:`camjax.localize.frames`). A file that does not decode is reported (stderr and
+(:mod:`camjax.engine.frames`). A file that does not decode is reported (stderr and
 predictions.json's ``failed``) and the others are still processed and written.
 
 Nothing is written before the inputs, the options, ``--out`` and the model have passed
@@ -31,8 +31,8 @@ from camjax.checks.stages import DEFAULT_TOP_K
 from camjax.errors import ImageError, UserError, did_you_mean
 from camjax.localize import draw, output
 from camjax.localize.inputs import ImageInput, collect
-from camjax.localize.predictor import (CLASSIFIERS, Predictor, from_weights, from_workdir,
-                                      predict_batch)
+from camjax.localize.predictor import (CLASSIFIERS, Predictor, check_layer, from_weights,
+                                      from_workdir, predict_batch)
 from camjax.signals import StopSignals
 
 DEFAULT_BATCH_SIZE = 16
@@ -95,14 +95,15 @@ def _save_picture(path: Path, *args) -> None:
 def localize(images, out_dir, *, model: str | None = None, weights=None, workdir=None,
              top_k: int | None = None, method: str = "cam", threshold: float | None = None,
              batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True,
-             max_image_pixels: int | None = None) -> LocalizeResult:
+             max_image_pixels: int | None = None, layer: str | None = None) -> LocalizeResult:
     """Maps, boxes and overlay pictures of ``images`` (files and folders) into ``out_dir``.
 
     The network is ``model`` (a torchvision classifier name) filled from ``weights``
     (ImageNet's 1000 classes, torchvision's preprocessing), or the latest checkpoint of the
     training ``workdir`` (its model, image size, transform, map options, class names).
     ``top_k`` (default: the config's ``top_k``, at most the number of classes) classes per
-    image, each with its ``method`` map (a ``camjax.methods`` name) and its box at
+    image, each with its ``method`` map (a ``camjax.methods`` name; at ``layer``, a module
+    path as torchvision names it, default the network's features) and its box at
     ``threshold`` (default: the config's ``cam_threshold``). Images above
     ``max_image_pixels`` (default: the config's ``max_image_pixels``) are refused before
     they are decoded. Raises :class:`UserError` for what the user can fix before anything
@@ -129,13 +130,16 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     checks.writable_folder(out_dir, "--out", create=False)        # checked, not created
     predictor = from_workdir(workdir) if workdir is not None else from_weights(model, weights)
     config = predictor.config
+    layer = layer or config.get("cam_layer") or None
+    check_layer(predictor, method, layer)
     num_classes = len(predictor.class_names)
     if top_k is not None and top_k > num_classes:
         raise UserError(f"--top_k {top_k} is more than the model's {num_classes} classes")
     k = top_k or min(config.top_k or DEFAULT_TOP_K, num_classes)
     threshold = config.cam_threshold if threshold is None else float(threshold)
     max_pixels = max_image_pixels or predictor.max_pixels
-    settings = {**predictor.source, "method": method, "threshold": threshold, "top_k": k,
+    settings = {**predictor.source, "method": method, "layer": layer, "threshold": threshold,
+                "top_k": k,
                 "preprocessing": predictor.preprocessing.describe(),
                 "upsample": predictor.upsample, "normalize": predictor.normalize,
                 "num_classes": num_classes}
@@ -143,7 +147,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     (out_dir / "overlays").mkdir(exist_ok=True)
     with StopSignals() as stop:
         results, failed = _run(inputs, predictor, out_dir, stop, batch_size=batch_size,
-                               method=method, k=k, threshold=threshold,
+                               method=method, k=k, threshold=threshold, layer=layer,
                                max_pixels=max_pixels, progress=progress)
     interrupted = stop.signal_name
     tables = output.write_tables(out_dir, settings, results, failed,
@@ -154,8 +158,8 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
                           stop.exit_status if interrupted else 0, len(inputs.images))
 
 
-def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, max_pixels,
-         progress):
+def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, layer,
+         max_pixels, progress):
     """The batches: decode the next while the current one runs; stop between batches
     when ``stop`` has a signal. Returns (results, failed)."""
     items = inputs.images
@@ -189,7 +193,8 @@ def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, 
             drawing = []
             if good:
                 done, drawing = _run_batch(good, predictor, pool, out_dir, batch=batch,
-                                           method=method, k=k, threshold=threshold)
+                                           method=method, k=k, threshold=threshold,
+                                           layer=layer)
                 results.extend(done)
             bar.update(len(loaded))
         for f in drawing:
@@ -200,22 +205,22 @@ def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, 
     return results, failed
 
 
-def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold):
+def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, layer):
     """One jitted call on the decoded images ``good`` (padded to ``batch``), their boxes
     in original pixels, and their pictures submitted to ``pool``: (results, futures)."""
-    from camjax.boxes import largest_component_boxes
+    from camjax.engine import boxes_on_photos
     size = predictor.preprocessing.size
     xs = np.zeros((batch, size, size, 3), np.float32)
     xs[:len(good)] = np.stack([data[1] for _, data in good])
     probs, top, maps = jax.device_get(predict_batch(
         predictor.graphdef, predictor.state, xs, method=method, k=k,
-        upsample=predictor.upsample, normalize=predictor.normalize))
-    boxes = largest_component_boxes(maps[:len(good)], threshold=threshold)
+        upsample=predictor.upsample, normalize=predictor.normalize, layer=layer))
+    boxes = boxes_on_photos(maps[:len(good)], [frame for _, (_, _, frame) in good],
+                            threshold)
     title = f"{method}: heat of class 1; boxes at {threshold:g} of each map's max"
     results, futures = [], []
     for j, (item, (shown, _, frame)) in enumerate(good):
-        result = _result(item, frame, out_dir, predictor, top[j], probs[j],
-                         frame.boxes_to_original(boxes[j]))
+        result = _result(item, frame, out_dir, predictor, top[j], probs[j], boxes[j])
         results.append(result)
         labels = [f"{n}  {100 * p:.1f}%" for n, p in zip(result.class_names,
                                                          result.probabilities)]

@@ -2,31 +2,27 @@
 camjax training workdir's latest checkpoint; and the one jitted call per batch.
 
 :func:`predict_batch` is images -> model -> top-k classes and their probabilities -> the
-chosen method's maps at the input's resolution, normalised to [0, 1], as one jitted
-function around ``camjax.training.inference.predict_maps``, the evaluation job's predict
-(``camjax.cam.predict`` for ``cam``, the method's pure form otherwise).
+chosen method's maps (at the chosen layer) at the input's resolution, normalised to
+[0, 1]: the map engine's ``camjax.engine.predictions``, around the ``predict`` the
+evaluation job calls too.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from camjax import models
+from camjax import engine, models
+from camjax.engine.frames import Preprocessing
 from camjax.errors import UserError
-from camjax.localize.frames import Preprocessing
-from camjax.training import inference
 
-# torchvision's classifiers that camjax builds whole (docs/models.md)
-CLASSIFIERS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
-               "densenet161", "mobilenet_v2")
+# torchvision's (and timm's) classifiers that camjax builds whole (docs/models.md)
+CLASSIFIERS = tuple(models.classifiers())
 IMAGENET_CLASSES = 1000
 
 
@@ -76,7 +72,7 @@ def from_weights(name: str, weights) -> Predictor:
     """torchvision classifier ``name`` (ImageNet's 1000 classes) filled whole from
     ``weights``; the packaged default config gives the map options."""
     from camjax import config as config_lib
-    from camjax.data import imagenet_classes, transforms
+    from camjax.data import imagenet_classes
     if name not in CLASSIFIERS:
         raise UserError(f"--model {name!r}: localize --model takes a torchvision classifier "
                         f"({', '.join(CLASSIFIERS)}); for other camjax networks train them "
@@ -90,8 +86,7 @@ def from_weights(name: str, weights) -> Predictor:
         raise UserError(f"{weights}: does not fit {name}: {err}") from None
     if not report.classifier_loaded:
         _refuse_new_classifier(model, name, weights, state_dict, report)
-    preprocessing = Preprocessing("imagenet", transforms.IMAGENET_CROP,
-                                  transforms.IMAGENET_RESIZE)
+    preprocessing = Preprocessing.imagenet(model)    # its weights' torchvision transform
     return _ready(model, imagenet_classes(), preprocessing, config_lib.defaults(),
                   {"model": name, "weights": str(weights)})
 
@@ -134,12 +129,25 @@ def _ready(model, class_names, preprocessing, config, source) -> Predictor:
                      config.normalize, config.max_image_pixels, config, source)
 
 
-@partial(jax.jit, static_argnames=("graphdef", "method", "k", "upsample", "normalize"))
 def predict_batch(graphdef, state, images, *, method: str, k: int, upsample: str,
-                  normalize: str):
+                  normalize: str, layer: str | None = None):
     """(B, S, S, 3) inputs -> (top-k probabilities (B, k), classes (B, k), maps (B, k, S, S)
-    in [0, 1]) for ``method`` (a ``camjax.methods`` name)."""
-    logits, top, maps = inference.predict_maps(graphdef, state, images, name=method, k=k,
-                                               method=upsample, mode=normalize)
-    probabilities = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
-    return jnp.take_along_axis(probabilities, top, axis=1), top, maps
+    in [0, 1]) for ``method`` (a ``camjax.methods`` name) at ``layer``: one jitted call of
+    the map engine."""
+    top, probabilities, maps, _ = engine.predictions(
+        graphdef, state, images, method=method, k=k, layer=layer, upsample=upsample,
+        normalize=normalize)
+    return probabilities, top, maps
+
+
+def check_layer(predictor: Predictor, method: str, layer: str | None) -> None:
+    """``--layer`` names a module of the network and goes with a method that takes it."""
+    if layer is None:
+        return
+    from camjax import methods
+    from camjax.models import taps
+    if not methods.takes_layer(method):
+        raise UserError(f"--layer {layer}: the method {method!r} takes no layer (the "
+                        "feature methods other than cam do: "
+                        f"{', '.join(n for n in methods.METHODS if methods.takes_layer(n))})")
+    taps.resolve(nnx.merge(predictor.graphdef, predictor.state), layer)   # ModelError

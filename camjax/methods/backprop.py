@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from camjax.methods import base
-from camjax.methods.base import on_model
+from camjax.methods.registry import Method, register
 
 
 def saliency_of(grads):
@@ -26,11 +26,13 @@ def input_gradients_fn(graphdef, state, images, classes):
     return base.input_gradients(graphdef, state, images, classes)[1]
 
 
+@register("saliency", resolution="image")
 @partial(jax.jit, static_argnames=("graphdef",))
 def saliency_fn(graphdef, state, images, classes):
-    """Backprop saliency (B, k, H, W): max over channels of |d logit / d image|."""
+    """Backprop saliency (Simonyan et al. 2014): max over channels of |d logit / d image|."""
     return saliency_of(base.input_gradients(graphdef, state, images, classes)[1])
 
 
-input_gradients = on_model(input_gradients_fn)
-saliency = on_model(saliency_fn)
+
+# not a map method (the raw (B, k, H, W, 3) gradients), so not registered
+input_gradients = base.on_model(Method("input_gradients", input_gradients_fn, "image"))

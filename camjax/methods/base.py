@@ -1,39 +1,42 @@
-"""What every map method shares: input checks, the eval-mode model, and the two gradients.
+"""What every map method shares: input checks, the eval-mode model, the activations and
+gradients at a layer, and the ``weights_fn`` form of the gradient methods.
 
 The methods are pure functions of ``nnx.split`` state, in the manner of pytorch-grad-cam's
 ``base_cam.py`` (which owns the forward pass and the gradients; each method supplies only
-its channel weights), but without hooks:
+its channel weights, ``get_cam_weights``), without hooks:
 
-* :func:`logits_features_gradients` - one forward pass, then ``d logit[b, classes[b, j]] /
-  d features[b]`` for the k requested classes. ``features`` are the network's second
-  output (every camjax network returns ``(logits, features)``) and the gradient runs
-  through ``model.head`` (features -> logits), so only the head is differentiated.
-  Grad-CAM, Grad-CAM++ and LayerCAM all go through it.
-* :func:`input_gradients` - ``d logit[b, classes[b, j]] / d images[b]``, the same for the
-  image: backprop saliency, SmoothGrad and Integrated Gradients go through it.
+* :func:`layer_activations` - the logits and a layer's output as a (B, h, w, K) grid;
+* :func:`layer_gradients` - the same and ``d logit[b, classes[b, j]] / d activations[b]``.
+  At the default layer (``layer=None``) of a network with ``classify(features)`` (or a
+  ``head``) the activations are the network's features (its second output) and only
+  ``classify`` is differentiated. Any other layer, or a network without ``classify``, goes
+  through :func:`camjax.models.taps.perturbed`: a zero perturbation added to that module's
+  output in a fresh copy of the network, and the gradient with respect to it.
+* :func:`gradient_method` - turns ``weights_fn(activations, grads) -> weights`` into a
+  method: ``ReLU(sum_K weights_K A_K)`` (Grad-CAM is ``grads.mean(axis=(2, 3))``).
+* :func:`input_gradients` - ``d logit / d images``: saliency, SmoothGrad, IG.
 
 The model is merged in evaluation mode inside the pure function (BatchNorm running
-statistics, no dropout), whatever mode ``graphdef`` was split in, so each image's maps are
-independent of the rest of the batch and a batch sharded along ``data`` gives the maps of
-the whole batch computed on one device. Everything is differentiable: a loss on the maps
-can be differentiated with respect to ``state`` (second-order for the gradient methods).
+statistics, no dropout), so each image's maps are independent of the rest of the batch and
+a batch sharded along ``data`` gives the maps of the whole batch computed on one device.
+Everything is differentiable: a loss on the maps can be differentiated with respect to
+``state`` (second-order for the gradient methods).
 """
 from __future__ import annotations
 
 import functools
+import inspect
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from camjax.models import class_weights
+from camjax.cam import class_columns, weighted_sum  # noqa: F401  (re-exported for methods)
+from camjax.errors import ModelError
+from camjax.models import class_weights, taps
+from camjax.models.taps import logits_of  # noqa: F401  (re-exported for methods)
 
-
-def eval_model(graphdef, state) -> nnx.Module:
-    """The network of ``(graphdef, state)`` in evaluation mode (a fresh merged copy)."""
-    model = nnx.merge(graphdef, state)
-    model.eval()
-    return model
+eval_model = taps.eval_copy
 
 
 # Class selection is a contraction with one-hot vectors, not a gather: a gather whose
@@ -44,12 +47,6 @@ def class_scores(logits, classes):
     """(B, ..., C) scores, (B, k) classes -> (B, ..., k) scores of the requested classes."""
     hot = jax.nn.one_hot(classes, logits.shape[-1], dtype=logits.dtype)      # (B, k, C)
     return jnp.einsum("b...c,bkc->b...k", logits, hot, precision=jax.lax.Precision.HIGHEST)
-
-
-def class_columns(kernel, classes):
-    """(K, C) classifier kernel, (B, k) classes -> (B, k, K) the requested columns."""
-    hot = jax.nn.one_hot(classes, kernel.shape[-1], dtype=kernel.dtype)
-    return jnp.einsum("Kc,bkc->bkK", kernel, hot, precision=jax.lax.Precision.HIGHEST)
 
 
 def per_class_gradients(fn, x, classes):
@@ -66,6 +63,9 @@ def per_class_gradients(fn, x, classes):
 
     def total(inputs):
         logits = fn(inputs)
+        if logits.ndim != 2:
+            raise ModelError(f"expected logits (N, C) from the network's classifier, got "
+                             f"shape {logits.shape}")
         hot = jax.nn.one_hot(classes.reshape(b * k), logits.shape[-1], dtype=logits.dtype)
         return (logits * hot).sum(), logits
 
@@ -73,25 +73,92 @@ def per_class_gradients(fn, x, classes):
     return logits.reshape((b, k) + logits.shape[1:])[:, 0], grads.reshape((b, k) + x.shape[1:])
 
 
-def logits_features_gradients(graphdef, state, images, classes):
-    """``(logits (B, C), features (B, h, w, K), grads (B, k, h, w, K))`` where
-    ``grads[b, j] = d logits[b, classes[b, j]] / d features[b]``. Pure, traceable."""
+def classifier(model):
+    """``model.classify`` (the network after its features), else a pooling ``model.head``
+    (one with a ``classifier``: camjax's earlier contract), or None."""
+    fn = getattr(model, "classify", None)
+    head = getattr(model, "head", None)
+    if fn is None and callable(head) and hasattr(head, "classifier"):
+        fn = head
+    return fn
+
+
+def features_of(model, images):
+    """The network's features: the second output of ``model(images)``."""
+    outputs = model(images)
+    if not isinstance(outputs, (tuple, list)) or len(outputs) < 2:
+        raise ModelError(f"{type(model).__name__} returns no (logits, features): give layer=")
+    return outputs[1]
+
+
+def layer_activations(graphdef, state, images, layer: str | None = None):
+    """``(logits (B, C), activations (B, h, w, K))`` at ``layer`` (a module path, see
+    :mod:`camjax.models.taps`; None: the network's features, or its ``features_layer``
+    when its call returns logits alone). Pure, traceable."""
     model = eval_model(graphdef, state)
-    _, features = model(images)
-    logits, grads = per_class_gradients(model.head, features, classes)
-    return logits, features, grads
+    if layer is None:
+        outputs = model(images)
+        if isinstance(outputs, (tuple, list)) and len(outputs) >= 2:
+            return logits_of(outputs), outputs[1]
+        layer = taps.default_layer(model)
+    forward, zeros, model = taps.perturbed(graphdef, state, layer, images)   # checked
+    logits, output = forward(zeros)
+    return logits, taps.as_grid(model, output, images.shape)
+
+
+def layer_gradients(graphdef, state, images, classes, layer: str | None = None):
+    """``(logits (B, C), activations (B, h, w, K), grads (B, k, h, w, K))``, ``grads[b, j]
+    = d logits[b, classes[b, j]] / d activations[b]`` at ``layer`` (None: the network's
+    features, differentiating only ``classify``; or its ``features_layer``). Pure."""
+    model = eval_model(graphdef, state)
+    fn = classifier(model)
+    if layer is None and fn is not None:
+        features = features_of(model, images)
+        logits, grads = per_class_gradients(fn, features, classes)
+        return logits, features, grads
+    forward, zeros, model = taps.perturbed(graphdef, state, layer or taps.default_layer(model),
+                                           images)
+    logits, pullback, output = jax.vjp(forward, zeros, has_aux=True)
+    hot = jax.nn.one_hot(classes, logits.shape[-1], dtype=logits.dtype)      # (B, k, C)
+
+    # one forward pass, one pullback per class (lax.map over k keeps the batch axis whole,
+    # so a batch sharded along ``data`` stays sharded)
+    def pull(cotangent):
+        return taps.as_grid(model, pullback(cotangent)[0], images.shape)
+    grads = jax.lax.map(pull, jnp.moveaxis(hot, 1, 0))                      # (k, B, h, w, K)
+    return logits, taps.as_grid(model, output, images.shape), jnp.moveaxis(grads, 0, 1)
+
+
+# backward compatible name (the gradient at the network's features)
+logits_features_gradients = layer_gradients
+
+
+def gradient_method(weights_fn):
+    """A Grad-CAM-like pure method from its weights, as pytorch-grad-cam's
+    ``get_cam_weights``: ``weights_fn(activations (B, h, w, K), grads (B, k, h, w, K),
+    *, option=default, ...)`` returns channel weights (B, k, K) or per-position weights
+    (B, k, h, w, K); the map is ``sum_K weights_K A_K``, after a ReLU unless
+    ``relu=False``. The result, ``fn(graphdef, state, images, classes, *, layer=None,
+    relu=True, **options)``, is jitted with the model, the layer and the options static."""
+    options = tuple(p.name for p in inspect.signature(weights_fn).parameters.values()
+                    if p.kind == p.KEYWORD_ONLY)
+
+    def pure(graphdef, state, images, classes, *, layer=None, relu=True, **kwargs):
+        _, activations, grads = layer_gradients(graphdef, state, images, classes, layer)
+        maps = weighted_sum(activations, weights_fn(activations, grads, **kwargs))
+        return jax.nn.relu(maps) if relu else maps
+    # the weights function's name and docstring, not its signature (no __wrapped__)
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(pure, attr, getattr(weights_fn, attr))
+    pure.weights_fn = weights_fn
+    return jax.jit(pure, static_argnames=("graphdef", "layer", "relu") + options)
 
 
 def input_gradients(graphdef, state, images, classes):
     """``(logits (B, C), grads (B, k, H, W, 3))`` with ``grads[b, j] = d logits[b,
     classes[b, j]] / d images[b]``. Pure, traceable."""
     model = eval_model(graphdef, state)
-    return per_class_gradients(lambda x: model(x)[0], images, classes)
-
-
-def weighted_sum(features, weights):
-    """sum_K weights[b, j, K] * features[b, y, x, K] -> (B, k, h, w)."""
-    return jnp.einsum("byxk,bck->bcyx", features, weights.astype(features.dtype))
+    return per_class_gradients(lambda x: logits_of(model(x)), images, classes)
 
 
 # --------------------------------------------------------------------------- wrappers
@@ -121,26 +188,35 @@ def check_classes(classes, batch: int, num_classes: int | None = None) -> jax.Ar
     return classes
 
 
-def _num_classes(model) -> int | None:
+def num_classes(model, images=None) -> int | None:
+    """C of the model's logits: its class weights' width, else from a shape-only call on
+    ``images`` (no compile); None when neither is known."""
     try:
         return int(class_weights(model).shape[-1])
-    except TypeError:      # not a camjax network with a pooling head: checked later
+    except ModelError:
+        pass
+    if images is None:
         return None
+    out = nnx.eval_shape(lambda m, x: logits_of(m(x)), model,
+                         jax.ShapeDtypeStruct(images.shape, images.dtype))
+    return int(out.shape[-1])
 
 
-def on_model(pure):
-    """``pure(graphdef, state, images, classes, **options)`` ->
-    ``method(model, images, classes, **options)``: checks the inputs, splits the model
-    (left in the mode it is in) and calls the pure function."""
-    @functools.wraps(pure)
+def on_model(spec):
+    """The model form of a registered method ``spec`` (:class:`registry.Method`):
+    ``method(model, images, classes, **options)`` checks the options and the inputs, splits
+    the model (left in the mode it is in) and calls the pure function."""
+    @functools.wraps(spec.pure)
     def method(model: nnx.Module, images, classes, **options) -> jax.Array:
+        spec.check_options(options)
         images = check_images(images)
-        classes = check_classes(classes, images.shape[0], _num_classes(model))
+        classes = check_classes(classes, images.shape[0], num_classes(model, images))
         graphdef, state = nnx.split(model)
-        return pure(graphdef, state, images, classes, **options)
-    method.__doc__ = (f"{pure.__doc__}\n\n    Called as ``(model, images (B, H, W, 3), classes "
-                      f"(B, k) or (B,), **options)``; the pure form is ``{pure.__name__}``.")
-    method.__name__ = method.__qualname__ = pure.__name__.removesuffix("_fn")
+        return spec.pure(graphdef, state, images, classes, **options)
+    method.__doc__ = (f"{spec.pure.__doc__}\n\n    Called as ``(model, images (B, H, W, 3), "
+                      f"classes (B, k) or (B,), **options)``; the pure form is "
+                      f"``{spec.name}_fn``.")
+    method.__name__ = method.__qualname__ = spec.name
     return method
 
 

@@ -21,12 +21,11 @@ to ``w_K = ReLU(W[K, c]) / (2 + pooled_K W[K, c])``.
 """
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 
-from camjax.methods.base import logits_features_gradients, on_model, weighted_sum
+from camjax.methods.base import gradient_method
+from camjax.methods.registry import register
 
 
 def plus_plus_weights(features, grads):
@@ -39,11 +38,8 @@ def plus_plus_weights(features, grads):
     return (alpha * jax.nn.relu(grads)).sum(axis=(2, 3))
 
 
-@partial(jax.jit, static_argnames=("graphdef",))
-def grad_cam_plus_plus_fn(graphdef, state, images, classes):
-    """Grad-CAM++ (B, k, h, w) at the feature resolution, after its ReLU."""
-    _, features, grads = logits_features_gradients(graphdef, state, images, classes)
-    return jax.nn.relu(weighted_sum(features, plus_plus_weights(features, grads)))
-
-
-grad_cam_plus_plus = on_model(grad_cam_plus_plus_fn)
+@register("grad_cam_plus_plus", resolution="features", options={"relu": True})
+@gradient_method
+def grad_cam_plus_plus_fn(activations, grads):
+    """Grad-CAM++ (Chattopadhyay et al. 2018): the closed form of eq. 19 for exp(score)."""
+    return plus_plus_weights(activations, grads)

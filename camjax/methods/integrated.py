@@ -21,7 +21,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from camjax.methods.base import check_images, on_model, weighted_input_gradients
+from camjax.methods.base import check_images, weighted_input_gradients
+from camjax.methods.registry import register
 
 RULES = ("trapezoid", "midpoint")
 
@@ -49,10 +50,14 @@ def _integrated(graphdef, state, images, classes, baseline, steps, rule, batch_s
     return (mean_grads * delta[:, None]).sum(axis=-1)
 
 
+@register("integrated_gradients", resolution="image",
+          options={"steps": 50, "baseline": None, "rule": "trapezoid", "batch_size": 16})
 def integrated_gradients_fn(graphdef, state, images, classes, *, steps: int = 50,
                             baseline=None, rule: str = "trapezoid", batch_size: int = 16):
-    """Integrated Gradients (B, k, H, W) at the image resolution, summed over channels.
-    ``baseline``: None (zeros) or an array broadcastable to ``images``."""
+    """Integrated Gradients (Sundararajan et al. 2017) along the straight path.
+
+    (B, k, H, W) at the image resolution, summed over channels. ``baseline``: None (zeros)
+    or an array broadcastable to ``images``."""
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     if not isinstance(steps, int) or steps < 1:
@@ -67,6 +72,3 @@ def integrated_gradients_fn(graphdef, state, images, classes, *, steps: int = 50
         raise ValueError(f"baseline of shape {baseline.shape} does not broadcast to the "
                          f"images' shape {images.shape}") from None
     return _integrated(graphdef, state, images, classes, baseline, steps, rule, batch_size)
-
-
-integrated_gradients = on_model(integrated_gradients_fn)

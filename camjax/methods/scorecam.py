@@ -1,6 +1,6 @@
 """Score-CAM (Wang et al., CVPR Workshops 2020): channels weighted by the score they keep.
 
-For each channel K of the features the network returns:
+For each channel K of a layer's output (``layer=``; default the network's features):
 
 1. ``U_K`` = the activation map upsampled to the image size, bilinear with half-pixel
    centres (``jax.image.resize``, as ``camjax.cam.upsample``; ``align_corners=False`` as
@@ -30,7 +30,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from camjax.methods.base import class_scores, eval_model, on_model, weighted_sum
+from camjax.methods.base import (class_scores, eval_model, layer_activations, logits_of,
+                                 weighted_sum)
+from camjax.methods.registry import register
 
 WEIGHTS = ("softmax", "probability")
 EPSILON = 1e-8
@@ -45,16 +47,18 @@ def channel_masks(activations, size):
     return (up - lo) / (hi - lo + EPSILON), (hi == lo)[:, :, 0, 0]
 
 
-@partial(jax.jit, static_argnames=("graphdef", "batch_size", "weights"))
-def score_cam_fn(graphdef, state, images, classes, *, batch_size: int = 32,
+@register("score_cam", resolution="features",
+          options={"batch_size": 32, "weights": "softmax"})
+@partial(jax.jit, static_argnames=("graphdef", "layer", "batch_size", "weights"))
+def score_cam_fn(graphdef, state, images, classes, *, layer=None, batch_size: int = 32,
                  weights: str = "softmax"):
-    """Score-CAM (B, k, h, w) at the feature resolution, after its ReLU."""
+    """Score-CAM (Wang et al. 2020): channels weighted by the score of the masked input."""
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     model = eval_model(graphdef, state)
-    _, features = model(images)
+    _, features = layer_activations(graphdef, state, images, layer)
     b, h, w, channels = features.shape
     size = images.shape[1:3]
     chunk = min(batch_size, channels)
@@ -66,7 +70,7 @@ def score_cam_fn(graphdef, state, images, classes, *, batch_size: int = 32,
     def scores_of(activations):                               # (B, chunk, h, w)
         masks, constant = channel_masks(activations, size)
         masked = images[:, None] * masks[..., None].astype(images.dtype)
-        logits = model(masked.reshape((b * chunk,) + images.shape[1:]))[0]
+        logits = logits_of(model(masked.reshape((b * chunk,) + images.shape[1:])))
         logits = logits.reshape(b, chunk, -1)
         if weights == "probability":
             logits = jax.nn.softmax(logits, axis=-1)
@@ -80,6 +84,3 @@ def score_cam_fn(graphdef, state, images, classes, *, batch_size: int = 32,
     else:
         channel_weights = jnp.where(constant[..., None], 0.0, scores)
     return jax.nn.relu(weighted_sum(features, jnp.swapaxes(channel_weights, 1, 2)))
-
-
-score_cam = on_model(score_cam_fn)

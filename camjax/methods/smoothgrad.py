@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 
 from camjax.methods.backprop import saliency_of
-from camjax.methods.base import check_images, on_model, weighted_input_gradients
+from camjax.methods.base import check_images, weighted_input_gradients
+from camjax.methods.registry import register
 
 
 @partial(jax.jit, static_argnames=("graphdef", "samples", "batch_size"))
@@ -37,10 +38,13 @@ def _smooth_grad(graphdef, state, images, classes, key, sigma, samples, batch_si
                                                 batch_size))
 
 
+@register("smooth_grad", resolution="image",
+          options={"samples": 50, "sigma": 0.15, "key": None, "batch_size": 16})
 def smooth_grad_fn(graphdef, state, images, classes, *, samples: int = 50,
                    sigma: float = 0.15, key=None, batch_size: int = 16):
-    """SmoothGrad (B, k, H, W) at the image resolution; ``key`` defaults to
-    ``jax.random.key(0)``."""
+    """SmoothGrad (Smilkov et al. 2017): saliency of the gradient averaged over noise.
+
+    (B, k, H, W) at the image resolution; ``key`` defaults to ``jax.random.key(0)``."""
     if not isinstance(samples, int) or samples < 1:
         raise ValueError(f"samples must be a positive int, got {samples!r}")
     if not sigma >= 0:
@@ -48,6 +52,3 @@ def smooth_grad_fn(graphdef, state, images, classes, *, samples: int = 50,
     key = jax.random.key(0) if key is None else key
     return _smooth_grad(graphdef, state, check_images(images), classes, key, sigma, samples,
                         batch_size)
-
-
-smooth_grad = on_model(smooth_grad_fn)

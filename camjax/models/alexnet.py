@@ -15,7 +15,7 @@ import jax
 from flax import nnx
 
 from camjax.models.googlenet import max_pool2d
-from camjax.models.heads import CamConv, PoolingHead
+from camjax.models.heads import CamConv, PoolingClassifier, PoolingHead
 from camjax.models.registry import register
 
 # (in, out, kernel, stride, padding) of torchvision's features.0/3/6/8/10; conv1's padding
@@ -29,12 +29,13 @@ _he_init = nnx.initializers.variance_scaling(2.0, "fan_out", "normal")
 
 
 @register("alexnet_gap")
-class AlexNetGAP(nnx.Module):
+class AlexNetGAP(PoolingClassifier, nnx.Module):
     """AlexNet conv1-conv5, optional extra 3x3 convs, CAM conv (3x3, 1024), pooling, dense.
 
     ``extra_channels`` adds 3x3 convs (pad 1, ReLU) between conv5 and the CAM conv; they
     are new layers, not filled by torchvision weights.
     """
+    features_layer = "cam_conv"
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", conv1_padding: int = 2,
                  extra_channels: tuple[int, ...] = (), cam_channels: int = 1024,

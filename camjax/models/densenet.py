@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from camjax.models.googlenet import max_pool2d
-from camjax.models.heads import PoolingHead
+from camjax.models.heads import PoolingClassifier, PoolingHead
 from camjax.models.layers import HE_FAN_IN, batch_norm, conv2d
 from camjax.models.registry import register
 
@@ -57,9 +57,20 @@ class Transition(nnx.Module):
         return nnx.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
 
 
-class DenseNet(nnx.Module):
-    """torchvision's ``densenet121`` / ``densenet161``: features, ReLU, pooling, classifier."""
+class DenseNet(PoolingClassifier, nnx.Module):
+    """torchvision's ``densenet121`` / ``densenet161``: features, ReLU, pooling, classifier.
+
+    ``features_layer`` is torchvision's ``features`` (its last module is ``norm5``); the
+    network's features are ``relu(features)``, as torchvision's ``forward`` pools them, so
+    the CAM and the gradient methods at the default layer see the ReLU's output, and
+    ``layer="features"`` (or ``"features.norm5"``) the output before it, as a hook on
+    torchvision's ``model.features`` does. torchvision's ``features.denseblockN`` (the
+    concatenation of a block's maps) is not a camjax module: its output is the input of
+    ``features.transitionN`` (or of ``features.norm5``).
+    """
     torchvision_head = True  # load_pretrained fills the classifier too
+    features_layer = "features"
+    imagenet_eval = (256, 224, "bilinear")   # torchvision's DEFAULT (IMAGENET1K_V1) weights
 
     def __init__(self, arch: str, *, num_classes: int, pooling: str = "gap", rngs: nnx.Rngs):
         if arch not in CONFIGS:
@@ -79,6 +90,19 @@ class DenseNet(nnx.Module):
         self.norm5 = batch_norm(channels, rngs)
         self.head = PoolingHead(channels, num_classes, pooling=pooling, use_bias=True,
                                 rngs=rngs)
+
+    @property
+    def layer_aliases(self) -> dict[str, str]:
+        """torchvision's ``features.*`` names -> camjax's attributes."""
+        aliases = {"features": "norm5", "classifier": "head.classifier"}
+        aliases.update({f"features.{m}": m for m in ("conv0", "norm0", "norm5")})
+        for index in range(1, self.num_blocks + 1):
+            block = getattr(self, f"denseblock{index}")
+            aliases.update({f"features.denseblock{index}.denselayer{j + 1}":
+                            f"denseblock{index}.{j}" for j in range(len(block))})
+            if index < self.num_blocks:
+                aliases[f"features.transition{index}"] = f"transition{index}"
+        return aliases
 
     def backbone(self, images: jax.Array) -> jax.Array:
         """relu(norm5(...)) (B, h, w, K): the CAM's features."""

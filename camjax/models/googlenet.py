@@ -1,28 +1,38 @@
-"""GoogLeNet-GAP and GoogLeNet-GMP (paper section 3.1) on torchvision's Inception v1 layout.
+"""GoogLeNet (Inception v1) on torchvision's layout: the paper's GoogLeNet-GAP/GMP and
+torchvision's classifier ``googlenet`` as it is. Both share the trunk up to ``inception4e``.
 
-The backbone is torchvision's ``GoogLeNet`` up to ``inception4e`` (layers after it removed),
-so a torchvision state dict loads into it (:func:`camjax.models.load_pretrained`):
-``BasicConv2d`` = conv without bias + BatchNorm (eps 1e-3) + ReLU, max pools with
-``ceil_mode=True``, and the 3x3 (not 5x5) conv in the third inception branch, a known
-deviation of torchvision's port that its weights rely on. On top: the CAM conv (3x3, 1024,
-``groups=2`` as in the released model), global pooling and a dense layer. 14x14 maps at 224.
+torchvision's blocks: ``BasicConv2d`` = conv without bias + BatchNorm (eps 1e-3) + ReLU, max
+pools with ``ceil_mode=True``, and the 3x3 (not 5x5) conv in the third inception branch, a
+known deviation of torchvision's port that its weights rely on.
 
-``max_pool2d`` here reproduces ``torch.nn.MaxPool2d`` exactly (implicit -inf padding and
-``ceil_mode``); the other paper networks use it too.
+- ``googlenet_gap`` / ``googlenet_gmp`` (paper section 3.1): the trunk, the CAM conv (3x3,
+  1024, ``groups=2`` as in the released model), global pooling, a dense layer. 14x14 at 224.
+  ``load_pretrained`` fills the trunk only.
+- ``googlenet``: torchvision's network whole (``maxpool4``, ``inception5a/5b``, pooling,
+  dropout 0.2, ``fc`` as ``head.classifier``); features = ``inception5b`` (1024 ch, 7x7 at
+  224). torchvision's weights file also holds the auxiliary heads ``aux1``/``aux2``, which
+  only training uses and torchvision drops after loading: they are skipped.
+
+torch's ``branch4`` is (max pool, BasicConv2d); camjax's ``branch4`` is the BasicConv2d
+(``branch4.1``), the pool being a function (``layer_aliases`` names the correspondence).
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from flax import nnx
 
-from camjax.models.heads import CamConv, PoolingHead
+from camjax.models.heads import CamConv, PoolingClassifier, PoolingHead
+from camjax.models.layers import MaxPool2d, max_pool2d
 from camjax.models.registry import register
+from camjax.models.torch_layout import TorchLayout
+
+__all__ = ["BasicConv2d", "GoogLeNet", "GoogLeNetGAP", "Inception", "max_pool2d",
+           "transform_input"]
 
 # torchvision's ``_transform_input``: ImageNet-normalised input -> the (x - 0.5) / 0.5 scaling
-# its ported GoogLeNet weights expect (torchvision sets it when it loads those weights).
+# its ported GoogLeNet and Inception v3 weights expect (torchvision sets it when it loads them).
 # numpy, not jnp: importing camjax must not start JAX before jax.distributed.initialize
 _TRANSFORM_SCALE = np.array([0.229, 0.224, 0.225], np.float32) / 0.5
 _TRANSFORM_SHIFT = (np.array([0.485, 0.456, 0.406], np.float32) - 0.5) / 0.5
@@ -36,39 +46,34 @@ INCEPTIONS = {
     "inception4c": (512, 128, 128, 256, 24, 64, 64),
     "inception4d": (512, 112, 144, 288, 32, 64, 64),
     "inception4e": (528, 256, 160, 320, 32, 128, 128),
+    "inception5a": (832, 256, 160, 320, 32, 128, 128),
+    "inception5b": (832, 384, 192, 384, 48, 128, 128),
 }
 OUT_CHANNELS = 832  # inception4e: 256 + 320 + 128 + 128
+_TRUNK = tuple(name for name in INCEPTIONS if not name.startswith("inception5"))
 
 
-def max_pool2d(x: jax.Array, kernel: int, stride: int, padding: int = 0, *,
-               ceil_mode: bool = False) -> jax.Array:
-    """``torch.nn.MaxPool2d(kernel, stride, padding, ceil_mode=...)`` on NHWC input.
+def transform_input(images: jax.Array) -> jax.Array:
+    """torchvision's ``_transform_input`` on NHWC images."""
+    return images * _TRANSFORM_SCALE + _TRANSFORM_SHIFT
 
-    Padding counts as -inf. In ceil mode the output size is ``ceil((L + 2p - k) / s) + 1``,
-    less one when the last window would start beyond the input and left padding (torch's
-    rule); the extra right/bottom window positions are padded with -inf.
-    """
-    pads = []
-    for size in x.shape[1:3]:
-        span = size + 2 * padding - kernel
-        if span < 0:
-            raise ValueError(f"max pool {kernel}x{kernel}: input {x.shape[1:3]} is too small")
-        out = (-(-span // stride) if ceil_mode else span // stride) + 1
-        if ceil_mode and (out - 1) * stride >= size + padding:
-            out -= 1
-        extra = (out - 1) * stride + kernel - (size + 2 * padding)
-        pads.append((padding, padding + max(extra, 0)))
-    return lax.reduce_window(x, -jnp.inf, lax.max, (1, kernel, kernel, 1),
-                             (1, stride, stride, 1), ((0, 0), *pads, (0, 0)))
+
+def _pair(value) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 class BasicConv2d(nnx.Module):
-    """torchvision's ``BasicConv2d``: conv (no bias), BatchNorm (eps 1e-3), ReLU."""
+    """torchvision's ``BasicConv2d``: conv (no bias), BatchNorm (eps 1e-3), ReLU.
 
-    def __init__(self, cin: int, cout: int, kernel: int, *, stride: int = 1, padding: int = 0,
+    ``kernel``, ``stride`` and ``padding`` are an int or an (h, w) pair, as in torch.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel, *, stride: int = 1, padding=0,
                  rngs: nnx.Rngs):
-        self.conv = nnx.Conv(cin, cout, (kernel, kernel), strides=stride, padding=padding,
-                             use_bias=False, kernel_init=nnx.initializers.normal(0.01), rngs=rngs)
+        ph, pw = _pair(padding)
+        self.conv = nnx.Conv(cin, cout, _pair(kernel), strides=stride,
+                             padding=((ph, ph), (pw, pw)), use_bias=False,
+                             kernel_init=nnx.initializers.normal(0.01), rngs=rngs)
         self.bn = nnx.BatchNorm(cout, momentum=0.9, epsilon=1e-3, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -100,43 +105,52 @@ class Inception(nnx.Module):
         return jnp.concatenate([self.branch1(x), b2, b3, b4], axis=-1)
 
 
+class InceptionV1(nnx.Module):
+    """torchvision's GoogLeNet from ``conv1`` to ``inception4e`` (built by ``_build_trunk``),
+    the part both GoogLeNets share."""
+    # torch path -> camjax path where they differ (the engine resolves layer names with it)
+    layer_aliases = {f"{name}.branch4.1": f"{name}.branch4" for name in _TRUNK}
+
+    def _build_trunk(self, transform: bool, rngs: nnx.Rngs) -> None:
+        self.transform_input = transform
+        self.conv1 = BasicConv2d(3, 64, 7, stride=2, padding=3, rngs=rngs)
+        self.maxpool1 = MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2 = BasicConv2d(64, 64, 1, rngs=rngs)
+        self.conv3 = BasicConv2d(64, 192, 3, padding=1, rngs=rngs)
+        self.maxpool2 = MaxPool2d(3, 2, ceil_mode=True)
+        self.maxpool3 = MaxPool2d(3, 2, ceil_mode=True)
+        for name in _TRUNK:
+            setattr(self, name, Inception(*INCEPTIONS[name], rngs=rngs))
+
+    def trunk(self, images: jax.Array) -> jax.Array:
+        """inception4e output (B, h, w, 832)."""
+        x = transform_input(images) if self.transform_input else images
+        x = self.maxpool1(self.conv1(x))
+        x = self.maxpool2(self.conv3(self.conv2(x)))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        for name in _TRUNK[2:]:
+            x = getattr(self, name)(x)
+        return x
+
+
 @register("googlenet_gap")
-class GoogLeNetGAP(nnx.Module):
+class GoogLeNetGAP(PoolingClassifier, InceptionV1):
     """Inception v1 up to inception4e, CAM conv (groups 2), global pooling, dense.
 
     ``transform_input=True`` applies torchvision's input re-scaling; use it with torchvision's
     ImageNet weights and ImageNet-normalised images, as torchvision does.
     """
+    features_layer = "cam_conv"
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", transform_input: bool = False,
                  cam_channels: int = 1024, rngs: nnx.Rngs):
-        self.transform_input = transform_input
-        self.conv1 = BasicConv2d(3, 64, 7, stride=2, padding=3, rngs=rngs)
-        self.conv2 = BasicConv2d(64, 64, 1, rngs=rngs)
-        self.conv3 = BasicConv2d(64, 192, 3, padding=1, rngs=rngs)
-        self.inception3a = Inception(*INCEPTIONS["inception3a"], rngs=rngs)
-        self.inception3b = Inception(*INCEPTIONS["inception3b"], rngs=rngs)
-        self.inception4a = Inception(*INCEPTIONS["inception4a"], rngs=rngs)
-        self.inception4b = Inception(*INCEPTIONS["inception4b"], rngs=rngs)
-        self.inception4c = Inception(*INCEPTIONS["inception4c"], rngs=rngs)
-        self.inception4d = Inception(*INCEPTIONS["inception4d"], rngs=rngs)
-        self.inception4e = Inception(*INCEPTIONS["inception4e"], rngs=rngs)
+        self._build_trunk(transform_input, rngs)
         self.cam_conv = CamConv(OUT_CHANNELS, cam_channels, groups=2, rngs=rngs)
         self.head = PoolingHead(cam_channels, num_classes, pooling=pooling, rngs=rngs)
 
     def backbone(self, images: jax.Array) -> jax.Array:
         """inception4e output (B, h, w, 832): the part torchvision weights fill."""
-        x = images
-        if self.transform_input:
-            x = x * _TRANSFORM_SCALE + _TRANSFORM_SHIFT
-        x = max_pool2d(self.conv1(x), 3, 2, ceil_mode=True)
-        x = max_pool2d(self.conv3(self.conv2(x)), 3, 2, ceil_mode=True)
-        x = self.inception3b(self.inception3a(x))
-        x = max_pool2d(x, 3, 2, ceil_mode=True)
-        for block in (self.inception4a, self.inception4b, self.inception4c, self.inception4d,
-                      self.inception4e):
-            x = block(x)
-        return x
+        return self.trunk(images)
 
     def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
         features = self.cam_conv(self.backbone(images))
@@ -153,3 +167,36 @@ def googlenet_gmp(*, num_classes: int, pooling: str = "gmp", rngs: nnx.Rngs,
     """
     del pooling
     return GoogLeNetGAP(num_classes=num_classes, pooling="gmp", rngs=rngs, **kwargs)
+
+
+@register("googlenet")
+class GoogLeNet(TorchLayout, PoolingClassifier, InceptionV1):
+    """torchvision's ``googlenet`` whole: trunk, maxpool4, inception5a/5b, pooling, dropout,
+    fc. ``transform_input=True`` by default, as torchvision sets it with its weights."""
+    arch = "googlenet"
+    torchvision_head = True
+    features_layer = "inception5b"
+    imagenet_eval = (256, 224, "bilinear")
+    torch_renames = {"fc.": "head.classifier.",
+                     **{f"{name}.branch4.1.": f"{name}.branch4." for name in INCEPTIONS}}
+    layer_aliases = {**{f"{name}.branch4.1": f"{name}.branch4" for name in INCEPTIONS},
+                     "fc": "head.classifier"}
+
+    def __init__(self, *, num_classes: int, pooling: str = "gap", transform_input: bool = True,
+                 dropout: float = 0.2, rngs: nnx.Rngs):
+        self._build_trunk(transform_input, rngs)
+        self.maxpool4 = MaxPool2d(2, 2, ceil_mode=True)
+        self.inception5a = Inception(*INCEPTIONS["inception5a"], rngs=rngs)
+        self.inception5b = Inception(*INCEPTIONS["inception5b"], rngs=rngs)
+        self.head = PoolingHead(1024, num_classes, pooling=pooling, dropout_rate=dropout,
+                                use_bias=True, rngs=rngs)
+
+    def torch_path(self, name: str, paths=None):
+        if name.startswith(("aux1.", "aux2.")):
+            return None  # training-only heads, dropped by torchvision after loading too
+        return super().torch_path(name, paths)
+
+    def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = self.maxpool4(self.trunk(images))
+        features = self.inception5b(self.inception5a(x))
+        return self.head(features), features

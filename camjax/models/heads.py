@@ -56,3 +56,43 @@ class PoolingHead(nnx.Module):
         if self.dropout is not None:
             pooled = self.dropout(pooled)
         return self.classifier(pooled)
+
+
+def walk(module: nnx.Module, path) -> nnx.Module:
+    """The submodule at an attribute path (``("classifier", 1)``)."""
+    for key in path:
+        module = module[key] if isinstance(key, int) else getattr(module, key)
+    return module
+
+
+class PoolingClassifier:
+    """Mixin for a network whose class scores are global pooling then a linear layer on its
+    features: the network contract's ``classify`` (the rest of the network from the
+    features, which the gradient methods differentiate at the default layer) and
+    ``cam_weights`` (the classifier kernel (K, C): the CAM is exact, the same for every
+    image).
+
+    Two layouts: camjax's ``head`` (a :class:`PoolingHead`, which pools itself; the default
+    ``classifier_path = ("head", "classifier")``), or torchvision's, where the network pools
+    (``self.pooling``) and then calls the module ``self.<classifier_path[0]>`` that ends in
+    the linear layer at ``classifier_path`` (EfficientNet's ``classifier`` = Dropout,
+    Linear: ``("classifier", 1)``).
+    """
+    pooling: str = "gap"
+    classifier_path: tuple = ("head", "classifier")
+
+    def classify(self, features: jax.Array) -> jax.Array:
+        head = getattr(self, self.classifier_path[0])
+        if isinstance(head, PoolingHead):
+            return head(features)
+        return head(global_pool(features, self.pooling))
+
+    def cam_weights(self, features: jax.Array | None = None) -> jax.Array:
+        """(K, C): the classifier's kernel, the same for every image (``features`` unused)."""
+        return walk(self, self.classifier_path).kernel[...]
+
+    def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``(logits, features)`` from ``self.backbone(images)`` (the output of
+        ``features_layer``); networks with a forward of their own override it."""
+        features = self.backbone(images)
+        return self.classify(features), features

@@ -17,8 +17,8 @@ from __future__ import annotations
 import jax
 from flax import nnx
 
-from camjax.models.heads import PoolingHead
-from camjax.models.layers import batch_norm, conv2d
+from camjax.models.heads import PoolingClassifier, PoolingHead
+from camjax.models.layers import batch_norm, conv2d, make_divisible
 from camjax.models.registry import register
 
 # t (expansion), c (channels), n (blocks), s (stride of the first block): torchvision's table
@@ -26,13 +26,6 @@ INVERTED_RESIDUALS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2)
                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 STEM_CHANNELS, LAST_CHANNELS = 32, 1280
 DROPOUT = 0.2
-
-
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """The channel rounding of torchvision (from TF's slim): the nearest multiple of
-    ``divisor``, at least ``divisor``, and never more than 10% below ``value``."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 class ConvBNReLU6(nnx.Module):
@@ -66,9 +59,11 @@ class InvertedResidual(nnx.Module):
 
 
 @register("mobilenet_v2")
-class MobileNetV2(nnx.Module):
+class MobileNetV2(PoolingClassifier, nnx.Module):
     """torchvision's ``mobilenet_v2``: features[0..18], global pooling, dropout, classifier."""
     torchvision_head = True  # load_pretrained fills the classifier too
+    features_layer = "features"
+    imagenet_eval = (232, 224, "bilinear")   # torchvision's DEFAULT (IMAGENET1K_V2) weights
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", rngs: nnx.Rngs):
         self.arch = "mobilenet_v2"
@@ -85,6 +80,20 @@ class MobileNetV2(nnx.Module):
         self.features = nnx.List(features)
         self.head = PoolingHead(last, num_classes, pooling=pooling, dropout_rate=DROPOUT,
                                 use_bias=True, rngs=rngs)
+
+    @property
+    def layer_aliases(self) -> dict[str, str]:
+        """torchvision's names -> camjax's: a Conv2dNormActivation's ``.0`` / ``.1`` / ``.2``
+        are ``conv`` / ``bn`` / the block itself; ``classifier.1`` is ``head.classifier``."""
+        aliases = {"classifier": "head.classifier", "classifier.1": "head.classifier"}
+        for i, block in enumerate(self.features):
+            convs = [(f"features.{i}", block)] if isinstance(block, ConvBNReLU6) else [
+                (f"features.{i}.conv.{j}", c) for j, c in enumerate(block.conv)
+                if isinstance(c, ConvBNReLU6)]
+            for path, _ in convs:
+                aliases.update({f"{path}.0": f"{path}.conv", f"{path}.1": f"{path}.bn",
+                                f"{path}.2": path})
+        return aliases
 
     def backbone(self, images: jax.Array) -> jax.Array:
         """features[18]'s output (B, h, w, 1280): the CAM's features."""

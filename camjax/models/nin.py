@@ -22,7 +22,7 @@ import jax
 from flax import nnx
 
 from camjax.models.googlenet import max_pool2d
-from camjax.models.heads import PoolingHead
+from camjax.models.heads import PoolingClassifier, PoolingHead
 from camjax.models.registry import register
 
 # (in, out, kernel, stride, padding, number of 1x1 "cccp" convs after it)
@@ -50,8 +50,9 @@ class MlpConv(nnx.Module):
 
 
 @register("nin")
-class NIN(nnx.Module):
+class NIN(PoolingClassifier, nnx.Module):
     """NIN up to cccp7 (1024 channels, 6x6 at 224), then global pooling and dense."""
+    features_layer = "blocks.3"
 
     def __init__(self, *, num_classes: int, pooling: str = "gap", dropout_rate: float = 0.5,
                  rngs: nnx.Rngs):

@@ -9,9 +9,11 @@ weight/bias/running_mean/running_var -> scale/bias/mean/var; ``num_batches_track
 skipped. Nothing is downloaded.
 
 The classifiers as they are (``resnet18`` ... ``resnet152``, ``densenet121``, ``densenet161``,
-``mobilenet_v2``) are filled whole, classifier included, when the classifier's shape matches;
-when only its number of classes differs (fine-tuning on another dataset) it keeps its fresh
-initialisation and the report says so. The paper's networks (``*_gap``) are filled up to
+``mobilenet_v2``, and every network built with torch's names, :class:`TorchLayout`) are
+filled whole, classifier included, when the classifier's shape matches; when only its number
+of classes differs (fine-tuning on another dataset) it keeps its fresh initialisation, as does
+an auxiliary classifier (``aux_classifier_paths``: Inception v3's ``AuxLogits.fc``), and the
+report says so. The paper's networks (``*_gap``) are filled up to
 their backbone: layers torchvision does not have (the CAM conv, AlexNet*'s extra convs, the
 dense layer) keep their fresh initialisation and are reported as ``new``.
 """
@@ -33,6 +35,10 @@ from camjax.models.googlenet import GoogLeNetGAP
 from camjax.models.identify import looks_like
 from camjax.models.mobilenet import MobileNetV2
 from camjax.models.resnet import ResNet, ResNet50GAP
+# TorchLayout lives beside the networks that use it (they cannot import this module, which
+# imports them); re-exported here, where it was first defined
+from camjax.models.torch_layout import (TorchLayout, convert, mirror_path,  # noqa: F401
+                                        variable_paths)
 from camjax.models.torchvision_names import (HEAD, Path, alexnet_path, densenet_path,  # noqa: F401
                                              googlenet_path, mobilenet_v2_path, resnet50_path,
                                              resnet_path, vgg16_path)
@@ -69,24 +75,15 @@ def _architecture(model: nnx.Module) -> tuple[str, NameMap, tuple[str, ...]]:
     if callable(getattr(model, "torch_path", None)):
         to_path = functools.partial(model.torch_path, paths=variable_paths(model))
         return model.arch, to_path, tuple(getattr(model, "torch_new", ()))
-    for cls, entry in ARCHITECTURES.items():
-        if isinstance(model, cls):
-            return entry
+    for cls, (arch, name_map, new) in ARCHITECTURES.items():
+        if isinstance(model, cls):   # with the modules a WSOL method adds (models.wsol)
+            return arch, name_map, (*new, *getattr(model, "WSOL_MODULES", ()))
     for cls, name_map in CLASSIFIERS.items():
         if isinstance(model, cls) and getattr(model, "torchvision_head", False):
             return model.arch, functools.partial(name_map, arch=model.arch), ()
     supported = ", ".join(c.__name__ for c in (*ARCHITECTURES, *CLASSIFIERS))
     raise ValueError(f"no torchvision weights for {type(model).__name__}; "
                      f"supported: {supported}")
-
-
-def convert(array: np.ndarray) -> np.ndarray:
-    """torch layout -> flax layout: conv OIHW -> HWIO, linear (out, in) -> (in, out);
-    vectors unchanged."""
-    array = np.asarray(array)
-    if array.ndim == 4:
-        return array.transpose(2, 3, 1, 0)
-    return array.T if array.ndim == 2 else array
 
 
 def torch_shape(flax_shape: tuple) -> tuple:
@@ -117,7 +114,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 ".safetensors (safetensors.torch.save_file)") from err
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            state = state.get("state_dict", state) if isinstance(state, dict) else state
+            # a training checkpoint: {"state_dict": ...}, or {"model": ...} (DeiT's releases)
+            for key in ("state_dict", "model"):
+                state = state.get(key, state) if isinstance(state, dict) else state
             return {k: v.detach().float().numpy() if v.is_floating_point() else v.numpy()
                     for k, v in state.items()}
         except Exception as err:   # not a pickle, not a dict of tensors
@@ -132,6 +131,12 @@ def _dotted(path: Path) -> str:
 def _head(model: nnx.Module) -> Path:
     """The path prefix of the classifier (the dense layer after pooling) in the NNX state."""
     return tuple(getattr(model, "classifier_path", HEAD))
+
+
+def _class_layers(model: nnx.Module) -> tuple[Path, ...]:
+    """The classifier and any auxiliary one (``aux_classifier_paths``, Inception v3's
+    ``AuxLogits.fc``): the layers whose width is the number of classes."""
+    return (_head(model), *(tuple(p) for p in getattr(model, "aux_classifier_paths", ())))
 
 
 def _only_classes_differ(path: Path, value_shape: tuple, target_shape: tuple,
@@ -152,7 +157,7 @@ def load_pretrained(model: nnx.Module,
     looks like; nothing is changed then.
     """
     arch, to_path, new_prefixes = _architecture(model)
-    head = _head(model)
+    head, class_layers = _head(model), _class_layers(model)
     from_torch = getattr(model, "from_torch", None)
     from_torch = from_torch if callable(from_torch) else (lambda _name, array: convert(array))
     state = dict(weights) if isinstance(weights, Mapping) else read_state_dict(weights)
@@ -162,7 +167,7 @@ def load_pretrained(model: nnx.Module,
     variables = dict(nnx.to_flat_state(nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))))
     owner = f"{type(model).__name__} (torchvision {arch})"
 
-    report, updates, filled, fresh_head = LoadReport(), [], set(), False
+    report, updates, filled, fresh = LoadReport(), [], set(), set()
     for name, array in state.items():
         try:
             path = to_path(name)
@@ -176,8 +181,10 @@ def load_pretrained(model: nnx.Module,
                              f"have; {looks_like(state)}")
         value, target = from_torch(name, array), variables[path]
         if value.shape != tuple(target.shape):
-            if _only_classes_differ(path, value.shape, tuple(target.shape), head):
-                fresh_head = True  # another dataset's classes: keep the fresh classifier
+            layer = next((h for h in class_layers if _only_classes_differ(
+                path, value.shape, tuple(target.shape), h)), None)
+            if layer is not None:
+                fresh.add(layer)  # another dataset's classes: keep the fresh classifier
                 report.skipped.append(name)
                 continue
             raise ValueError(f"{name!r}: shape {tuple(np.shape(array))} in the file, but {owner} "
@@ -190,7 +197,7 @@ def load_pretrained(model: nnx.Module,
     for path in variables:
         if path in filled:
             continue
-        if path[0] not in new_prefixes and not (fresh_head and path[:len(head)] == head):
+        if path[0] not in new_prefixes and not any(path[:len(h)] == h for h in fresh):
             raise ValueError(f"the state dict has no weights for {_dotted(path)!r}: not a "
                              f"complete torchvision {arch} state dict; {looks_like(state)}")
         report.new.append(_dotted(path))
@@ -198,61 +205,3 @@ def load_pretrained(model: nnx.Module,
         target.set_value(jnp.asarray(value, dtype=target.dtype))
     report.classifier_loaded = any(p[:len(head)] == head for p in filled)
     return report
-
-
-class TorchLayout:
-    """Mixin for a network built with torchvision's (or timm's) module names exactly.
-
-    Its NNX attribute path is the torch module path (``features.3.block.1.0`` ->
-    ``features[3].block[1][0]``), so one rule maps every parameter
-    (:func:`mirror_path`): ``weight`` -> ``kernel`` (conv, linear) or ``scale`` (norm
-    layers), ``running_mean/var`` -> ``mean/var``, ``num_batches_tracked`` skipped, any
-    other leaf (``class_token``, ``pos_embedding``, ``layer_scale``) kept by name. A class
-    sets ``arch`` (torchvision's name), ``classifier_path`` (the NNX path of the dense
-    layer after pooling, e.g. ``("head", "classifier")``), optionally ``torch_renames``
-    (torch prefix -> NNX prefix, e.g. ``{"fc.": "head.classifier."}``) and ``torch_new``
-    (top-level attributes a torch file does not fill), and may override ``from_torch``
-    for a parameter whose layout is not conv/linear (the default is :func:`convert`).
-    """
-    arch: str = ""
-    classifier_path: tuple = HEAD
-    torch_renames: dict = {}
-    torch_new: tuple = ()
-
-    def torch_path(self, name: str, paths=None) -> "Path | None":
-        return mirror_path(self, name, self.arch, self.torch_renames, paths)
-
-    def from_torch(self, name: str, array: np.ndarray) -> np.ndarray:
-        return convert(array)
-
-
-_MIRROR_LEAVES = {"running_mean": "mean", "running_var": "var"}
-
-
-def variable_paths(model: nnx.Module) -> frozenset:
-    """The paths of ``model``'s parameters and BatchNorm statistics in its NNX state."""
-    state = nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))
-    return frozenset(p for p, _ in nnx.to_flat_state(state))
-
-
-def mirror_path(model: nnx.Module, name: str, arch: str,
-                renames: Mapping[str, str] | None = None,
-                paths: frozenset | None = None) -> "Path | None":
-    """The NNX path of torch parameter ``name`` in a network that mirrors torch's module
-    tree (:class:`TorchLayout`); ``None`` for ``num_batches_tracked``; ``ValueError`` for a
-    name the network does not have. ``paths``: :func:`variable_paths` of the model, when
-    the caller has it (``load_pretrained`` passes it, so each name costs a set lookup)."""
-    if name.endswith("num_batches_tracked"):
-        return None
-    for old, new in (renames or {}).items():
-        if name.startswith(old):
-            name = new + name[len(old):]
-            break
-    *modules, leaf = name.split(".")
-    prefix = tuple(int(m) if m.isdigit() else m for m in modules)
-    paths = variable_paths(model) if paths is None else paths
-    candidates = {"weight": ("kernel", "scale")}.get(leaf, (_MIRROR_LEAVES.get(leaf, leaf),))
-    for candidate in candidates:
-        if prefix + (candidate,) in paths:
-            return prefix + (candidate,)
-    raise ValueError(f"{name!r} is not a parameter of torchvision's {arch}")

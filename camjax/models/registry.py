@@ -1,8 +1,11 @@
 """Model registry: build a network by name, read its class weights.
 
 Every registered network is an NNX module whose ``__call__(images)`` returns
-``(logits, features)``; ``features`` are the final conv maps (B, h, w, K) the
-CAM is computed from, and ``model.head`` is a :class:`camjax.models.heads.PoolingHead`.
+``(logits, features)``; ``features`` are the output of its ``features_layer`` (B, h, w, K)
+the CAM family uses by default, ``classify(features)`` gives the logits from them and
+``cam_weights(features)`` the exact CAM weights (the network contract,
+docs/architecture.md). ``classifiers()`` lists the ImageNet classifiers loaded whole
+(``torchvision_head``), the networks ``camjax localize --model`` takes.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from camjax.errors import ModelError, did_you_mean
 
 _REGISTRY: dict[str, Callable[..., nnx.Module]] = {}
 POOLINGS = ("gap", "gmp")
+CLASSIFIER_PATH = ("head", "classifier")
 
 
 def register(name: str):
@@ -57,13 +61,30 @@ def create(name: str, *, num_classes: int, pooling: str = "gap",
     return build(num_classes=int(num_classes), pooling=pooling, rngs=rngs, **kwargs)
 
 
+def classifiers() -> list[str]:
+    """The registered ImageNet classifiers loaded whole from torchvision (or timm) weights,
+    classifier included (``torchvision_head``): what ``camjax localize --model`` takes."""
+    def marked(build) -> bool:    # a class, a partial of one, or a marked function
+        return bool(getattr(build, "torchvision_head", False)
+                    or getattr(getattr(build, "func", None), "torchvision_head", False))
+    return [name for name in available() if marked(_REGISTRY[name])]
+
+
 def class_weights(model: nnx.Module) -> jax.Array:
-    """The (K, C) kernel of the dense layer after global pooling."""
-    head = getattr(model, "head", None)
-    if head is None or not hasattr(head, "classifier"):
-        raise TypeError(f"{type(model).__name__} has no pooling head; "
-                        "class_weights needs a camjax GAP/GMP network")
-    return head.classifier.kernel[...]
+    """The (K, C) kernel of the dense layer after global pooling: the CAM weights of a
+    network whose head is pooling + linear. The layer is ``model.classifier_path``
+    (default ``head.classifier``); :class:`ModelError` when there is none."""
+    node = model
+    for key in tuple(getattr(model, "classifier_path", None) or CLASSIFIER_PATH):
+        node = (node[key] if isinstance(key, int) or isinstance(node, (list, dict, nnx.List))
+                else getattr(node, key, None))
+        if node is None:
+            break
+    kernel = getattr(node, "kernel", None)
+    if kernel is None or kernel.ndim != 2:
+        raise ModelError(f"{getattr(model, 'arch', '') or type(model).__name__} has no dense "
+                         "layer after pooling (classifier_path), so no class weights")
+    return kernel[...]
 
 
 def parameter_count(model: nnx.Module) -> int:

@@ -5,8 +5,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from camjax.models.heads import CamConv, PoolingHead, global_pool
+from camjax.models.heads import CamConv, global_pool
 from camjax.models.registry import register
+from camjax.models.wsol import WsolNetwork
 
 
 class ConvBNReLU(nnx.Module):
@@ -45,7 +46,7 @@ class PooledMean(nnx.Module):
 
 
 @register("tiny_gap")
-class TinyGAP(nnx.Module):
+class TinyGAP(WsolNetwork, nnx.Module):
     """Five 3x3 conv + BN + ReLU layers (three with stride 2), the CAM conv, pooling, dense.
 
     Stride 8: 14x14 maps at 112 px. Sized to train in minutes on 2 CPU cores.
@@ -67,14 +68,24 @@ class TinyGAP(nnx.Module):
     Off by default (the demo's network).
 
     ``cam_batch_norm=False`` gives the CAM conv a bias and no BatchNorm (the paper's head).
+
+    WSOL methods (``wsol_method``, camjax.models.wsol): ADL after backbone layers 2, 3
+    and 4 (the last three, before the CAM conv, as in wsolevaluation's VGG); ACoL's
+    branches (``cam_channels`` wide) on layer 4's output instead of the CAM conv; SPG's
+    branches on layers 2 and 3 (64 wide), SPG_C on the CAM conv's output; the few-shot
+    foreground head on the CAM conv's output.
     """
+    features_layer = "cam_conv"
+    ADL_AFTER = (2, 3, 4)
+    SPG_TAPS = (2, 3)
 
     def __init__(self, *, num_classes: int, pooling: str = "gap",
                  widths: tuple[int, ...] = (24, 32, 48, 64, 96),
                  strides: tuple[int, ...] = (2, 2, 1, 2, 1),
                  kernels: tuple[int, ...] | None = None, cam_channels: int = 128,
                  cam_batch_norm: bool = True, center_pooled: bool = False,
-                 rngs: nnx.Rngs):
+                 wsol_method: str = "cam", acol_threshold: float = 0.7,
+                 adl_drop_rate: float = 0.75, adl_threshold: float = 0.9, rngs: nnx.Rngs):
         kernels = kernels or (3,) * len(widths)
         if not len(widths) == len(strides) == len(kernels):
             raise ValueError(f"widths {widths}, strides {strides} and kernels {kernels} "
@@ -83,17 +94,34 @@ class TinyGAP(nnx.Module):
         self.backbone = nnx.List([ConvBNReLU(cin, cout, kernel=k, stride=st, rngs=rngs)
                                   for cin, cout, k, st
                                   in zip(chans[:-1], chans[1:], kernels, strides)])
-        self.cam_conv = CamConv(widths[-1], cam_channels, batch_norm=cam_batch_norm, rngs=rngs)
-        self.head = PoolingHead(cam_channels, num_classes, pooling=pooling, rngs=rngs)
         self.pooled_mean = (PooledMean(cam_channels, pooling=pooling) if center_pooled
                             else None)
+        acol = wsol_method == "acol"
+        self.cam_conv = None if acol else CamConv(widths[-1], cam_channels,
+                                                  batch_norm=cam_batch_norm, rngs=rngs)
+        if wsol_method == "spg" and len(widths) <= max(self.SPG_TAPS):
+            raise ValueError(f"SPG reads backbone layers {self.SPG_TAPS}: widths needs at "
+                             f"least {max(self.SPG_TAPS) + 1} layers, got {len(widths)}")
+        b1, b2 = (widths[i] if i < len(widths) else 0 for i in self.SPG_TAPS)
+        self.init_wsol(wsol_method, num_classes=num_classes, pooling=pooling,
+                       features=cam_channels, acol_input=widths[-1], acol_width=cam_channels,
+                       acol_threshold=acol_threshold, spg_channels=(b1, b2, 64, 64),
+                       adl_drop_rate=adl_drop_rate, adl_threshold=adl_threshold, rngs=rngs)
 
-    def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = images
-        for layer in self.backbone:
+    def trunk(self, images: jax.Array) -> dict:
+        taps, x = {}, images
+        for index, layer in enumerate(self.backbone):
             x = layer(x)
-        features = self.cam_conv(x)
+            if index in self.ADL_AFTER:
+                x = self.maybe_adl(x)
+            if index in self.SPG_TAPS:
+                taps["b1" if index == self.SPG_TAPS[0] else "b2"] = x
+        taps["features"] = x if self.cam_conv is None else self.cam_conv(x)
+        return taps
+
+    def _logits(self, taps: dict) -> jax.Array:
+        features = taps["features"]
         if self.pooled_mean is None:
-            return self.head(features), features
+            return self.head(features)
         shift = self.pooled_mean(features).astype(features.dtype)
-        return self.head(features - shift), features
+        return self.head(features - shift)

@@ -17,13 +17,15 @@ from camjax import checks, distributed, evaluator, models
 from camjax.checks.resume import run_meta
 from camjax.data import pipeline
 from camjax.errors import UserError
+from camjax.evaluator.job import Lane
 from camjax.signals import StopSignals
-from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib
-from camjax.evaluator.faithful import Faithfulness
-from camjax.training.inference import (map_size, predict_function, score_function,
-                                       top_k_function)
+from camjax.training import checkpoint, mesh as mesh_lib, scoring, state as state_lib
+from camjax.training.inference import map_size, predict_function, top_k_function
 
-INFERENCE_META = ("model", "pooling", "num_classes", "model_kwargs")
+# how report titles name the WSOL methods (camjax.training.wsol)
+WSOL_NAMES = {"cam": "CAM", "has": "HaS", "acol": "ACoL", "spg": "SPG", "adl": "ADL",
+              "cutmix": "CutMix", "fewshot": "the few-shot baseline (val boxes/masks)"}
+INFERENCE_META = ("model", "pooling", "num_classes", "model_kwargs", "wsol_method")
 
 
 def num_eval_batches(n: int, config) -> int:
@@ -35,32 +37,40 @@ def _has_boxes(src, config) -> bool:
     return pipeline.has_boxes(src) or bool(config.eval_annotations)
 
 
-def _localization(predict, src, config, *, points, limit=None, gallery_size=0,
-                  faithfulness=None, per_image=None):
+def _compare(lanes: dict, src, config, *, limit=None, gallery_size=0) -> dict:
     n = len(src) if limit is None else min(limit, len(src))
     batches = pipeline.eval_batches(src, config, with_boxes=_has_boxes(src, config), limit=limit)
-    return evaluator.localization(predict, batches, num_classes=pipeline.num_classes(src),
-                                  map_size=map_size(config), points=points,
-                                  cam_curve_interval=config.cam_curve_interval,
-                                  num_batches=num_eval_batches(n, config),
-                                  gallery_size=gallery_size, faithfulness=faithfulness,
-                                  per_image=per_image)
+    return evaluator.compare(lanes, batches, num_classes=pipeline.num_classes(src),
+                             map_size=map_size(config),
+                             cam_curve_interval=config.cam_curve_interval,
+                             num_batches=num_eval_batches(n, config), gallery_size=gallery_size)
+
+
+def val_thresholds(predicts: dict, val_src, config) -> dict:
+    """The WSOL protocol's operating point of each map method (name -> predict function),
+    in one pass over the train-fullsup split: ``{name: (threshold, summary)}``, the CAM
+    threshold of the best MaxBoxAcc (V1: largest contour, IoU 0.5, wsolevaluation's
+    original metric) there; threshold None and summary ``{"interrupted": ...}`` when a
+    signal stopped the pass."""
+    lanes = {name: Lane(p, {"paper_rule": config.cam_threshold}) for name, p in predicts.items()}
+    out = {}
+    for name, (metrics, _) in _compare(lanes, val_src, config).items():
+        if "interrupted" in metrics:
+            out[name] = None, {"split": config.val_split, "interrupted": metrics["interrupted"]}
+            continue
+        v1 = metrics["wsol_v1"]
+        threshold = float(v1["best_threshold"][50])
+        out[name] = threshold, {"split": config.val_split,
+                                "num_images": metrics["cam"]["num_images"],
+                                "max_box_acc": v1["max_box_acc"][50],
+                                "best_threshold": threshold,
+                                "max_box_acc_v2": metrics["wsol_v2"]["max_box_acc_v2"]}
+    return out
 
 
 def val_threshold(predict, val_src, config) -> tuple[float | None, dict]:
-    """The WSOL protocol's operating point: the CAM threshold of the best MaxBoxAcc (V1:
-    largest contour, IoU 0.5, wsolevaluation's original metric) on the train-fullsup
-    split, and a summary of that split's evaluation (threshold None, summary
-    ``{"interrupted": ...}`` when a signal stopped it)."""
-    metrics, _ = _localization(predict, val_src, config,
-                               points={"paper_rule": config.cam_threshold})
-    if "interrupted" in metrics:
-        return None, {"split": config.val_split, "interrupted": metrics["interrupted"]}
-    v1 = metrics["wsol_v1"]
-    threshold = float(v1["best_threshold"][50])
-    return threshold, {"split": config.val_split, "num_images": metrics["cam"]["num_images"],
-                       "max_box_acc": v1["max_box_acc"][50], "best_threshold": threshold,
-                       "max_box_acc_v2": metrics["wsol_v2"]["max_box_acc_v2"]}
+    """:func:`val_thresholds` of one predict function."""
+    return val_thresholds({"": predict}, val_src, config)[""]
 
 
 def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_size: int = 16,
@@ -71,31 +81,45 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_si
     With ``val_src`` (the train-fullsup split, with boxes) the CAM threshold is chosen
     there first and the thresholded metrics are reported at both operating points. A
     split with masks and no boxes (OpenImages) gets classification and PxAP; a split
-    with neither, classification and a gallery of maps. ``per_image`` (a
-    ``evaluator.PerImage`` without points): filled with each image's row.
+    with neither, classification and a gallery of maps. Several map methods
+    (``config.cam_method`` "a,b") are evaluated on the same batches: the first method's
+    metrics at the top level, every method's under ``methods``. The scorers of
+    ``config.metrics`` and the methods after the first run at the final evaluation
+    (``gallery_size`` > 0) only. ``per_image`` (a ``evaluator.PerImage`` without
+    points): filled with each image's row (the first method's).
     """
     states = (state.params, state.rest)
     config = checks.with_classes(config, pipeline.num_classes(src))   # top_k resolved
     predict = predict_function(graphdef, states, mesh, config)
     if _has_boxes(src, config) or pipeline.has_masks(src):   # masks only: PxAP, no boxes
-        points, val = {"paper_rule": config.cam_threshold}, None
+        names = scoring.method_names(config)
+        names = names if gallery_size else names[:1]    # periodic evaluations: the first
+        lanes = {m: Lane(predict if m == names[0] else
+                         predict_function(graphdef, states, mesh, config, m),
+                         {"paper_rule": config.cam_threshold}) for m in names}
+        vals = {}
         if val_src is not None and _has_boxes(src, config) and pipeline.has_boxes(val_src):
-            threshold, val = val_threshold(predict, val_src, config)
+            vals = val_thresholds({m: lane.predict for m, lane in lanes.items()}, val_src,
+                                  config)
+            threshold, summary = vals[names[0]]
             if threshold is None:
-                return {"interrupted": val["interrupted"], "val": val}, {}
-            points["val_threshold"] = threshold
-        faithful = None
-        if config.faithfulness and gallery_size:     # the final evaluation, not the periodic
-            faithful = Faithfulness(score_function(graphdef, states),
-                                    steps=config.faithfulness_steps,
-                                    batch_size=config.faithfulness_batch_size)
-        if per_image is not None and _has_boxes(src, config):
-            per_image.points = list(points)
-        metrics, pictures = _localization(predict, src, config, points=points, limit=limit,
-                                          gallery_size=gallery_size, faithfulness=faithful,
-                                          per_image=per_image)
-        if val is not None:
-            metrics["val"] = val
+                return {"interrupted": summary["interrupted"], "val": summary}, {}
+            for m, (threshold, _) in vals.items():
+                lanes[m].points["val_threshold"] = threshold
+        if gallery_size:                              # the final evaluation, not the periodic
+            for lane in lanes.values():
+                lane.scorers = scoring.scorers(config, lane.predict, graphdef, states,
+                                               num_classes=pipeline.num_classes(src))
+        if per_image is not None:
+            if _has_boxes(src, config):
+                per_image.points = list(lanes[names[0]].points)
+            lanes[names[0]].per_image = per_image
+        results = _compare(lanes, src, config, limit=limit, gallery_size=gallery_size)
+        for m, (threshold, summary) in vals.items():
+            results[m][0]["val"] = summary
+        metrics, pictures = results[names[0]]
+        if len(names) > 1:
+            metrics = {**metrics, "methods": {m: results[m][0] for m in names}}
         return metrics, pictures
     n = len(src) if limit is None else min(limit, len(src))
     batches = pipeline.eval_batches(src, config, with_boxes=False, limit=limit)
@@ -132,6 +156,7 @@ def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=Non
     metrics["step"] = int(state.step)
     metrics["dataset"], metrics["split"] = config.dataset, config.eval_split
     metrics["cam_method"] = config.cam_method
+    metrics["wsol_method"] = config.wsol_method
     if note:
         metrics["note"] = note
     if skipped_images:
@@ -143,8 +168,9 @@ def final_evaluation(state, src, graphdef, mesh, config, workdir, *, val_src=Non
         (out / "per_image.csv").write_text(table, encoding="utf-8")
         title = (f"{config.model} ({config.pooling.upper()}) on {config.dataset} / "
                  f"{config.eval_split}")
+        title += f", trained with {WSOL_NAMES.get(config.wsol_method, config.wsol_method)}"
         if config.cam_method != "cam":
-            title += f", maps by {config.cam_method}"
+            title += f", maps by {', '.join(scoring.method_names(config))}"
         if "interrupted" in metrics:
             evaluator.write_metrics(out, metrics)
         elif "cam" in metrics:

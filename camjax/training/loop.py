@@ -35,11 +35,13 @@ from camjax.training.state import build_model, compile_train_step, initial_state
 
 def open_data(config, workdir: Path):
     """(train, eval, val) sources, checked before training; val is None without
-    ``config.val_split``. Process 0 prepares TFDS datasets first. ``config`` has its
-    splits resolved (``pipeline.with_splits``)."""
+    ``config.val_split``; train is val for the few-shot baseline. Process 0 prepares
+    TFDS datasets first. ``config`` has its splits resolved (``pipeline.with_splits``)."""
     val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
-    return (pipeline.open_source(config, config.train_split, workdir, join_annotations=False),
-            pipeline.open_source(config, config.eval_split, workdir), val)
+    # the few-shot baseline trains on val's boxes or masks (pipeline.trains_on_val)
+    train = val if pipeline.trains_on_val(config) else pipeline.open_source(
+        config, config.train_split, workdir, join_annotations=False)
+    return train, pipeline.open_source(config, config.eval_split, workdir), val
 
 
 def train_and_evaluate(config, workdir, data=None) -> dict:

@@ -6,7 +6,6 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 
-
 def data_mesh() -> jax.sharding.Mesh:
     """All devices of all processes along one ``data`` axis.
 

@@ -8,8 +8,10 @@ import optax
 from camjax.checks.values import LR_SCHEDULES   # the names implemented here
 from camjax.errors import ConfigError
 
-# Top-level modules a camjax network adds on top of an ImageNet backbone.
-NEW_LAYER_PREFIXES = ("cam_conv", "head", "extra")
+# Top-level modules a camjax network adds on top of an ImageNet backbone (the WSOL
+# methods' too: ACoL's branches, SPG's layers, the few-shot heads).
+NEW_LAYER_PREFIXES = ("cam_conv", "head", "extra", "classifier_A", "classifier_B", "SPG_",
+                      "fewshot_")
 
 
 def learning_rate_schedule(config) -> optax.Schedule:

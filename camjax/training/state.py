@@ -12,7 +12,7 @@ from flax import nnx
 from camjax import models
 from camjax.checks import values
 from camjax.errors import ConfigError
-from camjax.training import mesh as mesh_lib, optim, step as step_lib
+from camjax.training import mesh as mesh_lib, optim, step as step_lib, wsol
 
 COMPUTE_DTYPES = dict(zip(values.COMPUTE_DTYPES, (jnp.float32, jnp.bfloat16), strict=True))
 # layers whose computation dtype follows config.compute_dtype (parameters stay float32;
@@ -50,7 +50,8 @@ def build_model(config, num_classes: int, *, load_weights: bool = True,
     """``config.model`` with fresh weights, then ``config.pretrained`` (a torchvision
     state dict) when set and ``load_weights`` (False on resume: the checkpoint has them)."""
     model = models.create(config.model, num_classes=num_classes, pooling=config.pooling,
-                          rngs=nnx.Rngs(config.seed), **config.model_kwargs)
+                          rngs=nnx.Rngs(config.seed), **config.model_kwargs,
+                          **wsol.model_kwargs(config))
     if config.pretrained and load_weights:
         try:
             report = models.load_pretrained(model, config.pretrained)
@@ -81,5 +82,6 @@ def compile_train_step(train_graphdef, tx, mesh, config):
     """
     repl, data = mesh_lib.replicated(mesh), mesh_lib.batch_sharded(mesh)
     fn = functools.partial(step_lib.train_step, graphdef=train_graphdef, tx=tx,
-                           compute_dtype=compute_dtype(config))
+                           compute_dtype=compute_dtype(config),
+                           method=wsol.from_config(config))
     return jax.jit(fn, in_shardings=(repl, data), out_shardings=(repl, repl), donate_argnums=0)

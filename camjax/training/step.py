@@ -1,4 +1,9 @@
-"""The pure train step over ``nnx.split`` state; jitted by the loop with shardings."""
+"""The pure train step over ``nnx.split`` state; jitted by the loop with shardings.
+
+The WSOL method (``camjax.training.wsol``) composes onto it: HaS and CutMix change the
+batch first, with a key derived from the method's seed and the step; ACoL, SPG and the
+few-shot baseline read their network's training outputs in their loss.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -7,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx, struct
+
+from camjax.training import wsol
 
 
 @struct.dataclass
@@ -17,24 +24,23 @@ class TrainState:
     opt_state: Any
 
 
-def cross_entropy(logits, labels) -> jax.Array:
-    return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32),
-                                                           labels).mean()
+cross_entropy = wsol.losses.cross_entropy
 
 
-def train_step(state: TrainState, batch: dict, *, graphdef, tx,
-               compute_dtype=jnp.float32) -> tuple[TrainState, dict]:
+def train_step(state: TrainState, batch: dict, *, graphdef, tx, compute_dtype=jnp.float32,
+               method: wsol.Method = wsol.Method()) -> tuple[TrainState, dict]:
     """One SGD step. The batch is sharded along ``data``: the mean loss, its gradient
     and the BatchNorm statistics are over the global batch (the compiler inserts the
     all-reduces)."""
-    images = batch["image"].astype(compute_dtype)
+    images, labels_b, weight = wsol.inputs(method, wsol.step_key(method, state.step),
+                                           batch["image"].astype(compute_dtype),
+                                           batch["label"])
 
     def loss_fn(params, rest):
         # fresh Variables at this trace level, so BatchNorm may update its statistics
         rest = jax.tree.map(lambda x: x, rest)
         model = nnx.merge(graphdef, params, rest)
-        logits, _ = model(images)
-        loss = cross_entropy(logits, batch["label"])
+        loss, logits = wsol.loss(method, model, images, batch, (labels_b, weight))
         return loss, (logits, nnx.state(model, nnx.Not(nnx.Param)))
 
     (loss, (logits, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params,

@@ -20,6 +20,7 @@ WEIGHTS = {
     "googlenet_gap": "googlenet-1378be20.pth",
     "googlenet_gmp": "googlenet-1378be20.pth",
     "resnet50_gap": "resnet50-0676ba61.pth",
+    "inception_v3_gap": "inception_v3_google-0cc3c7bd.pth",   # wsolevaluation's InceptionV3
 }
 
 

@@ -3,22 +3,22 @@
 ImageNet (train 1,281,167; test: the ILSVRC 2012 validation set, 50,000; val:
 ImageNetV2, 10,000).
 
-wsolevaluation's vanilla-CAM recipe (experiments/configs/wsolevaluation.py cites the
-sources): batch 32, SGD momentum 0.9, base learning rate 0.00001654502 (x10 on the new
-layers), weight decay 0.0005, 10 epochs = 400,365 steps of 32 (N = 1,281,167), the rate
+wsolevaluation's recipe (experiments/configs/wsolevaluation.py cites the sources): batch
+32, SGD momentum 0.9, base learning rate 0.00001654502 (x10 on the layers the method
+adds), weight decay 0.0005, 10 epochs = 400,365 steps of 32 (N = 1,281,167), the rate
 x0.1 every 3 epochs = 120,109 steps, resize 256 / random crop 224 / flip, evaluation at
-224, ImageNet weights ($CAMJAX_WEIGHTS_DIR, paper.py). Target on test: wsolevaluation's
-MaxBoxAccV2 60.0.
+224, ImageNet weights ($CAMJAX_WEIGHTS_DIR, paper.py). VGG16-GAP as wsolevaluation's
+VggCam: conv6 without groups, no dropout, fc with a bias; 14 x 14 maps.
 
-VGG16-GAP without dropout (wsolevaluation's VggCam has none); its CAM conv keeps the CAM
-release's groups=2 (see wsolevaluation.py).
+Vanilla CAM. Hyperparameters: the sheet's vanilla-CAM row (as dual-cam reproduces it).
+Target on test: wsolevaluation's MaxBoxAccV2 60.0 (its README's table).
 
 From a wsolevaluation checkout (metadata/ and dataset/ prepared by its scripts):
 
     camjax train --config experiments/configs/wsol_ilsvrc_vgg16_gap.py \
-        --workdir runs/ilsvrc_vgg16_gap
+        --workdir runs/ilsvrc_vgg16
     camjax evaluate --config experiments/configs/wsol_ilsvrc_vgg16_gap.py \
-        --workdir runs/ilsvrc_vgg16_gap
+        --workdir runs/ilsvrc_vgg16
 
 Elsewhere, add --config.dataset=wsol:METADATA/ILSVRC --config.image_root=IMAGES/ILSVRC
 (docs/datasets.md).

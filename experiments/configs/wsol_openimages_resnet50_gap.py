@@ -2,22 +2,22 @@
 
 OpenImages30k (train 29,819, val 2,500, test 5,000, with masks).
 
-wsolevaluation's vanilla-CAM recipe (experiments/configs/wsolevaluation.py cites the
-sources): batch 32, SGD momentum 0.9, base learning rate 0.00107117324 (x10 on the new
-layers), weight decay 0.0001, 10 epochs = 9,318 steps of 32 (N = 29,819), the rate x0.1
+wsolevaluation's recipe (experiments/configs/wsolevaluation.py cites the sources): batch
+32, SGD momentum 0.9, base learning rate 0.00107117324 (x10 on the layers the method
+adds), weight decay 0.0001, 10 epochs = 9,318 steps of 32 (N = 29,819), the rate x0.1
 every 3 epochs = 2,796 steps, resize 256 / random crop 224 / flip, evaluation at 224,
-ImageNet weights ($CAMJAX_WEIGHTS_DIR, paper.py). Target on test: wsolevaluation's PxAP
-58.5.
+ImageNet weights ($CAMJAX_WEIGHTS_DIR, paper.py). ResNet50 with layer4 at stride 1 and
+fc with a bias (wsolevaluation's ResNetCam); 14 x 14 maps.
 
-The test split has masks (PxAP). wsolevaluation's sheet trains this one without
-large_feature_map: 14 x 14 maps, camjax's mapping_resolution 14.
+Vanilla CAM. Hyperparameters: the sheet's vanilla-CAM row (as dual-cam reproduces it).
+Target on test: wsolevaluation's PxAP 58.5 (its README's table).
 
 From a wsolevaluation checkout (metadata/ and dataset/ prepared by its scripts):
 
     camjax train --config experiments/configs/wsol_openimages_resnet50_gap.py \
-        --workdir runs/openimages_resnet50_gap
+        --workdir runs/openimages_resnet50
     camjax evaluate --config experiments/configs/wsol_openimages_resnet50_gap.py \
-        --workdir runs/openimages_resnet50_gap
+        --workdir runs/openimages_resnet50
 
 Elsewhere, add --config.dataset=wsol:METADATA/OpenImages --config.image_root=IMAGES/OpenImages
 (docs/datasets.md).

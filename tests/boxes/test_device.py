@@ -46,7 +46,9 @@ def test_spiral_converges():
 
 maps_strategy = hnp.arrays(      # few shapes: each new shape is a new compilation
     np.float32, st.sampled_from([(1, 1, 1, 1), (2, 3, 1, 9), (1, 2, 7, 5), (3, 1, 12, 12)]),
-    elements=st.sampled_from([0.0, 0.3, 0.5, 1.0]) | st.floats(0, 1, width=32))
+    elements=st.sampled_from([0.0, 0.3, 0.5, 1.0])
+    # XLA flushes subnormals to zero (camjax/boxes/device.py says so): normal floats only
+    | st.floats(0, 1, width=32, allow_subnormal=False))
 
 
 @settings(max_examples=25, deadline=None)

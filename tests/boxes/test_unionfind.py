@@ -8,6 +8,7 @@ from camjax.boxes import _unionfind as uf
 from camjax.boxes import wsol_boxes
 from camjax.boxes._borders import outer_area2
 from camjax.boxes._wsol_sweep import v1_batch
+from camjax.boxes._wsol_tree import wsol_space
 
 from .brute import flood_components
 from .oracle import wsol_boxes_reference
@@ -17,6 +18,13 @@ from .tree import component_tree
 
 def _rows(rows):
     return sorted(map(tuple, np.stack(rows, 1).tolist()))
+
+
+def _outer_area2(img: np.ndarray, thr: int, first: int) -> int:
+    """outer_area2 on ``img`` (H, W) in its frame of zeros."""
+    H, W = img.shape
+    flat = uf.pad(np.asarray(img, np.int64), 0, False, np.empty((H + 2) * (W + 2), np.int64))
+    return outer_area2(flat, H, W, thr, first)
 
 
 def _contour_area2(mask: np.ndarray) -> int:
@@ -61,7 +69,7 @@ def test_component_nodes_against_bfs():
                                     if all(0 < y < H - 1 and 0 < x < W - 1 for y, x in h))
                         assert nd[uf.E4, i] == 4 * (1 - holes)
                         area2 = _contour_area2(mask)
-                        assert outer_area2(img, v, first) == area2
+                        assert _outer_area2(img, v, first) == area2
                         if holes == 0:
                             assert nd[uf.Q2, i] == area2
                         else:
@@ -91,7 +99,7 @@ def test_outer_area_of_random_components():
         for c in range(1, count):
             mask = labels == c
             first = int(np.flatnonzero(mask.ravel())[0])
-            assert outer_area2(b, 1, first) == _contour_area2(mask)
+            assert _outer_area2(b, 1, first) == _contour_area2(mask)
             n += 1
     assert n > 1000
 
@@ -127,7 +135,7 @@ def test_v1_ties_go_to_opencv():
     m[0, 7:10, 12:15] = 1.0
     m[0, 3, 3] = 0.5                     # a hole at some levels
     taus = np.array([0.0, 0.3, 0.6])
-    _, unsure, levels, ok = v1_batch(np.ascontiguousarray(m), taus)
+    _, unsure, levels, ok = v1_batch(np.ascontiguousarray(m), taus, wsol_space(12, 20))
     assert ok and unsure.all()
     assert_same(wsol_boxes(m, taus, False), wsol_boxes_reference(m, taus, False))
 
@@ -173,3 +181,30 @@ def test_workers_do_not_change_v1():
     maps = random_maps(rng, 11, 19, 23)
     taus = np.arange(0, 1, 0.01)
     assert_same(wsol_boxes(maps, taus, False, workers=1), wsol_boxes(maps, taus, False, workers=4))
+
+
+def test_background_tree_gives_the_holes():
+    """bg_tree (the outside in from the start, swept up to a level): its nodes alive
+    at each level are exactly the 4-connected background components of u8 < v that
+    do not touch the edge (BFS), box for box."""
+    from camjax.boxes._wsol_tree import bg_tree, fg_tree, prepare
+    rng = np.random.default_rng(11)
+    from .brute import random_maps
+    for H, W in [(1, 6), (7, 7), (9, 13)]:
+        space = wsol_space(H, W)
+        for m in random_maps(rng, 25, H, W):
+            peak, hist, start = prepare(m, np.array([0.0]), space, np.zeros(1, np.int64), True)
+            fg_tree(W, space, hist, start, True)
+            top = int(rng.integers(1, 257))
+            n = bg_tree(W, space, hist, start, top)
+            g = space[1][uf.NODES][:, :n]
+            u8 = (m * 255).astype(np.uint8)
+            for v in range(1, min(top, 255) + 1):
+                got = sorted(tuple(g[uf.X0:uf.Y1 + 1, i]) for i in range(n)
+                             if 255 - g[uf.HI, i] < v <= min(255 - g[uf.LO, i], top))
+                want = sorted((min(xs), min(ys), max(xs), max(ys))
+                              for comp in flood_components(u8 < v, 4)
+                              for ys, xs in [tuple(zip(*comp))]
+                              if min(ys) > 0 and min(xs) > 0 and max(ys) < H - 1
+                              and max(xs) < W - 1)
+                assert got == want, (H, W, v)

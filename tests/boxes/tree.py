@@ -15,7 +15,7 @@ edge reduction) is done once up front.
 The box rules use the compiled tree of :mod:`camjax.boxes._unionfind` (a few
 times faster); this NumPy version is a test oracle, an independent implementation
 the tests compare the compiled one with. It shares the compiled tree's neighbour
-tables (``RING``, ``RING_GROUPS``).
+tables (``RING``, ``RING_GROUPS``, :mod:`camjax.boxes._rings`).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from camjax.boxes._unionfind import RING, RING_GROUPS
+from camjax.boxes._rings import RING, RING_GROUPS
 
 
 class Nodes(NamedTuple):

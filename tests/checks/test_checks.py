@@ -37,6 +37,20 @@ def test_values_out_of_range_name_the_key_and_the_value(key, value, must):
         values.check_values(tiny(**{key: value}))
 
 
+@pytest.mark.parametrize("key, value, error", [
+    ("cam_method", "cam,gradcam", r"config\.cam_method='cam,gradcam' \('gradcam'\) is not one "
+                                  r"of: cam, grad_cam"),
+    ("metrics", "wsol,roads", r"config\.metrics='wsol,roads' \('roads'\) is not one of: "
+                              r"wsol, faithfulness, road, pointing, complexity, sanity"),
+    ("road_percentiles", (10, 120), r"config\.road_percentiles=\(10, 120\) must be a tuple"),
+    ("sanity_threshold", 2.0, r"config\.sanity_threshold=2\.0 must be in \[-1, 1\]"),
+])
+def test_the_metrics_keys_name_the_bad_value(key, value, error):
+    with pytest.raises(ConfigError, match=error):
+        values.check_config(tiny(**{key: value}))
+    values.check_choices(tiny(cam_method="cam, grad_cam", metrics="road,sanity"))
+
+
 def test_the_defaults_and_the_demo_pass():
     values.check_config(config_lib.load("default"))
     values.check_config(tiny())
@@ -55,6 +69,15 @@ def test_an_image_size_below_the_stride_is_refused_before_any_work():
     with pytest.raises(ConfigError, match=r"config\.image_size=8 is too small for vgg16_gap.*"
                                           r"at 224 px its feature map is 14x14 \(stride 16\)"):
         values.check_config(tiny(model="vgg16_gap", image_size=8))
+
+
+def test_cam_layer_names_a_module_of_the_network_for_a_method_that_takes_one():
+    probe.check_model(tiny(cam_method="grad_cam", cam_layer="backbone.2"))   # shapes only
+    with pytest.raises(ConfigError, match=r"config.cam_layer: layer 'backbone.9' is not a "
+                                          r"module.*nearby names: backbone"):
+        probe.check_model(tiny(cam_method="grad_cam", cam_layer="backbone.9"))
+    with pytest.raises(ConfigError, match=r"cam_method='cam' takes no layer.*grad_cam"):
+        probe.check_model(tiny(cam_layer="backbone.2"))
 
 
 def test_model_kwargs_are_checked_against_the_constructor():

@@ -1,6 +1,6 @@
 """MaxBoxAcc (BoxAccumulator) and PxAP (MaskAccumulator, pxap): hand-worked values,
-agreement with a transcription of wsolevaluation's BoxEvaluator loop, invariance to
-batching, order and merging. Arithmetic in comments."""
+agreement with wsolevaluation's BoxEvaluator / MaskEvaluator loops (tests/boxes/oracle.py),
+invariance to batching, order, merging and threads. Arithmetic in comments."""
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -8,29 +8,16 @@ from hypothesis import strategies as st
 
 from camjax.evaluation import BoxAccumulator, MaskAccumulator, pxap
 from camjax.evaluation.wsol import max_iou_per_threshold
-from tests.boxes.oracle import wsol_boxes_per_threshold
-
-
-def _ref_iou(a, b):
-    """calculate_multiple_iou: (na, 4) x (nb, 4), +1 areas, union <= 0 -> 0."""
-    a, b = a[:, None, :], b[None, :, :]
-    iw = np.maximum(0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1)
-    ih = np.maximum(0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1)
-    inter = iw * ih
-    union = ((a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
-             + (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1) - inter)
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+from tests.boxes.oracle import BoxEvaluatorLoop, MaskEvaluatorLoop
 
 
 def _reference_max_box_acc(scoremaps, gt_boxes, cam_thresholds, iou_keys, multi_contour):
-    """BoxEvaluator.accumulate / compute, one image and one threshold at a time."""
-    num_correct = {k: np.zeros(len(cam_thresholds)) for k in iou_keys}
+    """BoxEvaluator.accumulate / compute, one image at a time (tests/boxes/oracle.py):
+    accuracy per threshold, per IoU key."""
+    loop = BoxEvaluatorLoop(cam_thresholds, iou_keys, multi_contour)
     for s, gt in zip(scoremaps, gt_boxes):
-        per_thr = wsol_boxes_per_threshold(s, cam_thresholds, multi_contour)
-        sliced = [_ref_iou(b, np.asarray(gt)).max() for b in per_thr]
-        for k in iou_keys:
-            num_correct[k][np.where(np.asarray(sliced) >= k / 100)[0]] += 1
-    return {k: num_correct[k] * 100.0 / len(scoremaps) for k in iou_keys}
+        loop.accumulate(np.asarray(s, np.float64), gt)
+    return {k: loop.num_correct[k] * 100.0 / loop.cnt for k in iou_keys}
 
 
 def _blob_maps(n, size=20, seed=0):
@@ -345,3 +332,77 @@ def test_pxap_input_checks():
         pxap(s, np.full((1, 2, 2), 255, np.uint8))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         pxap(s + 2, np.ones((1, 2, 2), np.uint8))
+
+
+# ------------------------------------------------- PxAP against MaskEvaluator's loop
+def _pxap_reference(maps, masks, bin_width):
+    loop = MaskEvaluatorLoop(np.arange(0, 1, bin_width))
+    for s, m in zip(maps, masks):
+        loop.accumulate(np.asarray(s, np.float64), m)
+    return loop
+
+
+@pytest.mark.parametrize("bin_width", [0.001, 0.01, 0.03, 0.25])
+def test_pxap_histograms_equal_np_histogram(bin_width):
+    """Values on the bin edges (the arange values themselves, 0 and 1), float32 and
+    float64 maps, ignore pixels, 1 or 3 threads: the reference's histograms and AP."""
+    rng = np.random.default_rng(int(bin_width * 1000))
+    edges = np.arange(0, 1, bin_width)
+    s = rng.random((7, 13, 17))
+    on_edge = rng.random(s.shape) < 0.3
+    s[on_edge] = rng.choice(np.append(edges, 1.0), on_edge.sum())
+    s[0, 0, :3] = 0.0, 1.0, np.nextafter(edges[-1], 0)
+    m = rng.choice(np.array([0, 1, 255], np.uint8), s.shape, p=[0.5, 0.4, 0.1])
+    for dtype in (np.float64, np.float32):
+        maps = s.astype(dtype)
+        ref = _pxap_reference(maps, m, bin_width)
+        for workers in (1, 3):
+            acc = MaskAccumulator(bin_width, workers=workers)
+            acc.update(maps, m)
+            np.testing.assert_array_equal(acc.fg_hist, ref.fg_hist)
+            np.testing.assert_array_equal(acc.bg_hist, ref.bg_hist)
+            assert acc.result()["pxap"] == ref.compute()
+
+
+def test_pxap_mask_types():
+    """bool masks (no ignore) and wider integer masks give the uint8 mask's result;
+    a value other than 0, 1, 255 is named, in any integer type."""
+    rng = np.random.default_rng(3)
+    s = rng.random((2, 9, 9))
+    m = (rng.random((2, 9, 9)) < 0.4).astype(np.uint8)
+    want = pxap(s, m)
+    assert pxap(s, m.astype(bool)) == want
+    assert pxap(s, m.astype(np.int64)) == want
+    for dtype in (np.uint8, np.int64):
+        bad = m.astype(dtype)
+        bad[1, 4, 4] = 7
+        with pytest.raises(ValueError, match="the value 7"):
+            pxap(s, bad)
+
+
+def test_box_accumulator_workers_and_batches():
+    """Threads and batch sizes do not change MaxBoxAcc's counts (V1 and V2)."""
+    for multi in (False, True):
+        one = BoxAccumulator(cam_thresholds=TAUS, multi_contour=multi, workers=1)
+        one.update(MAPS, GTS)
+        many = BoxAccumulator(cam_thresholds=TAUS, multi_contour=multi, workers=3)
+        for a in range(0, len(MAPS), 5):
+            many.update(MAPS[a:a + 5], GTS[a:a + 5])
+        np.testing.assert_array_equal(one.num_correct, many.num_correct)
+
+
+def test_pxap_edges_check_and_fallback(monkeypatch):
+    """The compiled pass recomputes the edges as fl(j * bw): checked against the real
+    edges (a shifted edge is refused), and np.histogram takes over where it fails."""
+    from camjax.evaluation import _masks
+    edges = np.append(np.arange(0, 1, 0.01), [1.0, 2.0, 3.0])
+    assert _masks.uniform_edges(edges, 0.01) == 100
+    shifted = edges.copy()
+    shifted[7] = np.nextafter(shifted[7], 1)
+    assert _masks.uniform_edges(shifted, 0.01) == 0
+    rng = np.random.default_rng(4)
+    s = rng.random((3, 10, 10))
+    m = rng.choice(np.array([0, 1, 255], np.uint8), s.shape)
+    want = pxap(s, m)
+    monkeypatch.setattr(_masks, "uniform_edges", lambda e, bw: 0)
+    assert pxap(s, m) == want

@@ -3,9 +3,11 @@
     XLA_FLAGS=--xla_force_host_platform_device_count=4 python -m tests.methods.sharded_run
 
 Prints one JSON object: per method and mesh kind, the largest difference between the
-sharded and the unsharded maps and the output's partition spec; the same for the deletion
-and insertion curves of camjax.evaluation (score_fn on the sharded perturbed images). Run
-in a subprocess by test_grad_and_sharding.py (the device count is fixed when JAX starts).
+sharded and the unsharded maps and the output's partition spec; the same for the feature
+methods at a named inner layer (``layer=``, the zero-perturbation tap), for the map
+engine's jitted ``predict`` (labels and maps), and for the deletion and insertion curves
+of camjax.evaluation (score_fn on the sharded perturbed images). Run in a subprocess by
+test_grad_and_sharding.py (the device count is fixed when JAX starts).
 """
 import json
 
@@ -16,7 +18,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from flax import nnx
 
-from camjax import methods
+from camjax import engine, methods
 from camjax.evaluation import deletion_insertion_curves
 from tests.methods.conftest import filled_model
 
@@ -34,21 +36,26 @@ def main():
     meshes = {"explicit": jax.make_mesh((n,), ("data",)),
               "auto": jax.make_mesh((n,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))}
     out = {"devices": n, "methods": {}}
-    for name, method in methods.METHODS.items():
-        opts = OPTIONS.get(name, {})
-        plain = np.asarray(method(model, jnp.asarray(images), jnp.asarray(classes), **opts))
+    graphdef, state = nnx.split(model)
+    runs = {name: (lambda x, c, m=method, o=OPTIONS.get(name, {}): m(model, x, c, **o))
+            for name, method in methods.METHODS.items()}
+    runs.update({f"{name}@backbone.1": (lambda x, c, m=methods.get(name), o=OPTIONS.get(
+        name, {}): m(model, x, c, layer="backbone.1", **o))
+        for name in ("grad_cam", "score_cam")})          # the gradient and the forward tap
+    runs["engine.predict"] = lambda x, c: engine.predict(   # labels first, then the top-2
+        graphdef, state, x, c[:, 0], method="grad_cam", k=2, layer="backbone.1")[2]
+    for name, run in runs.items():
+        plain = np.asarray(run(jnp.asarray(images), jnp.asarray(classes)))
         row = {}
         for kind, mesh in meshes.items():
             sharding = NamedSharding(mesh, P("data"))
-            maps = method(model, jax.device_put(images, sharding),
-                          jax.device_put(classes, sharding), **opts)
+            maps = run(jax.device_put(images, sharding), jax.device_put(classes, sharding))
             row[kind] = {"max_diff": float(np.abs(np.asarray(maps) - plain).max()),
                          "scale": float(np.abs(plain).max()),
                          "spec": [str(s) for s in maps.sharding.spec],
                          "shards": len({s.device for s in maps.addressable_shards})}
         out["methods"][name] = row
 
-    graphdef, state = nnx.split(model)
     probabilities = jax.jit(lambda s, x: jax.nn.softmax(nnx.merge(graphdef, s)(x)[0]))
     score_fn = lambda x: probabilities(state, x)         # noqa: E731
     maps = rng.uniform(0, 1, images.shape[:3]).astype(np.float32)

@@ -26,9 +26,19 @@ def test_registry_lists_every_method_with_its_resolution():
     assert methods.get("score_cam") is methods.score_cam
     assert methods.get_pure("layer_cam") is methods.layer_cam_fn
     assert [n for n in methods.METHODS if methods.at_image_resolution(n)] == [
-        "saliency", "smooth_grad", "integrated_gradients"]
+        "integrated_gradients", "saliency", "smooth_grad"]
+    assert [n for n in methods.METHODS if methods.takes_layer(n)] == [
+        "grad_cam", "grad_cam_plus_plus", "layer_cam", "score_cam"]
+    assert methods.registry.get("smooth_grad").options["samples"] == 50
     with pytest.raises(ValueError, match="unknown map method 'gradcam'.*grad_cam"):
         methods.get("gradcam")
+
+
+def test_the_docs_table_is_the_registrys():
+    text = (ROOT / "docs" / "methods.md").read_text()
+    table = text.split("<!-- methods table: camjax.methods.registry.markdown_table() -->\n")[1]
+    assert table.split("\n<!-- end of methods table -->")[0] == \
+        methods.registry.markdown_table(), "regenerate the table in docs/methods.md"
 
 
 @pytest.mark.parametrize("name", list(methods.METHODS))
@@ -71,7 +81,8 @@ def test_a_sharded_batch_gives_the_same_maps_sharded_along_data():
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["devices"] == 4
-    assert set(result["methods"]) == set(methods.METHODS)
+    assert set(result["methods"]) == set(methods.METHODS) | {
+        "grad_cam@backbone.1", "score_cam@backbone.1", "engine.predict"}
     for name, meshes in result["methods"].items():
         for kind, r in meshes.items():     # jax.make_mesh's explicit axes, and auto axes
             assert r["scale"] > 0, (name, kind)

@@ -14,7 +14,7 @@ from flax import nnx
 import camjax
 from camjax.models import class_weights, load_pretrained, parameter_count
 from camjax.models.identify import identify_architecture
-from camjax.models.mobilenet import make_divisible
+from camjax.models.layers import make_divisible
 from camjax.models.torchvision_names import densenet_path, mobilenet_v2_path, resnet_path
 
 from .test_zoo import abstract

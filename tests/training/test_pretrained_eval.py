@@ -5,7 +5,8 @@ import pytest
 from flax import nnx
 from safetensors.numpy import save_file
 
-from camjax import cam, config as config_lib, models, training
+import camjax
+from camjax import config as config_lib, models, training
 from camjax.data import pipeline
 from camjax.errors import UserError
 from tests.conftest import DEMO
@@ -45,7 +46,7 @@ def test_pretrained_classifier_is_evaluated_without_a_checkpoint(tiny_data_dir, 
     src = pipeline.source(config.dataset, "test", tiny_data_dir)
     wrong, n = 0, 0
     for _, batch in pipeline.eval_batches(src, config):
-        logits, _, _ = cam.predict_cams(model, batch["image"], k=5)
+        logits = camjax.explain(model, batch["image"], top_k=5).logits
         v = batch["valid"]
         wrong += int((np.asarray(logits).argmax(1)[v] != batch["label"][v]).sum())
         n += int(v.sum())

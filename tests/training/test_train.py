@@ -46,25 +46,65 @@ def test_two_steps_write_a_checkpoint_metrics_and_a_report(tiny_config, tmp_path
     assert "camjax_shapes/tiny / train" in (tmp_path / "eval" / "report.md").read_text()
 
 
-def test_evaluate_with_another_map_method_and_faithfulness(tiny_config, tmp_path):
-    """--config.cam_method picks the map the WSOL metrics score: the job's PxAP equals one
-    computed here from camjax.methods.grad_cam's maps; faithfulness is reported."""
+def intensity_fn(graphdef, state, images, classes):
+    """A control map that ignores the network: the image's mean over channels."""
+    import jax.numpy as jnp
+    return jnp.broadcast_to(images.mean(axis=-1)[:, None], (images.shape[0], classes.shape[1],
+                                                             *images.shape[1:3]))
+
+
+def test_evaluate_several_methods_and_metrics_in_one_run(tiny_config, tmp_path, monkeypatch):
+    """--config.cam_method=a,b,c scores every method on the same images in one run, with
+    the metrics of --config.metrics: the first method's numbers at the top (its PxAP equals
+    one computed here from camjax.methods.grad_cam's maps), CAM's equal to the default
+    evaluation's, a methods-by-metrics table in the report, and the sanity checks: CAM's
+    rank correlation falls as the layers are randomised, the intensity control's stays at
+    1 and it fails visibly."""
     import jax
     from flax import nnx
 
     from camjax import cam, methods
     from camjax.data import pipeline
     from camjax.evaluation import pxap
-    training.train_and_evaluate(tiny_config, tmp_path)
-    assert cli.main(["evaluate", "--workdir", str(tmp_path), "--config.cam_method=grad_cam",
-                     "--config.faithfulness=True", "--config.faithfulness_steps=4"]) == 0
+    monkeypatch.setitem(methods.registry.REGISTRY, "intensity",
+                        methods.registry.Method("intensity", intensity_fn, "image"))
+    monkeypatch.setitem(methods.METHODS, "intensity", intensity_fn)
+    monkeypatch.setitem(methods.PURE_METHODS, "intensity", intensity_fn)
+    tiny_config.num_train_steps = 30                   # a few dozen steps: CAMs with a shape
+    tiny_config.checkpoint_every_steps = tiny_config.log_every_steps = 30
+    default = training.train_and_evaluate(tiny_config, tmp_path)
+    assert cli.main(["evaluate", "--workdir", str(tmp_path),
+                     "--config.cam_method=grad_cam,cam,intensity",
+                     "--config.metrics=wsol,road,pointing,complexity,sanity",
+                     "--config.faithfulness=True", "--config.faithfulness_steps=4",
+                     "--config.road_percentiles=(20, 50, 80)", "--config.sanity_images=4"]) == 0
     saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert saved["cam_method"] == "grad_cam"
+    assert saved["cam_method"] == "grad_cam,cam,intensity"
+    assert list(saved["methods"]) == ["grad_cam", "cam", "intensity"]
     f = saved["faithfulness"]
     assert f["num_images"] == 32 and 0 <= f["deletion_auc"] <= 1 and 0 <= f["insertion_auc"] <= 1
     assert len(f["deletion_curve"]) == 5 and 0 <= f["average_drop"] <= 100
     assert (tmp_path / "eval" / "faithfulness.png").stat().st_size > 1000
-    assert "maps by grad_cam" in (tmp_path / "eval" / "report.md").read_text()
+    # CAM's lane gives the default evaluation's numbers exactly
+    by_cam = saved["methods"]["cam"]
+    for key in ("cam", "wsol_v2", "wsol_v1", "pxap", "operating_points", "val"):
+        assert by_cam[key] == json.loads(json.dumps(default[key])), key
+    for m in saved["methods"].values():
+        assert m["road"]["num_images"] == m["pointing"]["num_images"] == 32
+        assert 0 <= m["pointing"]["energy_pointing_game"] <= 100
+        assert len(m["road"]["morf_curve"]) == 3 and m["complexity"]["num_images"] == 32
+    layers = saved["methods"]["cam"]["sanity"]["layers"]
+    assert layers[0] == "head.classifier" and layers[-1] == "backbone.0.conv"
+    cam_sanity, control = (saved["methods"][m]["sanity"] for m in ("cam", "intensity"))
+    assert cam_sanity["num_images"] == 4 and cam_sanity["passed"]
+    assert cam_sanity["cascading"]["spearman"][-1] < 0.5
+    assert max(cam_sanity["independent"]["spearman"]) < 1.0
+    assert control["cascading"]["spearman"] == [1.0] * len(layers) and not control["passed"]
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "maps by grad_cam, cam, intensity" in report
+    assert "| metric (better) | grad_cam | cam | intensity |" in report
+    assert "**intensity: FAILS the sanity check**" in report and " 1.00 **FAIL** |" in report
+    assert (tmp_path / "eval" / "sanity.png").stat().st_size > 1000
 
     graphdef, state, _ = training.restore_for_inference(tiny_config, tmp_path, 12)
     model = nnx.merge(graphdef, jax.device_get(state.params), jax.device_get(state.rest))

@@ -94,10 +94,23 @@ class Preprocessing:
     kind: str
     size: int
     resize: int = 0
+    interpolation: str = "bilinear"     # imagenet: the short-side resize's (or "bicubic")
+
+    @classmethod
+    def imagenet(cls, model=None) -> "Preprocessing":
+        """torchvision's evaluation transform of ``model``'s usual weights
+        (``model.imagenet_eval = (resize, crop, interpolation)``; 256, 224, bilinear when
+        the network does not say)."""
+        resize, size, interpolation = getattr(model, "imagenet_eval", None) or (
+            transforms.IMAGENET_RESIZE, transforms.IMAGENET_CROP, "bilinear")
+        return cls("imagenet", size, resize, interpolation)
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"preprocessing must be one of {KINDS}, got {self.kind!r}")
+        if self.interpolation not in transforms.INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {transforms.INTERPOLATIONS}, "
+                             f"got {self.interpolation!r}")
         if self.kind == "imagenet" and self.resize < self.size:
             raise ValueError(f"imagenet preprocessing needs resize >= size, got "
                              f"{self.resize} < {self.size}")
@@ -116,11 +129,12 @@ class Preprocessing:
             x = transforms.resize_eval(image_u8, self.size)
         else:
             x = transforms.imagenet_eval(image_u8, resize_size=self.resize,
-                                         crop_size=self.size)
+                                         crop_size=self.size, interpolation=self.interpolation)
         return x, self.frame(h, w)
 
     def describe(self) -> str:
         if self.kind == "resize":
             return f"resize to {self.size}x{self.size}"
-        return (f"torchvision ImageNet eval: short side resized to {self.resize}, centre "
-                f"crop {self.size}x{self.size}")
+        return (f"torchvision ImageNet eval: short side resized to {self.resize}"
+                f"{'' if self.interpolation == 'bilinear' else ' (' + self.interpolation + ')'}"
+                f", centre crop {self.size}x{self.size}")

@@ -1,0 +1,37 @@
+"""ResNet50-SPG on wsolevaluation's CUB.
+
+CUB-200-2011 (train 5,994, test 5,794; val: CUBV2, 1,000 images).
+
+wsolevaluation's recipe (experiments/configs/wsolevaluation.py cites the sources): batch
+32, SGD momentum 0.9, base learning rate 0.00004521947 (x10 on the layers the method
+adds), weight decay 0.0001, 50 epochs = 9,366 steps of 32 (N = 5,994), the rate x0.1
+every 15 epochs = 2,810 steps, resize 256 / random crop 224 / flip, evaluation at 224,
+ImageNet weights ($CAMJAX_WEIGHTS_DIR, paper.py). ResNet50 with layer4 at stride 1 and
+fc with a bias (wsolevaluation's ResNetCam); 28 x 28 maps (wsolevaluation's
+large_feature_map, camjax's mapping_resolution 28).
+
+SPG (Zhang et al., ECCV 2018): seed thresholds (high, low) ((0.41, 0.35), (0.24, 0.21),
+(0.12, 0.08)) for B2, B1, C. Hyperparameters: the sheet's CUB row as WSOL_RS transcribes
+it (unverified). Target on test: wsolevaluation's MaxBoxAccV2 60.4 (its README's table).
+
+From a wsolevaluation checkout (metadata/ and dataset/ prepared by its scripts):
+
+    camjax train --config experiments/configs/wsol_cub_resnet50_gap_spg.py \
+        --workdir runs/cub_resnet50_spg
+    camjax evaluate --config experiments/configs/wsol_cub_resnet50_gap_spg.py \
+        --workdir runs/cub_resnet50_spg
+
+Elsewhere, add --config.dataset=wsol:METADATA/CUB --config.image_root=IMAGES/CUB
+(docs/datasets.md).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))   # wsolevaluation.py, beside this file
+import wsolevaluation  # noqa: E402
+
+from camjax.configs import default  # noqa: E402
+
+
+def get_config():
+    return wsolevaluation.recipe(default.get_config(), "CUB", "resnet50_gap", "spg")

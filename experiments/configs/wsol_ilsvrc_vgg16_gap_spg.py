@@ -1,0 +1,38 @@
+"""VGG16-SPG on wsolevaluation's ILSVRC.
+
+ImageNet (train 1,281,167; test: the ILSVRC 2012 validation set, 50,000; val:
+ImageNetV2, 10,000).
+
+wsolevaluation's recipe (experiments/configs/wsolevaluation.py cites the sources): batch
+32, SGD momentum 0.9, base learning rate 0.00001654502 (x10 on the layers the method
+adds), weight decay 0.0005, 10 epochs = 400,365 steps of 32 (N = 1,281,167), the rate
+x0.1 every 3 epochs = 120,109 steps, resize 256 / random crop 224 / flip, evaluation at
+224, ImageNet weights ($CAMJAX_WEIGHTS_DIR, paper.py). VGG16-GAP as wsolevaluation's
+VggCam: conv6 without groups, no dropout, fc with a bias; 14 x 14 maps.
+
+SPG (Zhang et al., ECCV 2018): seed thresholds (high, low) ((0.7, 0.01), (0.5, 0.05),
+(0.7, 0.1)) for B2, B1, C. Hyperparameters: not the sheet's tuned row: config.py's
+default options and the CAM row's learning rate and feature map. Target on test:
+wsolevaluation's MaxBoxAccV2 59.9 (its README's table).
+
+From a wsolevaluation checkout (metadata/ and dataset/ prepared by its scripts):
+
+    camjax train --config experiments/configs/wsol_ilsvrc_vgg16_gap_spg.py \
+        --workdir runs/ilsvrc_vgg16_spg
+    camjax evaluate --config experiments/configs/wsol_ilsvrc_vgg16_gap_spg.py \
+        --workdir runs/ilsvrc_vgg16_spg
+
+Elsewhere, add --config.dataset=wsol:METADATA/ILSVRC --config.image_root=IMAGES/ILSVRC
+(docs/datasets.md).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))   # wsolevaluation.py, beside this file
+import wsolevaluation  # noqa: E402
+
+from camjax.configs import default  # noqa: E402
+
+
+def get_config():
+    return wsolevaluation.recipe(default.get_config(), "ILSVRC", "vgg16_gap", "spg")

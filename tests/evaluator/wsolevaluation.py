@@ -3,7 +3,7 @@
 reading, ``resize_bbox`` to 224, ``BoxEvaluator`` (V1: the largest contour; V2: all
 contours, several IoU thresholds) and ``MaskEvaluator`` with ``get_mask``, one image and
 one threshold at a time. The box rule is tests/boxes/oracle.py's (its
-``compute_bboxes_from_scoremaps``), the IoU tests/evaluation/test_wsol.py's
+``compute_bboxes_from_scoremaps``), the IoU tests/boxes/oracle.py's
 (``calculate_multiple_iou``)."""
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import os
 import cv2
 import numpy as np
 
-from tests.boxes.oracle import wsol_boxes_per_threshold
-from tests.evaluation.test_wsol import _ref_iou
+from tests.boxes.oracle import multiple_iou, wsol_boxes_per_threshold
 
 RESIZE_LENGTH = 224
 
@@ -62,7 +61,7 @@ def box_evaluator(folder, scoremap_root, cam_curve_interval, iou_threshold_list,
     for image_id in ids:
         scoremap = np.load(os.path.join(scoremap_root, image_id + ".npy")).astype(np.float64)
         per_threshold = wsol_boxes_per_threshold(scoremap, thresholds, multi_contour_eval)
-        sliced = [_ref_iou(b, np.asarray(gt[image_id])).max() for b in per_threshold]
+        sliced = [multiple_iou(np.asarray(b), np.asarray(gt[image_id])).max() for b in per_threshold]
         for t in iou_threshold_list:
             num_correct[t][np.where(np.asarray(sliced) >= t / 100)[0]] += 1
     return {t: num_correct[t] * 100.0 / len(ids) for t in iou_threshold_list}, thresholds

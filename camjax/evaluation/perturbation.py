@@ -1,8 +1,10 @@
 """Pieces of the faithfulness metrics (faithfulness.py): input checks, class probabilities,
-RISE's blur, the pixel order of a map, the perturbed images of a chunk of steps, the AUC.
-Arrays in, arrays out; jitted where the work is on the device."""
+RISE's blur, the pixel order of a map, the step schedule, the AUC, and a ``score_fn`` as a
+pytree (so a jitted caller takes the model's arrays as arguments). Arrays in, arrays out;
+jitted where the work is on the device."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -84,18 +86,26 @@ def pixel_ranks(maps):
     return jnp.argsort(order, axis=1).astype(jnp.int32)
 
 
+def as_partial(score_fn: ScoreFn) -> jax.tree_util.Partial:
+    """``score_fn`` as a ``jax.tree_util.Partial``, to be passed to a jitted function.
+
+    A ``functools.partial`` whose arguments are arrays (e.g. ``partial(probabilities,
+    graphdef, state)``: a graphdef has no leaves) keeps them as leaves: the jitted caller
+    takes the weights as arguments. Any other callable is traced with what it closes over,
+    which the compiler embeds as constants (fine for small networks; pass a partial, or a
+    ``jax.tree_util.Partial``, to keep a large network's weights out of the program)."""
+    if isinstance(score_fn, jax.tree_util.Partial):
+        return score_fn
+    if isinstance(score_fn, functools.partial):
+        pure = jax.tree_util.Partial(score_fn.func, *score_fn.args, **score_fn.keywords)
+        if all(isinstance(leaf, (jax.Array, np.ndarray)) for leaf in jax.tree.leaves(pure)):
+            return pure
+    return jax.tree_util.Partial(score_fn)
+
+
 def step_counts(num_pixels: int, steps: int) -> np.ndarray:
     """Pixels changed after each of the steps + 1 points: floor(i H W / steps)."""
     return (np.arange(steps + 1) * num_pixels) // steps
-
-
-@jax.jit
-def perturbed_images(start, finish, ranks, counts):
-    """Images (N * s, H, W, 3): the pixels of rank < counts[j] from finish, the rest start."""
-    n, h, w, c = start.shape
-    switched = (ranks[:, None, :] < counts[None, :, None]).reshape(n, -1, h, w, 1)
-    x = jnp.where(switched, finish[:, None], start[:, None])
-    return x.reshape((-1, h, w, c))
 
 
 def auc(curves) -> np.ndarray:

@@ -40,9 +40,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from camjax.evaluation.perturbation import (ScoreFn, as_arrays, as_partial, auc, blur,
-                                            check_inputs, class_probability, class_scores,
-                                            pixel_ranks, rise_blur_kernel, step_counts)
+from camjax.evaluation.perturbation import (ScoreFn, as_arrays, as_partial, auc, blur_bands,
+                                            blur_with_bands, check_inputs, class_probability,
+                                            class_scores, pixel_ranks, rise_blur_kernel,
+                                            step_counts)
 
 
 # ----------------------------------------------------------------- drop / increase
@@ -116,7 +117,7 @@ def curve_points(num_pixels: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @partial(jax.jit, static_argnames=("steps", "chunk"))
-def _curves(score_fn, images, maps, classes, baseline, kernel, *, steps: int, chunk: int):
+def _curves(score_fn, images, maps, classes, baseline, bands, *, steps: int, chunk: int):
     """(deletion (N, steps + 1), insertion (N, steps + 1), classes in range?) in one program:
     the pixel order, the blur, every perturbed image, ``score_fn`` and the class
     probabilities; ``chunk`` points of the N images per ``score_fn`` call (a ``lax.map``
@@ -124,7 +125,7 @@ def _curves(score_fn, images, maps, classes, baseline, kernel, *, steps: int, ch
     n, h, w, c = images.shape
     ranks = pixel_ranks(maps).reshape(n, 1, h, w, 1)
     removed = jnp.broadcast_to(baseline.astype(images.dtype), images.shape)
-    blurred = blur(images, kernel)
+    blurred = blur_with_bands(images, *bands)
     switched, deleting = curve_points(h * w, steps)
     seen = {}                                        # the class count, found when tracing
 
@@ -172,9 +173,9 @@ def deletion_insertion_curves(score_fn: ScoreFn, images, maps, classes, *, steps
     images, maps, classes = as_arrays(images, maps, classes)
     check_inputs(images, maps, classes, unit_maps=False)
     baseline = jnp.asarray(baseline, images.dtype)
-    kernel = jnp.asarray(rise_blur_kernel(blur_size, blur_sigma), jnp.float32)
+    bands = blur_bands(rise_blur_kernel(blur_size, blur_sigma), *images.shape[1:3])
     deletion, insertion, in_range = _curves(
-        as_partial(score_fn), images, maps, classes, baseline, kernel, steps=steps,
+        as_partial(score_fn), images, maps, classes, baseline, bands, steps=steps,
         chunk=min(batch_size, 2 * steps + 1))
     if not bool(in_range):
         raise ValueError("classes must lie in [0, C) (score_fn's classes)")

@@ -209,10 +209,12 @@ def test_blur_is_rise_kernel_with_zero_padding():
     np.testing.assert_allclose(kernel, kernel.T)
     from camjax.evaluation.perturbation import blur
     image = np.random.default_rng(2).normal(0, 1, (1, 9, 13, 3))
-    got = np.asarray(blur(jnp.asarray(image, jnp.float32), jnp.asarray(kernel)))
-    for c in range(3):
-        want = scipy.ndimage.convolve(image[0, :, :, c], kernel, mode="constant", cval=0.0)
-        np.testing.assert_allclose(got[0, :, :, c], want, rtol=1e-4, atol=1e-5)
+    other = np.random.default_rng(3).normal(0, 1, (4, 4))   # not separable, even size
+    for k in (kernel, other):
+        got = np.asarray(blur(jnp.asarray(image, jnp.float32), k))
+        for c in range(3):       # scipy convolves (flips the kernel); RISE's conv2d correlates
+            want = scipy.ndimage.correlate(image[0, :, :, c], k, mode="constant", cval=0.0)
+            np.testing.assert_allclose(got[0, :, :, c], want, rtol=1e-4, atol=1e-5)
 
 
 def test_deletion_insertion_accumulators_merge():

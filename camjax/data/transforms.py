@@ -22,6 +22,19 @@ def normalize_image(image_u8: np.ndarray) -> np.ndarray:
     return (image_u8.astype(np.float32) - MEAN) / STD
 
 
+# normalize_image of every uint8 value, per channel: (256, 3) float32
+NORMALIZED_U8 = normalize_image(np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1))
+
+
+def normalize_on_device(images):
+    """uint8 (..., 3) images -> float32, on the device (inside a jitted step): the values of
+    ``normalize_image`` bit for bit, looked up in its table of 256 per channel (XLA turns
+    ``(x - mean) / std`` into a multiply by ``1 / std``, which rounds differently)."""
+    import jax.numpy as jnp
+    index = images.astype(jnp.int32) + 256 * jnp.arange(3, dtype=jnp.int32)
+    return jnp.take(jnp.asarray(NORMALIZED_U8.T.reshape(-1)), index)
+
+
 def denormalize_image(image: np.ndarray) -> np.ndarray:
     return np.clip(image * STD + MEAN, 0, 255).astype(np.uint8)
 
@@ -49,7 +62,8 @@ def _random_resized_crop(image, rng, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 
 
 def train_example(record: dict, rng: np.random.Generator, *, image_size: int,
                   augment: str = "flip") -> dict:
-    """Augmented, normalised image and label for training."""
+    """Augmented image (uint8: a quarter of float32's bytes to the device, which normalises
+    it in the train step, ``normalize_on_device``) and label for training."""
     image = record["image"]
     if augment == "random_resized_crop":
         image = _random_resized_crop(image, rng, image_size)
@@ -62,8 +76,17 @@ def train_example(record: dict, rng: np.random.Generator, *, image_size: int,
     else:
         raise ValueError(f"config.augment must be one of {AUGMENTATIONS}, got {augment!r}")
     if augment != "none" and rng.random() < 0.5:
-        image = image[:, ::-1]
-    return {"image": normalize_image(image), "label": np.int32(record["label"])}
+        image = image[:, ::-1]           # a view: the batch's stack is the one copy
+    return {"image": image, "label": np.int32(record["label"])}
+
+
+def train_draft_size(image_size: int, augment: str) -> int:
+    """The side a JPEG may be decoded down to (Pillow's ``draft``: 1/2, 1/4, 1/8 scale in
+    the DCT, both sides at least this) when ``augment`` resizes the whole image to a square
+    no larger; 0 for random crops, which need the full resolution."""
+    if augment == "resize_crop":
+        return image_size * 256 // 224
+    return image_size if augment in ("flip", "none") else 0
 
 
 def record_boxes(record: dict) -> np.ndarray:

@@ -99,7 +99,7 @@ class WsolSource(SourceBase):
     """One split of a wsolevaluation metadata folder (see the module docstring)."""
 
     def __init__(self, metadata_dir, split: str, *, image_root: str, mask_root: str = "",
-                 max_pixels: int = images.MAX_PIXELS):
+                 max_pixels: int = images.MAX_PIXELS, draft_size: int = 0):
         meta = Path(metadata_dir).expanduser().absolute()
         if not meta.is_dir():
             raise ConfigError(f"config.dataset=wsol:{metadata_dir}: no such folder (it holds "
@@ -114,6 +114,7 @@ class WsolSource(SourceBase):
             raise ConfigError(f"config.dataset=wsol:{metadata_dir} needs config.image_root, "
                               "the folder the image ids are relative to")
         self.dataset, self.split, self.max_pixels = f"wsol:{meta}", split, max_pixels
+        self.draft_size = draft_size      # training: JPEGs decoded smaller (decode_image)
         self.image_root = _folder(image_root, "image_root")
         names = class_names(meta)
         num_classes = len(names) if names else implied_num_classes(meta)
@@ -141,7 +142,7 @@ class WsolSource(SourceBase):
     def __getitem__(self, index: int) -> dict:
         image_id = self.image_ids[index]
         image = images.decode_image(self.image_root / image_id, max_pixels=self.max_pixels,
-                                    exif_orientation=False)
+                                    exif_orientation=False, draft_size=self.draft_size)
         record = {"image": image, "label": self.labels[index], "file_name": image_id}
         if self.has_boxes:
             record["boxes"] = self._boxes(image_id, image.shape[:2])

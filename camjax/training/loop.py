@@ -32,7 +32,8 @@ def open_data(config, workdir: Path):
     """(train, eval, val) sources, checked before training; val is None without
     ``config.val_split``. Process 0 prepares TFDS datasets first."""
     val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
-    return (pipeline.open_source(config, config.train_split, workdir, join_annotations=False),
+    return (pipeline.open_source(config, config.train_split, workdir, join_annotations=False,
+                                 draft_size=pipeline.train_draft_size(config)),
             pipeline.open_source(config, config.eval_split, workdir), val)
 
 

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
+from camjax.data import transforms
+
 
 @struct.dataclass
 class TrainState:
@@ -26,8 +28,12 @@ def train_step(state: TrainState, batch: dict, *, graphdef, tx,
                compute_dtype=jnp.float32) -> tuple[TrainState, dict]:
     """One SGD step. The batch is sharded along ``data``: the mean loss, its gradient
     and the BatchNorm statistics are over the global batch (the compiler inserts the
-    all-reduces)."""
-    images = batch["image"].astype(compute_dtype)
+    all-reduces). Images arrive as uint8 (the input pipeline's) and are normalised here,
+    on the device; float images are taken as already normalised."""
+    images = batch["image"]
+    if images.dtype == jnp.uint8:
+        images = transforms.normalize_on_device(images)
+    images = images.astype(compute_dtype)
 
     def loss_fn(params, rest):
         # fresh Variables at this trace level, so BatchNorm may update its statistics

@@ -139,6 +139,8 @@ def main(argv=None):
     p.add_argument("--resnet50-rate", type=float, default=RESNET50_RATE,
                    help="images/s of one accelerator training ResNet-50 (the assumption)")
     p.add_argument("--resnet50-source", default=RESNET50_SOURCE)
+    p.add_argument("--section", default="input_pipeline",
+                   help="BENCHMARKS.md section to write")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
     stamp = machine.Stamp()
@@ -198,9 +200,9 @@ def main(argv=None):
         else:
             say(f"At {size} px: {one_core:,.0f} images/s per core (camjax, 1 grain thread).")
     if not args.no_write:
-        write_section("input_pipeline",
+        write_section(args.section,
                       "## Input pipeline (bench/input_pipeline.py)\n\n" + "\n".join(lines))
-        print(f"\nwrote the input_pipeline section of {ROOT / 'BENCHMARKS.md'}")
+        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
     return 0
 
 

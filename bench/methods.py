@@ -210,6 +210,7 @@ def main(argv=None) -> int:
     p.add_argument("--bf16", action="store_true", help="bfloat16 compute on both sides")
     p.add_argument("--channels-last", action="store_true", help="PyTorch in channels-last")
     p.add_argument("--no-score-cam", action="store_true", help="deletion/insertion only")
+    p.add_argument("--section", default="methods", help="BENCHMARKS.md section to write")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
     pinned = threads.pin(args.threads)
@@ -226,8 +227,8 @@ def main(argv=None) -> int:
                                  args.channels_last)
     graphdef, state = nnx.split(model)
     predict = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)[0])
-    logits = np.asarray(predict(state, jnp.asarray(images)))
-    with torch.no_grad():
+    with torch.no_grad(), torch_device.exact():
+        logits = np.asarray(predict(state, jnp.asarray(images)))
         assert np.allclose(net(x_torch)[0].cpu().numpy(), logits, rtol=1e-3, atol=1e-3), "logits"
     if args.bf16:                       # checked in float32 above; timed in bfloat16
         set_compute_dtype(model, jnp.bfloat16)
@@ -243,9 +244,10 @@ def main(argv=None) -> int:
         def jax_score():
             return camjax.methods.score_cam(model, cast(x_jax), c_jax, batch_size=args.chunk
                                             ).block_until_ready()
-        ours = np.asarray(jax_score(), np.float32)[:, 0]
-        ref = torch_score_cam(net, x_torch, classes_torch, n * args.chunk,
-                              args.bf16).cpu().numpy()
+        with torch_device.exact():
+            ours = np.asarray(jax_score(), np.float32)[:, 0]
+            ref = torch_score_cam(net, x_torch, classes_torch, n * args.chunk,
+                                  args.bf16).cpu().numpy()
         if not args.bf16:
             assert np.allclose(ours, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max()), "Score-CAM"
         t_sc = median_interleaved({"camjax": jax_score, "torch": lambda: torch_score_cam(
@@ -275,12 +277,16 @@ def main(argv=None) -> int:
         out = deletion_insertion_curves(fn, x_jax, maps, c_jax, steps=args.steps,
                                         batch_size=args.chunk)
         return jax.block_until_ready(out)
-    ref = torch_deletion_insertion(net, x_torch, maps, classes_torch, args.steps, args.bf16)
+    with torch_device.exact():
+        ref = torch_deletion_insertion(net, x_torch, maps, classes_torch, args.steps,
+                                       args.bf16)
+        for fn in (score_fn, plain_score_fn):
+            ours = jax_curves(fn)
+            if not args.bf16:
+                for mode in ("deletion", "insertion"):
+                    assert np.allclose(np.asarray(ours[mode]), ref[mode], atol=2e-4), mode
     for fn in (score_fn, plain_score_fn):
-        ours = jax_curves(fn)
-        if not args.bf16:
-            for mode in ("deletion", "insertion"):
-                assert np.allclose(np.asarray(ours[mode]), ref[mode], atol=2e-4), mode
+        jax_curves(fn)                     # compiled at the default precision, warmed up
     per_pass = jnp.asarray(np.repeat(images, args.chunk, axis=0))       # one camjax pass
     probabilities(state, per_pass).block_until_ready()                  # compile, warm up
     torch_forward(net, x_torch, args.bf16)
@@ -344,9 +350,9 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section("methods",
+        write_section(args.section,
                       "## Map methods and faithfulness (bench/methods.py)\n\n" + text)
-        print(f"\nwrote the methods section of {ROOT / 'BENCHMARKS.md'}")
+        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
     return 0
 
 

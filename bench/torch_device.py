@@ -10,6 +10,8 @@ def pick(name: str = "auto"):
     import torch
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True     # the fastest algorithms for fixed shapes
     return torch.device(name)
 
 
@@ -43,3 +45,19 @@ def describe(device, bf16: bool, channels_last: bool) -> str:
              else f"CPU, {torch.get_num_threads()} threads")
     return (f"PyTorch {torch.__version__} on {where}"
             f"{', bf16 autocast' if bf16 else ''}{', channels-last' if channels_last else ''}")
+
+
+@contextlib.contextmanager
+def exact():
+    """float32 as float32 on both sides while results are compared: no TF32 in PyTorch's
+    CUDA matmuls and convolutions, JAX's matmuls at ``highest`` precision (on a CPU
+    these are the defaults already). Timed runs use each library's defaults."""
+    import jax
+    import torch
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with jax.default_matmul_precision("highest"):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

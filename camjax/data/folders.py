@@ -90,7 +90,8 @@ class ImageFolderSource(SourceBase):
         self.most_boxes = max(((len(b), n) for b, n in zip(self._boxes or [], self.names)),
                               default=(0, ""))
         self.exif_orientation = exif_orientation
-        self.draft_size = draft_size      # training: JPEGs decoded smaller (decode_image)
+        # JPEGs decoded smaller (decode_image's draft) only where no box must stay in frame
+        self.draft_size = 0 if self._boxes is not None else draft_size
 
     def _join(self, lookup: dict, annotations_path: str) -> list[np.ndarray]:
         stems = {}

@@ -114,7 +114,6 @@ class WsolSource(SourceBase):
             raise ConfigError(f"config.dataset=wsol:{metadata_dir} needs config.image_root, "
                               "the folder the image ids are relative to")
         self.dataset, self.split, self.max_pixels = f"wsol:{meta}", split, max_pixels
-        self.draft_size = draft_size      # training: JPEGs decoded smaller (decode_image)
         self.image_root = _folder(image_root, "image_root")
         names = class_names(meta)
         num_classes = len(names) if names else implied_num_classes(meta)
@@ -126,6 +125,9 @@ class WsolSource(SourceBase):
         self.labels = [self.ann.labels[i] for i in self.image_ids]
         self.has_boxes = self.ann.localization == "boxes"
         self.has_masks = self.ann.localization == "masks"
+        # JPEGs decoded smaller (decode_image's draft) only where no box or mask must stay
+        # in the file's frame
+        self.draft_size = 0 if self.has_boxes or self.has_masks else draft_size
         self._localization = folder / "localization.txt"
         self.most_boxes = max(((len(b), i) for i, b in self.ann.boxes.items()), default=(0, ""))
         check_files(self.image_root, self.image_ids, folder / "image_ids.txt", "image")

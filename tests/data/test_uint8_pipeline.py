@@ -48,3 +48,14 @@ def test_jpeg_draft_decodes_smaller_only_where_asked(tmp_path):
     assert np.abs(half[:187].astype(float) - blocks).mean() < 4
     assert transforms.train_draft_size(112, "resize_crop") == 128
     assert transforms.train_draft_size(112, "random_resized_crop") == 0
+
+
+def test_sources_with_boxes_or_masks_never_draft(tmp_path):
+    """Boxes and masks are in the file's frame: a split that has them decodes whole."""
+    from camjax.data.wsol import WsolSource
+    from tests.data.fixtures import make_wsol
+    tree = make_wsol(tmp_path, per_class=(1, 1, 1))
+    kwargs = {"image_root": str(tree["images"]), "draft_size": 16}
+    assert WsolSource(tree["metadata"], "train", **kwargs).draft_size == 16   # labels only
+    assert WsolSource(tree["metadata"], "test", **kwargs).draft_size == 0     # boxes
+    assert WsolSource(tree["metadata"], "val", **kwargs).draft_size == 0      # masks

@@ -59,8 +59,8 @@ def _config(model: str, image_size: int, batch: int, dtype: str):
         "warmup_steps": 0, "new_layer_lr_mult": 1.0 if model == "tiny_gap" else 10.0})
 
 
-def _flops(compiled) -> float:
-    cost = compiled.cost_analysis()
+def _flops(stage) -> float:
+    cost = stage.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     return float(cost.get("flops", 0.0))
 
@@ -111,9 +111,8 @@ def camjax_runner(model_name, image_size, batch, dtype, rgb_pad=False):
         return nnx.merge(setup.train_graphdef, params, rest)(images.astype(
             state_lib.compute_dtype(c)))[0]
     fwd = jax.jit(forward).lower(setup.state.params, setup.state.rest,
-                                 jax.ShapeDtypeStruct(arrays["image"].shape, jnp.float32)
-                                 ).compile()
-    info["model_flops"] = 3 * _flops(fwd)
+                                 jax.ShapeDtypeStruct(arrays["image"].shape, jnp.float32))
+    info["model_flops"] = 3 * _flops(fwd)        # the lowered program's count: no compile
     step = step.lower(setup.state, arrays).compile()    # compiled once, run as is
     state = setup.state
     for _ in range(2):
@@ -325,10 +324,16 @@ def main(argv=None) -> int:
             run_j, j = camjax_runner(name, args.image_size, batch, args.dtype, args.rgb_pad)
             run_t = None
             if dev is not None:
-                run_t, t = torch_runner(name, args.image_size, batch, dev,
-                                        args.dtype == "bfloat16", args.channels_last)
-                torch_describe = t["describe"]
-                assert t["params"] == j["params"], (name, t["params"], j["params"])
+                try:
+                    run_t, t = torch_runner(name, args.image_size, batch, dev,
+                                            args.dtype == "bfloat16", args.channels_last)
+                except RuntimeError as err:     # CUDA out of memory beside camjax's step
+                    if "out of memory" not in str(err):
+                        raise
+                    print(f"PyTorch: out of memory at batch {batch}: no reference", flush=True)
+                else:
+                    torch_describe = t["describe"]
+                    assert t["params"] == j["params"], (name, t["params"], j["params"])
             times_j, times_t = [], []
             for _ in range(args.repeats):     # interleaved: both see the same machine load
                 peaks.append(peak_sample())

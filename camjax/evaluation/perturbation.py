@@ -105,9 +105,10 @@ def pixel_ranks(maps):
     ties broken by the row-major index (lower first)."""
     flat = maps.reshape(maps.shape[0], -1)
     order = jnp.argsort(-flat, axis=1, stable=True)
-    rows = jnp.arange(flat.shape[0])[:, None]           # the inverse permutation: a scatter
-    return jnp.zeros(flat.shape, jnp.int32).at[rows, order].set(
-        jnp.arange(flat.shape[1], dtype=jnp.int32)[None], unique_indices=True)
+    place = jnp.arange(flat.shape[1], dtype=jnp.int32)   # the inverse permutation: a scatter
+    # per row (vmapped: the rows keep the batch's sharding, explicit or not)
+    return jax.vmap(lambda o: jnp.zeros(o.shape, jnp.int32).at[o].set(
+        place, unique_indices=True))(order)
 
 
 def as_partial(score_fn: ScoreFn) -> jax.tree_util.Partial:

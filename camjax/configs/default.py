@@ -24,6 +24,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval_split = "test"
     c.image_size = 112
     c.augment = "flip"                # none | flip | random_resized_crop | resize_crop
+    # training from JPEG files (wsol:, folder:): decode at 1/2..1/8 scale in the DCT when
+    # the whole image is resized smaller anyway (augment none, flip, resize_crop)
+    c.jpeg_draft = True
     c.max_boxes = 8
     # Boxes joined by file name for splits whose records have none (imagenet2012): an
     # ILSVRC validation XML folder, LOC_val_solution.csv, or a wsolevaluation metadata

@@ -55,7 +55,8 @@ class ImageFolderSource(SourceBase):
 
     def __init__(self, root, split: str, *, class_split: str = "train",
                  max_pixels: int = images.MAX_PIXELS, boxes: dict | None = None,
-                 annotations_path: str = "", exif_orientation: bool = True):
+                 annotations_path: str = "", exif_orientation: bool = True,
+                 draft_size: int = 0):
         root = Path(root).expanduser().absolute()
         if not root.is_dir():
             raise ConfigError(f"config.dataset=folder:{root}: no such folder")
@@ -89,6 +90,8 @@ class ImageFolderSource(SourceBase):
         self.most_boxes = max(((len(b), n) for b, n in zip(self._boxes or [], self.names)),
                               default=(0, ""))
         self.exif_orientation = exif_orientation
+        # JPEGs decoded smaller (decode_image's draft) only where no box must stay in frame
+        self.draft_size = 0 if self._boxes is not None else draft_size
 
     def _join(self, lookup: dict, annotations_path: str) -> list[np.ndarray]:
         stems = {}
@@ -111,7 +114,8 @@ class ImageFolderSource(SourceBase):
 
     def __getitem__(self, index: int) -> dict:
         image = images.decode_image(self.files[index], max_pixels=self.max_pixels,
-                                    exif_orientation=self.exif_orientation)
+                                    exif_orientation=self.exif_orientation,
+                                    draft_size=self.draft_size)
         record = {"image": image, "label": self.labels[index], "file_name": self.names[index]}
         if self._boxes is not None:
             boxes = self._boxes[index]

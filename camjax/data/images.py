@@ -136,12 +136,14 @@ def to_grey(image: Image.Image) -> np.ndarray:
 
 
 def _decode(path, convert, *, max_pixels: int, exif_orientation: bool,
-            limit_name: str = LIMIT_NAME) -> np.ndarray:
+            limit_name: str = LIMIT_NAME, draft_size: int = 0) -> np.ndarray:
     path = Path(path)
     image = _open(path, max_pixels, limit_name)
     with image:
         _check_pixels(path, image, max_pixels, limit_name)
         try:
+            if draft_size and image.format == "JPEG":   # decode at 1/2..1/8 scale in the DCT
+                image.draft(image.mode, (draft_size, draft_size))
             image.seek(0)                      # the first frame of an animation
             if exif_orientation:
                 image = ImageOps.exif_transpose(image)
@@ -152,11 +154,15 @@ def _decode(path, convert, *, max_pixels: int, exif_orientation: bool,
 
 
 def decode_image(path, *, max_pixels: int = MAX_PIXELS, exif_orientation: bool = True,
-                 limit_name: str = LIMIT_NAME) -> np.ndarray:
+                 limit_name: str = LIMIT_NAME, draft_size: int = 0) -> np.ndarray:
     """The image file at ``path`` as uint8 (H, W, 3) RGB (see the module docstring).
-    ``limit_name``: how the caller's user raises ``max_pixels``, for the error."""
+    ``limit_name``: how the caller's user raises ``max_pixels``, for the error.
+
+    ``draft_size`` > 0: a JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 scale
+    whose sides are both at least ``draft_size`` (Pillow's ``draft``; libjpeg scales in
+    the DCT, several times faster), for a caller that resizes it smaller anyway."""
     return _decode(path, to_rgb, max_pixels=max_pixels, exif_orientation=exif_orientation,
-                   limit_name=limit_name)
+                   limit_name=limit_name, draft_size=draft_size)
 
 
 def decode_mask(path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:

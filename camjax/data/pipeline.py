@@ -97,28 +97,31 @@ def dataset_kind(name: str) -> tuple[str, str]:
     return "tfds", name
 
 
-def open_source(config, split: str, workdir, *, join_annotations: bool = True):
+def open_source(config, split: str, workdir, *, join_annotations: bool = True,
+                draft_size: int = 0):
     """The ``split`` of ``config.dataset`` as a :class:`camjax.data.sources.Source`.
 
     TFDS datasets are prepared first, on process 0, the others waiting. Folder layouts
     are checked now (metadata, labels, that every file exists), before any training.
     ``join_annotations`` (off for a training split): the split is to be evaluated, so
     ``config.eval_annotations`` boxes are joined by file name (folder and TFDS sources)
-    and no image may have more boxes than ``config.max_boxes``.
+    and no image may have more boxes than ``config.max_boxes``. ``draft_size``: JPEG files
+    (``wsol:``, ``folder:``) may be decoded down to this side (``train_draft_size``).
     """
     kind, path = dataset_kind(config.dataset)
     lookup = box_lookup(config) if join_annotations and kind != "wsol" else None
     if kind == "wsol":
         from camjax.data import wsol
         src = wsol.WsolSource(path, split, image_root=config.image_root,
-                              mask_root=config.mask_root, max_pixels=config.max_image_pixels)
+                              mask_root=config.mask_root, max_pixels=config.max_image_pixels,
+                              draft_size=draft_size)
         return _check_max_boxes(src, config) if join_annotations else src
     if kind == "folder":
         from camjax.data import folders
         src = folders.ImageFolderSource(
             path, split, class_split=config.train_split, max_pixels=config.max_image_pixels,
             boxes=lookup, annotations_path=config.eval_annotations,
-            exif_orientation=not config.eval_annotations)
+            exif_orientation=not config.eval_annotations, draft_size=draft_size)
         return _check_max_boxes(src, config) if join_annotations else src
     ddir = data_dir(config, workdir)
     if distributed.is_main_process():
@@ -187,6 +190,13 @@ def describe(src) -> str:
     return getattr(src, "description", None) or type(src).__name__
 
 
+def train_draft_size(config) -> int:
+    """The JPEG draft side of the training split (``config.jpeg_draft``; 0: full decode)."""
+    if not config.jpeg_draft:
+        return 0
+    return transforms.train_draft_size(config.image_size, config.augment)
+
+
 def trains_on_val(config) -> bool:
     """The few-shot baseline (``config.wsol_method='fewshot'``) trains on
     ``config.val_split`` (train-fullsup), with each image's foreground as a target."""
@@ -218,7 +228,8 @@ def _train_dataset(src, config, *, seed: int) -> grain.MapDataset:
 
 
 def train_iterator(src, config, *, seed: int):
-    """An endless, checkpointable iterator of local batches (dict of numpy arrays).
+    """An endless, checkpointable iterator of local batches (dict of numpy arrays; the
+    images uint8, normalised on the device by the train step).
 
     With threads (``config.data_threads``), ``get_state()`` is ``{"next_index": batches
     consumed}``. ``config.data_workers`` > 0 decodes and augments in that many grain

@@ -132,7 +132,7 @@ class WsolSource(SourceBase):
     """One split of a wsolevaluation metadata folder (see the module docstring)."""
 
     def __init__(self, metadata_dir, split: str, *, image_root: str, mask_root: str = "",
-                 max_pixels: int = images.MAX_PIXELS):
+                 max_pixels: int = images.MAX_PIXELS, draft_size: int = 0):
         meta = Path(metadata_dir).expanduser().absolute()
         if not meta.is_dir():
             raise ConfigError(f"config.dataset=wsol:{metadata_dir}: no such folder (it holds "
@@ -158,6 +158,9 @@ class WsolSource(SourceBase):
         self.labels = [self.ann.labels[i] for i in self.image_ids]
         self.has_boxes = self.ann.localization == "boxes"
         self.has_masks = self.ann.localization == "masks"
+        # JPEGs decoded smaller (decode_image's draft) only where no box or mask must stay
+        # in the file's frame
+        self.draft_size = 0 if self.has_boxes or self.has_masks else draft_size
         self._localization = folder / "localization.txt"
         self.most_boxes = max(((len(b), i) for i, b in self.ann.boxes.items()), default=(0, ""))
         check_files(self.image_root, self.image_ids, folder / "image_ids.txt", "image")
@@ -174,7 +177,7 @@ class WsolSource(SourceBase):
     def __getitem__(self, index: int) -> dict:
         image_id = self.image_ids[index]
         image = images.decode_image(self.image_root / image_id, max_pixels=self.max_pixels,
-                                    exif_orientation=False)
+                                    exif_orientation=False, draft_size=self.draft_size)
         record = {"image": image, "label": self.labels[index], "file_name": image_id}
         if self.has_boxes:
             record["boxes"] = self._boxes(image_id, image.shape[:2])

@@ -40,7 +40,8 @@ def open_data(config, workdir: Path):
     val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
     # the few-shot baseline trains on val's boxes or masks (pipeline.trains_on_val)
     train = val if pipeline.trains_on_val(config) else pipeline.open_source(
-        config, config.train_split, workdir, join_annotations=False)
+        config, config.train_split, workdir, join_annotations=False,
+        draft_size=pipeline.train_draft_size(config))
     return train, pipeline.open_source(config, config.eval_split, workdir), val
 
 

@@ -61,7 +61,8 @@ def box_evaluator(folder, scoremap_root, cam_curve_interval, iou_threshold_list,
     for image_id in ids:
         scoremap = np.load(os.path.join(scoremap_root, image_id + ".npy")).astype(np.float64)
         per_threshold = wsol_boxes_per_threshold(scoremap, thresholds, multi_contour_eval)
-        sliced = [multiple_iou(np.asarray(b), np.asarray(gt[image_id])).max() for b in per_threshold]
+        truth = np.asarray(gt[image_id])
+        sliced = [multiple_iou(np.asarray(b), truth).max() for b in per_threshold]
         for t in iou_threshold_list:
             num_correct[t][np.where(np.asarray(sliced) >= t / 100)[0]] += 1
     return {t: num_correct[t] * 100.0 / len(ids) for t in iou_threshold_list}, thresholds

@@ -149,5 +149,5 @@ def deit(arch: str, *, num_classes: int, pooling: str = "gap", image_size: int =
 
 for _name in CONFIGS:
     _factory = functools.partial(deit, _name)
-    _factory.WSOL_METHODS = WSOL_METHODS   # the WSOL methods it hosts (training.wsol.checks)
+    _factory.WSOL_METHODS = WSOL_METHODS   # the WSOL methods it hosts (checks.wsol)
     register(_name)(_factory)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import jax
 import optax
 
+from camjax.checks.values import LR_SCHEDULES, OPTIMIZERS   # the names implemented here
 from camjax.errors import ConfigError
 
 # Top-level modules a camjax network adds on top of an ImageNet backbone (the WSOL
 # methods' too: ACoL's branches, SPG's layers, the few-shot heads).
 NEW_LAYER_PREFIXES = ("cam_conv", "head", "extra", "classifier_A", "classifier_B", "SPG_",
                       "fewshot_")
-LR_SCHEDULES = ("step", "cosine", "constant")
-OPTIMIZERS = ("sgd", "adamw")
 # parameters timm's create_optimizer leaves undecayed besides vectors (biases, norms):
 # the ViTs' ``no_weight_decay()`` (timm's and torchvision's names)
 NO_DECAY_LEAVES = ("pos_embed", "cls_token", "pos_embedding", "class_token")
@@ -39,7 +38,7 @@ def learning_rate_schedule(config) -> optax.Schedule:
     elif kind == "constant":
         sched = optax.constant_schedule(base)
     else:
-        raise ConfigError(f"config.lr_schedule must be 'step', 'cosine' or 'constant', "
+        raise ConfigError(f"config.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
                           f"got {kind!r}")
     if warmup:
         sched = optax.join_schedules([optax.linear_schedule(0.0, base, warmup), sched], [warmup])
@@ -62,7 +61,8 @@ def _base(schedule, config) -> optax.GradientTransformation:
         return optax.adamw(schedule, b1=0.9, b2=0.999, eps=1e-8,
                            weight_decay=config.weight_decay, mask=decayed)
     if kind != "sgd":
-        raise ConfigError(f"config.optimizer must be one of {OPTIMIZERS}, got {kind!r}")
+        raise ConfigError(f"config.optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                          f"got {kind!r}")
     return optax.chain(
         optax.add_decayed_weights(config.weight_decay),
         optax.sgd(schedule, momentum=config.momentum),

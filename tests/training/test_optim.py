@@ -1,7 +1,8 @@
 """``config.optimizer="adamw"`` against ``torch.optim.AdamW`` with timm's weight-decay groups
 (timm 0.3.2 ``create_optimizer``: no decay on vectors, ``.bias`` and the model's
 ``no_weight_decay()``, ``pos_embed`` and ``cls_token``), and the step schedule at
-``lr_boundaries`` against the rate a torch loop sets by hand."""
+``lr_boundaries`` against the rate a torch loop sets by hand (bad values of both keys:
+tests/cli_cases.py)."""
 from __future__ import annotations
 
 import jax
@@ -11,8 +12,7 @@ import optax
 import pytest
 
 from camjax import config as config_lib
-from camjax.errors import ConfigError
-from camjax.training import optim, validate
+from camjax.training import optim
 from tests.conftest import DEMO
 
 # camjax path -> timm's name (the rule reads names and ranks, not layouts)
@@ -77,14 +77,3 @@ def test_adamw_is_torchs_with_timms_weight_decay_groups():
     for name, tensor in tensors.items():
         np.testing.assert_allclose(flat[name], tensor.detach().numpy(), rtol=1e-5, atol=2e-5,
                                    err_msg=name)
-
-
-@pytest.mark.parametrize("overrides, words", [
-    ({"optimizer": "lamb"}, ("config.optimizer='lamb'", "sgd, adamw")),
-    ({"lr_boundaries": (30, 10)}, ("config.lr_boundaries=(30, 10)", "increasing")),
-    ({"lr_boundaries": (0,)}, ("config.lr_boundaries=(0,)",)),
-])
-def test_bad_optimizer_keys_are_named(overrides, words):
-    with pytest.raises(ConfigError) as err:
-        validate.check_choices(config_lib.load(DEMO, overrides))
-    assert all(w in str(err.value) for w in words)

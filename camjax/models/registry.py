@@ -9,6 +9,7 @@ docs/architecture.md). ``classifiers()`` lists the ImageNet classifiers loaded w
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 from typing import Callable
 
@@ -59,6 +60,36 @@ def create(name: str, *, num_classes: int, pooling: str = "gap",
             or num_classes < 1:
         raise ModelError(f"num_classes must be a positive integer, got {num_classes!r}")
     return build(num_classes=int(num_classes), pooling=pooling, rngs=rngs, **kwargs)
+
+
+def _count_without_sharding_lookup(stream):
+    stream.count._check_can_update()
+    key = jax.random.fold_in(stream.key[...], stream.count[...])
+    stream.count.set_value(stream.count.get_value() + 1)
+    return key
+
+
+@contextlib.contextmanager
+def _cheap_rng_counts():
+    # flax 0.12's RngStream counts with ``count[...] += 1``: under a trace the indexed
+    # set compares the tracer's ``.sharding``, whose AttributeError message jax builds by
+    # walking every equation traced so far: O(parameters^2) per network (44 s for
+    # efficientnet_v2_l on 2 cores, 2 s without). The index-free set gives the same keys.
+    original = nnx.RngStream.__call__
+    nnx.RngStream.__call__ = _count_without_sharding_lookup
+    try:
+        yield
+    finally:
+        nnx.RngStream.__call__ = original
+
+
+def create_abstract(name: str, *, num_classes: int, pooling: str = "gap",
+                    **kwargs) -> nnx.Module:
+    """:func:`create` with ``jax.ShapeDtypeStruct`` leaves (``nnx.eval_shape``): nothing is
+    initialised, allocated or compiled; fill it with ``nnx.update`` or a weights file."""
+    with _cheap_rng_counts():
+        return nnx.eval_shape(lambda: create(name, num_classes=num_classes, pooling=pooling,
+                                             rngs=nnx.Rngs(0), **kwargs))
 
 
 def classifiers() -> list[str]:

@@ -8,7 +8,7 @@ HERE = Path(__file__).resolve().parent
 if __name__ == "__main__":
     failed = []
     for script in ("localization.py", "maxboxacc.py", "train_step.py", "input_pipeline.py",
-                   "methods.py"):
+                   "methods.py", "vit_gradcam.py"):
         print(f"== bench/{script}", flush=True)
         if subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent):
             failed.append(script)

@@ -18,6 +18,8 @@ TINY_ARGS = {
                           "1", "--workers", "--repeats", "1"],
     "methods.py": ["--images", "1", "--image-size", "32", "--chunk", "4", "--steps", "4",
                    "--repeats", "1"],
+    "vit_gradcam.py": ["--batch", "2", "--image-size", "32", "--num-layers", "2", "--layer",
+                       "encoder.layers.encoder_layer_0", "--repeats", "1"],
 }
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from camjax.errors import UserError
+from camjax.errors import UserError, did_you_mean
 
 RESOLUTIONS = ("features", "image")
 
@@ -85,7 +85,8 @@ def methods() -> dict[str, Method]:
 
 def get(name: str) -> Method:
     if name not in REGISTRY:
-        raise UserError(f"unknown map method {name!r}; available: {', '.join(methods())}")
+        raise UserError(f"unknown map method {name!r}; available: {', '.join(methods())}"
+                        f"{did_you_mean(name, methods())}")
     return REGISTRY[name]
 
 

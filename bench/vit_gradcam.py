@@ -2,7 +2,8 @@
 loop on the same weights, in the same run.
 
     python bench/vit_gradcam.py [--batch 32] [--image-size 224] [--repeats 3]
-        [--layer encoder.layers.encoder_layer_10] [--num-layers 12] [--no-write]
+        [--layer encoder.layers.encoder_layer_10] [--num-layers 12] [--threads N]
+        [--torch-device auto|cpu|cuda] [--section vit_gradcam] [--no-write]
 
 The network is torchvision's ``vit_b_16`` as ``tests/models/torch_transformers.py`` writes it
 (torchvision's module and parameter names; torch's default initialisation, seed 0), its
@@ -18,7 +19,8 @@ min-max normalised:
   (only the graph after the block; no parameter gradients, which ``loss.backward()`` in
   pytorch-grad-cam would also compute), ``reshape_transform`` (class token dropped),
   channel weights = the gradient's spatial mean, ReLU of the weighted sum,
-  ``F.interpolate`` (bilinear) and ``(m - min) / (max - min + 1e-7)``.
+  ``F.interpolate`` (bilinear) and ``(m - min) / (max - min + 1e-7)``; on CUDA when there
+  is one (``torch.cuda.synchronize()`` before the clock stops).
 
 The bench asserts both give the same top-1 classes (90%: random weights may
 have near-ties) and, where they agree, the same maps (1e-3). Medians of
@@ -42,6 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 import camjax  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
+import threads  # noqa: E402  (bench/threads.py)
+import torch_device  # noqa: E402  (bench/torch_device.py)
 from sections import write_section  # noqa: E402  (bench/sections.py)
 
 NAME = "vit_b_16"
@@ -87,7 +91,9 @@ def torch_grad_cam(net, x, layer: str):
                             align_corners=False)[:, 0]
         lo = cam.amin(dim=(1, 2), keepdim=True)
         hi = cam.amax(dim=(1, 2), keepdim=True)
-        return top.numpy(), ((cam - lo) / (hi - lo + 1e-7)).numpy()
+        maps = (cam - lo) / (hi - lo + 1e-7)
+    torch_device.sync(x.device)
+    return top.cpu().numpy(), maps.cpu().numpy()
 
 
 def median_interleaved(runs: dict, repeats: int) -> dict:
@@ -107,28 +113,37 @@ def main(argv=None) -> int:
     p.add_argument("--layer", default="encoder.layers.encoder_layer_10")
     p.add_argument("--num-layers", type=int, default=12, help="encoder blocks (12: ViT-B)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0, help="pin both libraries to N cores")
+    p.add_argument("--torch-device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--section", default="vit_gradcam", help="BENCHMARKS.md section to write")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
+    pinned = threads.pin(args.threads)
     stamp = machine.Stamp()
     import torch
 
+    dev = torch_device.pick(args.torch_device)
     net, model = networks(args.num_layers, args.image_size)
+    net = net.to(dev)
     images = np.random.default_rng(1).normal(
         0, 1, (args.batch, args.image_size, args.image_size, 3)).astype(np.float32)
-    x_torch = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
+    x_torch = torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).to(dev)
     x_jax = jax.device_put(images)
 
     def ours():
         result = camjax.explain(model, x_jax, "grad_cam", layer=args.layer)
         return jax.block_until_ready((result.classes, result.maps))
 
-    start = time.perf_counter()
-    classes, maps = ours()
-    first = time.perf_counter() - start
-    top, want = torch_grad_cam(net, x_torch, args.layer)
+    with torch_device.exact():                 # float32 as float32 while compared
+        start = time.perf_counter()
+        classes, maps = ours()
+        first = time.perf_counter() - start
+        top, want = torch_grad_cam(net, x_torch, args.layer)
     same = np.asarray(classes)[:, 0] == top             # a near-tie may swap a class
     assert same.mean() >= 0.9, f"top-1 classes differ: {same.mean():.0%} agree"
     np.testing.assert_allclose(np.asarray(maps)[same, 0], want[same], rtol=0, atol=1e-3)
+    ours()                                     # default precision: compiled again
+    torch_grad_cam(net, x_torch, args.layer)
     t = median_interleaved({"camjax": ours,
                             "torch": lambda: torch_grad_cam(net, x_torch, args.layer)},
                            args.repeats)
@@ -137,8 +152,8 @@ def main(argv=None) -> int:
     grid = side // 16
     lines = [
         stamp.line(),
-        f"jax {jax.__version__} on {len(jax.devices())} x {jax.devices()[0].platform}; "
-        f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads); float32; medians "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}; "
+        f"{torch_device.describe(dev, False, False)}; {pinned}; float32; medians "
         f"of {args.repeats} interleaved runs after a warm-up",
         "",
         f"{NAME} ({args.num_layers} blocks, random weights, the same in both), batch {n} at "
@@ -158,9 +173,9 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section("vit_gradcam",
+        write_section(args.section,
                       "## ViT-B/16 Grad-CAM at a named block (bench/vit_gradcam.py)\n\n" + text)
-        print(f"\nwrote the vit_gradcam section of {ROOT / 'BENCHMARKS.md'}")
+        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
     return 0
 
 

@@ -79,16 +79,38 @@ def from_weights(name: str, weights) -> Predictor:
                         "and use --workdir")
     weights = Path(weights)
     state_dict = _read_weights(weights)
-    model = models.create(name, num_classes=IMAGENET_CLASSES, rngs=nnx.Rngs(0))
+    # shapes only: the file fills every parameter (an eager initialisation would compile
+    # one random op per parameter shape, tens of seconds for an EfficientNet on a CPU)
+    model = nnx.eval_shape(lambda: models.create(name, num_classes=IMAGENET_CLASSES,
+                                                 rngs=nnx.Rngs(0)))
     try:
         report = models.load_pretrained(model, state_dict)
     except ValueError as err:
         raise UserError(f"{weights}: does not fit {name}: {err}") from None
     if not report.classifier_loaded:
         _refuse_new_classifier(model, name, weights, state_dict, report)
-    preprocessing = Preprocessing.imagenet(model)    # its weights' torchvision transform
+    _concrete_rest(model, name, weights)
+    # its weights' torchvision transform and normalisation (model.imagenet_normalization)
+    preprocessing = Preprocessing.imagenet(model)
     return _ready(model, imagenet_classes(), preprocessing, config_lib.defaults(),
                   {"model": name, "weights": str(weights)})
+
+
+def _concrete_rest(model, name: str, weights: Path) -> None:
+    """Concrete values for what a weights file does not hold in a model built shape-only:
+    the random streams of its dropout layers (unused in evaluation mode)."""
+    for path, var in nnx.to_flat_state(nnx.state(model)):
+        value = var.get_value()
+        if not isinstance(value, jax.ShapeDtypeStruct):
+            continue
+        if isinstance(var, (nnx.Param, nnx.BatchStat)):    # load_pretrained fills these
+            raise UserError(f"{weights}: no weights for {'.'.join(map(str, path))} of "
+                            f"{name}")
+        if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
+            var.set_value(jax.random.split(jax.random.key(0), value.shape)
+                          if value.shape else jax.random.key(0))
+        else:
+            var.set_value(jax.numpy.zeros(value.shape, value.dtype))
 
 
 def from_workdir(workdir) -> Predictor:

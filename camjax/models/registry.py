@@ -104,7 +104,8 @@ def classifiers() -> list[str]:
 def class_weights(model: nnx.Module) -> jax.Array:
     """The (K, C) kernel of the dense layer after global pooling: the CAM weights of a
     network whose head is pooling + linear. The layer is ``model.classifier_path``
-    (default ``head.classifier``); :class:`ModelError` when there is none."""
+    (default ``head.classifier``); :class:`ModelError` when there is none. A model built
+    shape-only (``nnx.eval_shape``) gives its ``ShapeDtypeStruct``."""
     node = model
     for key in tuple(getattr(model, "classifier_path", None) or CLASSIFIER_PATH):
         node = (node[key] if isinstance(key, int) or isinstance(node, (list, dict, nnx.List))
@@ -115,7 +116,8 @@ def class_weights(model: nnx.Module) -> jax.Array:
     if kernel is None or kernel.ndim != 2:
         raise ModelError(f"{getattr(model, 'arch', '') or type(model).__name__} has no dense "
                          "layer after pooling (classifier_path), so no class weights")
-    return kernel[...]
+    value = kernel.get_value()
+    return value if isinstance(value, jax.ShapeDtypeStruct) else kernel[...]  # shape-only
 
 
 def parameter_count(model: nnx.Module) -> int:

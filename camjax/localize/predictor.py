@@ -81,8 +81,7 @@ def from_weights(name: str, weights) -> Predictor:
     state_dict = _read_weights(weights)
     # shapes only: the file fills every parameter (an eager initialisation would compile
     # one random op per parameter shape, tens of seconds for an EfficientNet on a CPU)
-    model = nnx.eval_shape(lambda: models.create(name, num_classes=IMAGENET_CLASSES,
-                                                 rngs=nnx.Rngs(0)))
+    model = models.create_abstract(name, num_classes=IMAGENET_CLASSES)
     try:
         report = models.load_pretrained(model, state_dict)
     except ValueError as err:

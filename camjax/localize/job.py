@@ -48,10 +48,14 @@ class LocalizeResult:
         return not self.failed
 
 
-def _check_options(method, top_k, threshold, batch_size) -> None:
+def _check_options(method, top_k, threshold, batch_size, eigen_smooth=None) -> None:
     if method not in methods.METHODS:
         raise UserError(f"--method {method!r}: unknown map method; available: "
                         f"{', '.join(methods.METHODS)}")
+    if eigen_smooth and not methods.registry.get(method).eigen_smooth:
+        takers = ", ".join(n for n in methods.METHODS if methods.registry.get(n).eigen_smooth)
+        raise UserError(f"--eigen_smooth: the method {method!r} has no weighted channels to "
+                        f"project (these do: {takers})")
     if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
         raise UserError(f"--top_k must be a positive integer, got {top_k!r}")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -96,7 +100,8 @@ def _save_picture(path: Path, *args) -> None:
 def localize(images, out_dir, *, model: str | None = None, weights=None, workdir=None,
              top_k: int | None = None, method: str = "cam", threshold: float | None = None,
              batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True,
-             layer: str | None = None) -> LocalizeResult:
+             layer: str | None = None, aug_smooth: bool | None = None,
+             eigen_smooth: bool | None = None) -> LocalizeResult:
     """Maps, boxes and overlay pictures of ``images`` (files and folders) into ``out_dir``.
 
     The network is ``model`` (a torchvision classifier name) filled from ``weights``
@@ -105,7 +110,10 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     ``top_k`` (default: the config's ``top_k``, at most the number of classes) classes per
     image, each with its ``method`` map (a ``camjax.methods`` name; at ``layer``, a module
     path as torchvision names it, default the network's features) and its box at
-    ``threshold`` (default: the config's ``cam_threshold``). Raises :class:`UserError`
+    ``threshold`` (default: the config's ``cam_threshold``). ``aug_smooth``,
+    ``eigen_smooth``: the map options of ``camjax.methods.smoothing`` (None: the config's,
+    ``config.aug_smooth`` / ``config.eigen_smooth``, where the method takes it). Raises
+    :class:`UserError`
     for what the user can fix before anything runs (paths, weights, options); an image
     that does not decode is recorded in ``result.failed`` instead.
     """
@@ -116,20 +124,22 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     if model is not None and weights is None:
         raise UserError(f"--model {model} needs --weights (a torchvision .safetensors or "
                         ".pth file)")
-    _check_options(method, top_k, threshold, batch_size)
+    _check_options(method, top_k, threshold, batch_size, eigen_smooth)
     inputs = collect(images)
     out_dir = _out_dir(out_dir)
     predictor = from_workdir(workdir) if workdir is not None else from_weights(model, weights)
     config = predictor.config
     layer = layer or config.get("cam_layer") or None
     check_layer(predictor, method, layer)
+    options = _map_options(config, method, aug_smooth, eigen_smooth)
     num_classes = len(predictor.class_names)
     if top_k is not None and top_k > num_classes:
         raise UserError(f"--top_k {top_k} is more than the model's {num_classes} classes")
     k = top_k or min(config.top_k, num_classes)
     threshold = config.cam_threshold if threshold is None else float(threshold)
     settings = {**predictor.source, "method": method, "layer": layer, "threshold": threshold,
-                "top_k": k,
+                "top_k": k, "aug_smooth": dict(options).get("aug_smooth", False),
+                "eigen_smooth": dict(options).get("eigen_smooth", False),
                 "preprocessing": predictor.preprocessing.describe(),
                 "upsample": predictor.upsample, "normalize": predictor.normalize,
                 "num_classes": num_classes}
@@ -161,7 +171,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
             if good:
                 done, drawing = _run_batch(good, predictor, pool, out_dir, batch=batch,
                                            method=method, k=k, threshold=threshold,
-                                           layer=layer)
+                                           layer=layer, options=options)
                 results.extend(done)
             bar.update(len(loaded))
         for f in drawing:
@@ -172,7 +182,20 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
                           tables.json, tables.csv, settings)
 
 
-def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, layer):
+def _map_options(config, method, aug_smooth, eigen_smooth) -> tuple:
+    """``(("aug_smooth", bool), ("eigen_smooth", bool))`` as given, else the config's
+    (``eigen_smooth`` only where the method takes it)."""
+    if aug_smooth is None:
+        aug_smooth = bool(config.get("aug_smooth"))
+    if eigen_smooth is None:
+        eigen_smooth = bool(config.get("eigen_smooth")) and \
+            methods.registry.get(method).eigen_smooth
+    return (("aug_smooth", bool(aug_smooth)),) + (
+        (("eigen_smooth", True),) if eigen_smooth else ())
+
+
+def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, layer,
+               options=()):
     """One jitted call on the decoded images ``good`` (padded to ``batch``), their boxes
     in original pixels, and their pictures submitted to ``pool``: (results, futures)."""
     from camjax.engine import boxes_on_photos
@@ -181,7 +204,8 @@ def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, l
     xs[:len(good)] = np.stack([data[1] for _, data in good])
     probs, top, maps = jax.device_get(predict_batch(
         predictor.graphdef, predictor.state, xs, method=method, k=k,
-        upsample=predictor.upsample, normalize=predictor.normalize, layer=layer))
+        upsample=predictor.upsample, normalize=predictor.normalize, layer=layer,
+        options=options))
     boxes = boxes_on_photos(maps[:len(good)], [frame for _, (_, _, frame) in good],
                             threshold)
     title = f"{method}: heat of class 1; boxes at {threshold:g} of each map's max"

@@ -92,6 +92,14 @@ def check_choices(config) -> None:
             which = f" ({bad[0]!r})" if key in LISTS and len(given) > 1 else ""
             raise ConfigError(f"config.{key}={value!r}{which} is not one of: "
                               f"{', '.join(allowed)}")
+    if config.get("eigen_smooth"):
+        from camjax import methods
+        listed = [v.strip() for v in str(config.cam_method).split(",") if v.strip()]
+        if not any(methods.registry.get(n).eigen_smooth for n in listed):
+            takers = ", ".join(n for n, m in methods.registry.methods().items()
+                               if m.eigen_smooth)
+            raise ConfigError(f"config.eigen_smooth: config.cam_method={config.cam_method!r} "
+                              f"has no weighted channels to project (these do: {takers})")
     if "road_percentiles" in config:
         q = config.road_percentiles
         if not (isinstance(q, tuple) and q and all(

@@ -20,7 +20,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from camjax.errors import UserError
+from camjax.errors import UserError, did_you_mean
 
 RESOLUTIONS = ("features", "image")
 
@@ -99,7 +99,8 @@ def methods() -> dict[str, Method]:
 
 def get(name: str) -> Method:
     if name not in REGISTRY:
-        raise UserError(f"unknown map method {name!r}; available: {', '.join(methods())}")
+        raise UserError(f"unknown map method {name!r}; available: {', '.join(methods())}"
+                        f"{did_you_mean(name, methods())}")
     return REGISTRY[name]
 
 

@@ -86,4 +86,3 @@ def score_cam_fn(graphdef, state, images, classes, *, layer=None, batch_size: in
     else:
         channel_weights = jnp.where(constant[..., None], 0.0, scores)
     return jax.nn.relu(channel_map(features, jnp.swapaxes(channel_weights, 1, 2), eigen_smooth))
-

@@ -151,13 +151,14 @@ def _ready(model, class_names, preprocessing, config, source) -> Predictor:
 
 
 def predict_batch(graphdef, state, images, *, method: str, k: int, upsample: str,
-                  normalize: str, layer: str | None = None):
+                  normalize: str, layer: str | None = None, options: tuple = ()):
     """(B, S, S, 3) inputs -> (top-k probabilities (B, k), classes (B, k), maps (B, k, S, S)
-    in [0, 1]) for ``method`` (a ``camjax.methods`` name) at ``layer``: one jitted call of
+    in [0, 1]) for ``method`` (a ``camjax.methods`` name) at ``layer`` with ``options``
+    (static ``(name, value)`` pairs: ``aug_smooth``, ``eigen_smooth``): one jitted call of
     the map engine."""
     top, probabilities, maps, _ = engine.predictions(
         graphdef, state, images, method=method, k=k, layer=layer, upsample=upsample,
-        normalize=normalize)
+        normalize=normalize, options=options)
     return probabilities, top, maps
 
 

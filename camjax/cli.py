@@ -83,6 +83,13 @@ def _parser(full_help: bool = False) -> argparse.ArgumentParser:
                     help="the layer a feature method looks at, a module path as torchvision "
                          "names it (layer3, layer4.1.conv2, features.6; default the "
                          "network's features, or the run's config.cam_layer)")
+    lo.add_argument("--aug_smooth", action="store_true", default=None,
+                    help="average the maps of the flipped and intensity-scaled images "
+                         "(pytorch-grad-cam's aug_smooth; default the run's config)")
+    lo.add_argument("--eigen_smooth", action="store_true", default=None,
+                    help="the first principal component of the weighted channels instead "
+                         "of their sum (the weighted-channel methods; default the run's "
+                         "config)")
     lo.add_argument("--threshold", type=float, default=None,
                     help="box threshold, a fraction of each map's max (default: the "
                          "config's cam_threshold, 0.2)")
@@ -156,7 +163,8 @@ def run(argv: list[str]) -> int:
         from camjax.localize import localize
         result = localize(args.images, args.out, model=args.model, weights=args.weights,
                           workdir=args.workdir, top_k=args.top_k, method=args.method,
-                          layer=args.layer,
+                          layer=args.layer, aug_smooth=args.aug_smooth,
+                          eigen_smooth=args.eigen_smooth,
                           threshold=args.threshold, batch_size=args.batch_size,
                           progress=not args.no_progress, max_image_pixels=args.max_image_pixels)
         if result.interrupted:

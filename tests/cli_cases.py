@@ -280,6 +280,8 @@ CASES = [
     # for a method that takes one
     Case("cam_layer_not_a_module", train(cam_method="grad_cam", cam_layer="backbone.9"),
          ("config.cam_layer", "'backbone.9' is not a module", "backbone")),
+    Case("eigen_smooth_without_channels", train(cam_method="saliency", eigen_smooth=True),
+         ("config.eigen_smooth", "cam_method='saliency'", "grad_cam")),
     Case("cam_layer_for_cam", train(cam_layer="backbone.2"),
          ("config.cam_layer='backbone.2'", "takes no layer", "grad_cam")),
     # the devices
@@ -383,6 +385,8 @@ CASES = [
          ("--method 'gradcam'", "did you mean grad_cam")),
     Case("localize_layer_not_a_module", localize("--method", "grad_cam", "--layer", "backbone.9"),
          ("'backbone.9' is not a module",)),
+    Case("localize_eigen_smooth_for_cam", localize("--eigen_smooth"),
+         ("--eigen_smooth", "'cam'", "grad_cam")),
     Case("localize_layer_for_cam", localize("--layer", "backbone.2"),
          ("--layer", "takes no layer")),
     Case("localize_workdir_without_checkpoint",

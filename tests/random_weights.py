@@ -48,3 +48,37 @@ def fill(model, seed: int = 0, *, bn: str = "random", gain: float = 2.0,
             value = rng.normal(0, other_std, x.shape)
         var.set_value(jnp.asarray(value, x.dtype))
     return model
+
+
+TORCH_LEAVES = {"kernel": "weight", "scale": "weight", "mean": "running_mean",
+                "var": "running_var"}
+
+
+def torch_state_dict(model, seed: int = 0, head_std: float = 0.05) -> dict:
+    """A random state dict under torch's names and layouts for a network that mirrors
+    torch's module tree (``TorchLayout``: ``features.3.0.block.1.0.weight``), from the
+    shapes of ``model`` (built shape-only is enough): He-normal conv / linear weights
+    (OIHW, (out, in); the classifier's N(0, ``head_std``)), norm scales and running
+    variances in [0.5, 1.5], everything else N(0, 0.1). Names with torch renames (a
+    ResNet's ``fc``) are not produced; ``load_pretrained`` checks every name and shape."""
+    rng = np.random.default_rng(seed)
+    head = tuple(getattr(model, "classifier_path", ()))
+    out = {}
+    for path, var in nnx.to_flat_state(nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))):
+        *modules, leaf = path
+        shape = tuple(var.get_value().shape)
+        if leaf == "kernel" and len(shape) == 4:                     # HWIO -> OIHW
+            shape = (shape[3], shape[2], shape[0], shape[1])
+        elif len(shape) == 2:                                        # (in, out) -> (out, in)
+            shape = shape[::-1]
+        if tuple(modules) == head and leaf == "kernel":
+            value = rng.normal(0, head_std, shape)
+        elif leaf == "kernel" or len(shape) == 2:
+            value = rng.normal(0, math.sqrt(1 / math.prod(shape[1:])), shape)
+        elif leaf in ("scale", "var"):
+            value = rng.uniform(0.5, 1.5, shape)
+        else:
+            value = rng.normal(0, 0.1, shape)
+        name = ".".join(str(m) for m in (*modules, TORCH_LEAVES.get(leaf, leaf)))
+        out[name] = value.astype(np.float32)
+    return out

@@ -57,13 +57,10 @@ def check_kwargs(name: str, kwargs: dict) -> None:
 
 def abstract_model(name: str, pooling: str, kwargs: dict, num_classes: int = 2):
     """The network with shapes only (``nnx.eval_shape``): nothing allocated."""
-    from flax import nnx
-
     from camjax import models
     try:
-        return nnx.eval_shape(lambda: models.create(name, num_classes=num_classes,
-                                                    pooling=pooling, rngs=nnx.Rngs(0),
-                                                    **kwargs))
+        return models.create_abstract(name, num_classes=num_classes, pooling=pooling,
+                                      **kwargs)
     except UserError:
         raise
     except Exception as err:   # the constructor's own complaint about an argument

@@ -79,7 +79,8 @@ def check_values(config) -> None:
 
 def check_choices(config) -> None:
     """Each enumerated key's value is one of its choices (each item of a comma list, for
-    :data:`LISTS`), with "did you mean"; ``road_percentiles`` a tuple of percentiles."""
+    :data:`LISTS`), with "did you mean"; ``eigen_smooth`` with a method that takes it;
+    ``road_percentiles`` a tuple of percentiles."""
     for key, allowed in choices().items():
         if key not in config:
             continue
@@ -91,6 +92,8 @@ def check_choices(config) -> None:
             hint = did_you_mean(bad[0], allowed) if isinstance(bad[0], str) else ""
             raise ConfigError(f"config.{key}={value!r}{which} is not one of: "
                               f"{', '.join(allowed)}{hint}")
+    if config.get("eigen_smooth"):
+        check_eigen_smooth(config)
     if "road_percentiles" in config:
         q = config.road_percentiles
         if not (isinstance(q, tuple) and q and all(
@@ -103,6 +106,17 @@ def check_choices(config) -> None:
             and list(bounds) == sorted(set(bounds))):
         raise ConfigError(f"config.lr_boundaries={bounds!r} must be increasing steps >= 1, "
                           "e.g. (1363, 2773)")
+
+
+def check_eigen_smooth(config) -> None:
+    """``eigen_smooth`` needs at least one method of ``cam_method`` whose map is a
+    weighted sum of channels (the others in a list are left as they are)."""
+    from camjax import methods
+    listed = [v.strip() for v in str(config.cam_method).split(",") if v.strip()]
+    if not any(methods.registry.get(n).eigen_smooth for n in listed):
+        takers = ", ".join(n for n, m in methods.registry.methods().items() if m.eigen_smooth)
+        raise ConfigError(f"config.eigen_smooth: config.cam_method={config.cam_method!r} "
+                          f"has no weighted channels to project (these do: {takers})")
 
 
 def check_config(config, *, pretrained: bool = True) -> None:

@@ -111,6 +111,12 @@ def get_config() -> ml_collections.ConfigDict:
     # the layer a feature method (not cam) looks at, a module path as torchvision names it
     # ("layer3", "features.6"); "" = the network's features. docs/methods.md
     c.cam_layer = ""
+    # options of every map method (docs/methods.md, camjax.methods.smoothing): aug_smooth
+    # averages the maps of 6 flipped and intensity-scaled inputs (pytorch-grad-cam's);
+    # eigen_smooth replaces the channel sum by the first principal component (for the
+    # listed methods that take it: the weighted-channel ones)
+    c.aug_smooth = False
+    c.eigen_smooth = False
     # average drop / increase in confidence and deletion / insertion AUC of the top-1 map
     # (2 x (steps + 1) forward passes an image); True is the same as adding it to metrics
     c.faithfulness = False

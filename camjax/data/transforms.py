@@ -211,12 +211,14 @@ INTERPOLATIONS = ("bilinear", "bicubic")
 
 
 def imagenet_eval(image_u8: np.ndarray, *, resize_size: int = IMAGENET_RESIZE,
-                  crop_size: int = IMAGENET_CROP, interpolation: str = "bilinear") -> np.ndarray:
+                  crop_size: int = IMAGENET_CROP, interpolation: str = "bilinear",
+                  mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
     """torchvision's ImageNet evaluation transform on an (H, W, 3) (or grey (H, W[, 1]))
     uint8 image -> float32 (crop_size, crop_size, 3): short-side resize with PIL
     (``interpolation`` bilinear or bicubic, as the weights' transform says; as torchvision
     does on the PIL images its ImageNet loader reads, PIL antialiases when it shrinks),
-    centre crop, /255, (x - mean) / std."""
+    centre crop, /255, (x - mean) / std (ImageNet's per-channel mean and std unless the
+    weights were trained with others: ``efficientnet_v2_l``'s are 0.5 and 0.5)."""
     from PIL import Image  # only this transform needs Pillow
 
     image = np.asarray(image_u8)
@@ -240,7 +242,7 @@ def imagenet_eval(image_u8: np.ndarray, *, resize_size: int = IMAGENET_RESIZE,
                     else Image.Resampling.BICUBIC)
         image = np.asarray(Image.fromarray(image).resize((new_w, new_h), resample))
     crop = image[top:top + crop_size, left:left + crop_size].astype(np.float32) / 255.0
-    return (crop - IMAGENET_MEAN) / IMAGENET_STD
+    return (crop - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
 
 
 def resize_eval(image_u8: np.ndarray, image_size: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from flax import nnx
 
 from camjax import cam, methods  # noqa: F401  (imports every method, registering it)
 from camjax.errors import UserError
-from camjax.methods import base, registry
+from camjax.methods import base, registry, smoothing
 
 
 @partial(jax.jit, static_argnames=("graphdef", "method", "k", "layer", "size", "upsample",
@@ -39,10 +39,12 @@ def predict(graphdef, state, images, labels=None, *, method: str = "cam", k: int
     C), top (B, k), maps (B, j + k, H, W))``: the maps of ``[labels, top-1, ..., top-k]``
     (``labels`` (B,) or (B, j) first; ``k=0`` for the labels' maps alone) by ``method``
     (a registered name) at ``layer`` (a module path; None: the network's features), with
-    ``options`` (static ``(name, value)`` pairs) and ``arrays`` (array-valued options,
-    traced: a PRNG ``key``, a ``baseline``), upsampled to ``size`` (H, W) (default the
-    images') by ``upsample`` and normalised per map by ``normalize`` (None: raw). A batch
-    sharded along ``data`` stays sharded.
+    ``options`` (static ``(name, value)`` pairs, ``("aug_smooth", True)`` and
+    ``("eigen_smooth", True)`` among them for the methods that take them:
+    ``camjax.methods.smoothing``) and ``arrays`` (array-valued options, traced: a PRNG
+    ``key``, a ``baseline``), upsampled to ``size`` (H, W) (default the images') by
+    ``upsample`` and normalised per map by ``normalize`` (None: raw). A batch sharded
+    along ``data`` stays sharded.
     """
     spec = registry.get(method)
     kwargs = {**dict(options), **(arrays or {}), **({"layer": layer} if layer else {})}
@@ -56,7 +58,8 @@ def predict(graphdef, state, images, labels=None, *, method: str = "cam", k: int
     if labels is not None:
         labels = labels[:, None] if labels.ndim == 1 else labels
         classes = jnp.concatenate([labels.astype(top.dtype), top], axis=1)
-    maps = spec.pure(graphdef, state, images, classes, **kwargs).astype(jnp.float32)
+    maps = smoothing.run(spec, graphdef, state, images, classes, **kwargs)
+    maps = maps.astype(jnp.float32)
     maps = cam.upsample(maps, size or images.shape[1:3], method=upsample)
     return logits, top, cam.normalize(maps, mode=normalize) if normalize else maps
 

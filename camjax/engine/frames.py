@@ -3,10 +3,12 @@
 Two preprocessings, as the model was trained and evaluated:
 
 * ``imagenet`` (torchvision's classifiers; a workdir whose config asks for it): the short
-  side resized to ``resize`` (256), the centre ``size`` x ``size`` (224) cropped,
-  ``camjax.data.transforms.imagenet_eval``;
+  side resized to ``resize`` (256), the centre ``size`` x ``size`` (224) cropped, then
+  ``(x / 255 - mean) / std``, ``camjax.data.transforms.imagenet_eval``; ``mean`` and ``std``
+  are ImageNet's unless the network's weights declare their own
+  (``model.imagenet_normalization``: ``efficientnet_v2_l``'s 0.5 and 0.5);
 * ``resize`` (camjax training workdirs): the whole image resized to ``size`` x ``size``,
-  ``camjax.data.transforms.resize_eval``.
+  ``camjax.data.transforms.resize_eval`` (ImageNet's mean and std, as camjax trains).
 
 Maps come out at the input's resolution (``size`` x ``size``). Input pixel (y, x) is
 pixel (top + y, left + x) of the resized image, which covers the original pixels
@@ -87,27 +89,53 @@ def _up(num, scale_num, scale_den):
     return -((-num * scale_num) // scale_den)
 
 
+IMAGENET_MEAN = tuple(float(v) for v in transforms.IMAGENET_MEAN)
+IMAGENET_STD = tuple(float(v) for v in transforms.IMAGENET_STD)
+
+
+def _channels(values, name: str) -> tuple[float, float, float]:
+    values = tuple(float(v) for v in np.ravel(np.asarray(values, np.float64)))
+    if len(values) != 3 or not all(np.isfinite(values)):
+        raise ValueError(f"preprocessing {name} must be 3 finite numbers (R, G, B), got "
+                         f"{values!r}")
+    return values
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """How original images become model inputs: ``kind`` in :data:`KINDS`, the input
-    side ``size``, and (``imagenet``) the short side ``resize`` before the crop."""
+    side ``size``, and (``imagenet``) the short side ``resize`` before the crop, its
+    ``interpolation`` and the per-channel ``mean`` and ``std`` after ``/ 255``."""
     kind: str
     size: int
     resize: int = 0
     interpolation: str = "bilinear"     # imagenet: the short-side resize's (or "bicubic")
+    mean: tuple = IMAGENET_MEAN         # imagenet: the weights' normalisation
+    std: tuple = IMAGENET_STD
 
     @classmethod
     def imagenet(cls, model=None) -> "Preprocessing":
         """torchvision's evaluation transform of ``model``'s usual weights
         (``model.imagenet_eval = (resize, crop, interpolation)``; 256, 224, bilinear when
-        the network does not say)."""
+        the network does not say), normalised with ``model.imagenet_normalization = (mean,
+        std)`` where the network declares one (its weights were trained so:
+        ``efficientnet_v2_l``), else ImageNet's mean and std."""
         resize, size, interpolation = getattr(model, "imagenet_eval", None) or (
             transforms.IMAGENET_RESIZE, transforms.IMAGENET_CROP, "bilinear")
-        return cls("imagenet", size, resize, interpolation)
+        mean, std = getattr(model, "imagenet_normalization", None) or (IMAGENET_MEAN,
+                                                                       IMAGENET_STD)
+        return cls("imagenet", size, resize, interpolation, mean, std)
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"preprocessing must be one of {KINDS}, got {self.kind!r}")
+        object.__setattr__(self, "mean", _channels(self.mean, "mean"))
+        object.__setattr__(self, "std", _channels(self.std, "std"))
+        if min(self.std) <= 0:
+            raise ValueError(f"preprocessing std must be positive, got {self.std!r}")
+        if self.kind == "resize" and (self.mean, self.std) != (IMAGENET_MEAN, IMAGENET_STD):
+            raise ValueError("resize preprocessing normalises with ImageNet's mean and std, "
+                             "as camjax trains; other values need kind='imagenet'")
         if self.interpolation not in transforms.INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {transforms.INTERPOLATIONS}, "
                              f"got {self.interpolation!r}")
@@ -129,12 +157,20 @@ class Preprocessing:
             x = transforms.resize_eval(image_u8, self.size)
         else:
             x = transforms.imagenet_eval(image_u8, resize_size=self.resize,
-                                         crop_size=self.size, interpolation=self.interpolation)
+                                         crop_size=self.size, interpolation=self.interpolation,
+                                         mean=self.mean, std=self.std)
         return x, self.frame(h, w)
 
     def describe(self) -> str:
         if self.kind == "resize":
             return f"resize to {self.size}x{self.size}"
+        own = (self.mean, self.std) != (IMAGENET_MEAN, IMAGENET_STD)
         return (f"torchvision ImageNet eval: short side resized to {self.resize}"
                 f"{'' if self.interpolation == 'bilinear' else ' (' + self.interpolation + ')'}"
-                f", centre crop {self.size}x{self.size}")
+                f", centre crop {self.size}x{self.size}, normalised with "
+                + (f"mean {_short(self.mean)} and std {_short(self.std)}" if own else
+                   "ImageNet's mean and std"))
+
+
+def _short(values) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"

@@ -58,10 +58,14 @@ class LocalizeResult:
         return not self.failed and not self.interrupted
 
 
-def _check_options(method, top_k, threshold, batch_size) -> None:
+def _check_options(method, top_k, threshold, batch_size, eigen_smooth=None) -> None:
     if method not in methods.METHODS:
         raise UserError(f"--method {method!r}: unknown map method; available: "
                         f"{', '.join(methods.METHODS)}{did_you_mean(method, methods.METHODS)}")
+    if eigen_smooth and not methods.registry.get(method).eigen_smooth:
+        takers = ", ".join(n for n in methods.METHODS if methods.registry.get(n).eigen_smooth)
+        raise UserError(f"--eigen_smooth: the method {method!r} has no weighted channels to "
+                        f"project (these do: {takers})")
     if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
         raise UserError(f"--top_k must be a positive integer, got {top_k!r}")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -95,7 +99,9 @@ def _save_picture(path: Path, *args) -> None:
 def localize(images, out_dir, *, model: str | None = None, weights=None, workdir=None,
              top_k: int | None = None, method: str = "cam", threshold: float | None = None,
              batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True,
-             max_image_pixels: int | None = None, layer: str | None = None) -> LocalizeResult:
+             max_image_pixels: int | None = None, layer: str | None = None,
+             aug_smooth: bool | None = None,
+             eigen_smooth: bool | None = None) -> LocalizeResult:
     """Maps, boxes and overlay pictures of ``images`` (files and folders) into ``out_dir``.
 
     The network is ``model`` (a torchvision classifier name) filled from ``weights``
@@ -104,7 +110,9 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     ``top_k`` (default: the config's ``top_k``, at most the number of classes) classes per
     image, each with its ``method`` map (a ``camjax.methods`` name; at ``layer``, a module
     path as torchvision names it, default the network's features) and its box at
-    ``threshold`` (default: the config's ``cam_threshold``). Images above
+    ``threshold`` (default: the config's ``cam_threshold``). ``aug_smooth``,
+    ``eigen_smooth``: the map options of ``camjax.methods.smoothing`` (None: the config's,
+    ``config.aug_smooth`` / ``config.eigen_smooth``, where the method takes it). Images above
     ``max_image_pixels`` (default: the config's ``max_image_pixels``) are refused before
     they are decoded. Raises :class:`UserError` for what the user can fix before anything
     runs (paths, weights, options), writing nothing; an image that does not decode is
@@ -121,7 +129,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     if model is not None and weights is None:
         raise UserError(f"--model {model} needs --weights (a torchvision .safetensors or "
                         ".pth file)")
-    _check_options(method, top_k, threshold, batch_size)
+    _check_options(method, top_k, threshold, batch_size, eigen_smooth)
     if max_image_pixels is not None and (not isinstance(max_image_pixels, int)
                                          or max_image_pixels < 1):
         raise UserError(f"--max_image_pixels must be a positive integer, got "
@@ -132,6 +140,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     config = predictor.config
     layer = layer or config.get("cam_layer") or None
     check_layer(predictor, method, layer)
+    options = _map_options(config, method, aug_smooth, eigen_smooth)
     num_classes = len(predictor.class_names)
     if top_k is not None and top_k > num_classes:
         raise UserError(f"--top_k {top_k} is more than the model's {num_classes} classes")
@@ -139,7 +148,8 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     threshold = config.cam_threshold if threshold is None else float(threshold)
     max_pixels = max_image_pixels or predictor.max_pixels
     settings = {**predictor.source, "method": method, "layer": layer, "threshold": threshold,
-                "top_k": k,
+                "top_k": k, "aug_smooth": dict(options).get("aug_smooth", False),
+                "eigen_smooth": dict(options).get("eigen_smooth", False),
                 "preprocessing": predictor.preprocessing.describe(),
                 "upsample": predictor.upsample, "normalize": predictor.normalize,
                 "num_classes": num_classes}
@@ -148,7 +158,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     with StopSignals() as stop:
         results, failed = _run(inputs, predictor, out_dir, stop, batch_size=batch_size,
                                method=method, k=k, threshold=threshold, layer=layer,
-                               max_pixels=max_pixels, progress=progress)
+                               max_pixels=max_pixels, progress=progress, options=options)
     interrupted = stop.signal_name
     tables = output.write_tables(out_dir, settings, results, failed,
                                  [str(p) for p in inputs.skipped], interrupted=interrupted,
@@ -159,7 +169,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
 
 
 def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, layer,
-         max_pixels, progress):
+         max_pixels, progress, options=()):
     """The batches: decode the next while the current one runs; stop between batches
     when ``stop`` has a signal. Returns (results, failed)."""
     items = inputs.images
@@ -194,7 +204,7 @@ def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, 
             if good:
                 done, drawing = _run_batch(good, predictor, pool, out_dir, batch=batch,
                                            method=method, k=k, threshold=threshold,
-                                           layer=layer)
+                                           layer=layer, options=options)
                 results.extend(done)
             bar.update(len(loaded))
         for f in drawing:
@@ -205,7 +215,20 @@ def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, 
     return results, failed
 
 
-def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, layer):
+def _map_options(config, method, aug_smooth, eigen_smooth) -> tuple:
+    """``(("aug_smooth", bool), ("eigen_smooth", bool))`` as given, else the config's
+    (``eigen_smooth`` only where the method takes it)."""
+    if aug_smooth is None:
+        aug_smooth = bool(config.get("aug_smooth"))
+    if eigen_smooth is None:
+        eigen_smooth = bool(config.get("eigen_smooth")) and \
+            methods.registry.get(method).eigen_smooth
+    return (("aug_smooth", bool(aug_smooth)),) + (
+        (("eigen_smooth", True),) if eigen_smooth else ())
+
+
+def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, layer,
+               options=()):
     """One jitted call on the decoded images ``good`` (padded to ``batch``), their boxes
     in original pixels, and their pictures submitted to ``pool``: (results, futures)."""
     from camjax.engine import boxes_on_photos
@@ -214,7 +237,8 @@ def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, l
     xs[:len(good)] = np.stack([data[1] for _, data in good])
     probs, top, maps = jax.device_get(predict_batch(
         predictor.graphdef, predictor.state, xs, method=method, k=k,
-        upsample=predictor.upsample, normalize=predictor.normalize, layer=layer))
+        upsample=predictor.upsample, normalize=predictor.normalize, layer=layer,
+        options=options))
     boxes = boxes_on_photos(maps[:len(good)], [frame for _, (_, _, frame) in good],
                             threshold)
     title = f"{method}: heat of class 1; boxes at {threshold:g} of each map's max"

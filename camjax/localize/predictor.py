@@ -79,16 +79,37 @@ def from_weights(name: str, weights) -> Predictor:
                         "and use --workdir")
     weights = Path(weights)
     state_dict = _read_weights(weights)
-    model = models.create(name, num_classes=IMAGENET_CLASSES, rngs=nnx.Rngs(0))
+    # shapes only: the file fills every parameter (an eager initialisation would compile
+    # one random op per parameter shape, tens of seconds for an EfficientNet on a CPU)
+    model = models.create_abstract(name, num_classes=IMAGENET_CLASSES)
     try:
         report = models.load_pretrained(model, state_dict)
     except ValueError as err:
         raise UserError(f"{weights}: does not fit {name}: {err}") from None
     if not report.classifier_loaded:
         _refuse_new_classifier(model, name, weights, state_dict, report)
-    preprocessing = Preprocessing.imagenet(model)    # its weights' torchvision transform
+    _concrete_rest(model, name, weights)
+    # its weights' torchvision transform and normalisation (model.imagenet_normalization)
+    preprocessing = Preprocessing.imagenet(model)
     return _ready(model, imagenet_classes(), preprocessing, config_lib.defaults(),
                   {"model": name, "weights": str(weights)})
+
+
+def _concrete_rest(model, name: str, weights: Path) -> None:
+    """Concrete values for what a weights file does not hold in a model built shape-only:
+    the random streams of its dropout layers (unused in evaluation mode)."""
+    for path, var in nnx.to_flat_state(nnx.state(model)):
+        value = var.get_value()
+        if not isinstance(value, jax.ShapeDtypeStruct):
+            continue
+        if isinstance(var, (nnx.Param, nnx.BatchStat)):    # load_pretrained fills these
+            raise UserError(f"{weights}: no weights for {'.'.join(map(str, path))} of "
+                            f"{name}")
+        if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
+            var.set_value(jax.random.split(jax.random.key(0), value.shape)
+                          if value.shape else jax.random.key(0))
+        else:
+            var.set_value(jax.numpy.zeros(value.shape, value.dtype))
 
 
 def from_workdir(workdir) -> Predictor:
@@ -130,13 +151,14 @@ def _ready(model, class_names, preprocessing, config, source) -> Predictor:
 
 
 def predict_batch(graphdef, state, images, *, method: str, k: int, upsample: str,
-                  normalize: str, layer: str | None = None):
+                  normalize: str, layer: str | None = None, options: tuple = ()):
     """(B, S, S, 3) inputs -> (top-k probabilities (B, k), classes (B, k), maps (B, k, S, S)
-    in [0, 1]) for ``method`` (a ``camjax.methods`` name) at ``layer``: one jitted call of
+    in [0, 1]) for ``method`` (a ``camjax.methods`` name) at ``layer`` with ``options``
+    (static ``(name, value)`` pairs: ``aug_smooth``, ``eigen_smooth``): one jitted call of
     the map engine."""
     top, probabilities, maps, _ = engine.predictions(
         graphdef, state, images, method=method, k=k, layer=layer, upsample=upsample,
-        normalize=normalize)
+        normalize=normalize, options=options)
     return probabilities, top, maps
 
 

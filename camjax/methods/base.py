@@ -33,6 +33,8 @@ from flax import nnx
 
 from camjax.cam import class_columns, weighted_sum  # noqa: F401  (re-exported for methods)
 from camjax.errors import ModelError
+from camjax.methods import smoothing
+from camjax.methods.projection import first_component
 from camjax.models import class_weights, taps
 from camjax.models.taps import logits_of  # noqa: F401  (re-exported for methods)
 
@@ -133,25 +135,40 @@ def layer_gradients(graphdef, state, images, classes, layer: str | None = None):
 logits_features_gradients = layer_gradients
 
 
+def channel_map(activations, weights, eigen_smooth: bool = False):
+    """``sum_K weights_K A_K`` (B, k, h, w) from activations (B, h, w, K) and channel
+    (B, k, K) or per-position (B, k, h, w, K) weights; ``eigen_smooth``: instead the
+    projection of the weighted activations on their first principal component
+    (pytorch-grad-cam's ``eigen_smooth``; :func:`projection.first_component`)."""
+    if not eigen_smooth:
+        return weighted_sum(activations, weights)
+    weights = weights if weights.ndim == 5 else weights[:, :, None, None, :]
+    return first_component(activations[:, None] * weights.astype(activations.dtype))
+
+
 def gradient_method(weights_fn):
     """A Grad-CAM-like pure method from its weights, as pytorch-grad-cam's
     ``get_cam_weights``: ``weights_fn(activations (B, h, w, K), grads (B, k, h, w, K),
     *, option=default, ...)`` returns channel weights (B, k, K) or per-position weights
-    (B, k, h, w, K); the map is ``sum_K weights_K A_K``, after a ReLU unless
-    ``relu=False``. The result, ``fn(graphdef, state, images, classes, *, layer=None,
-    relu=True, **options)``, is jitted with the model, the layer and the options static."""
+    (B, k, h, w, K); the map is ``sum_K weights_K A_K`` (:func:`channel_map`, or its first
+    principal component with ``eigen_smooth=True``), after a ReLU unless ``relu=False``.
+    The result, ``fn(graphdef, state, images, classes, *, layer=None, relu=True,
+    eigen_smooth=False, **options)``, is jitted with the model, the layer and the options
+    static."""
     options = tuple(p.name for p in inspect.signature(weights_fn).parameters.values()
                     if p.kind == p.KEYWORD_ONLY)
 
-    def pure(graphdef, state, images, classes, *, layer=None, relu=True, **kwargs):
+    def pure(graphdef, state, images, classes, *, layer=None, relu=True, eigen_smooth=False,
+             **kwargs):
         _, activations, grads = layer_gradients(graphdef, state, images, classes, layer)
-        maps = weighted_sum(activations, weights_fn(activations, grads, **kwargs))
+        maps = channel_map(activations, weights_fn(activations, grads, **kwargs), eigen_smooth)
         return jax.nn.relu(maps) if relu else maps
     # the weights function's name and docstring, not its signature (no __wrapped__)
     for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
         setattr(pure, attr, getattr(weights_fn, attr))
     pure.weights_fn = weights_fn
-    return jax.jit(pure, static_argnames=("graphdef", "layer", "relu") + options)
+    return jax.jit(pure, static_argnames=("graphdef", "layer", "relu", "eigen_smooth")
+                   + options)
 
 
 def input_gradients(graphdef, state, images, classes):
@@ -212,7 +229,7 @@ def on_model(spec):
         images = check_images(images)
         classes = check_classes(classes, images.shape[0], num_classes(model, images))
         graphdef, state = nnx.split(model)
-        return spec.pure(graphdef, state, images, classes, **options)
+        return smoothing.run(spec, graphdef, state, images, classes, **options)
     method.__doc__ = (f"{spec.pure.__doc__}\n\n    Called as ``(model, images (B, H, W, 3), "
                       f"classes (B, k) or (B,), **options)``; the pure form is "
                       f"``{spec.name}_fn``.")

@@ -31,11 +31,18 @@ from camjax.methods.registry import register
 def plus_plus_weights(features, grads):
     """Channel weights (B, k, K) from features (B, h, w, K) and grads (B, k, h, w, K)."""
     g2 = grads * grads
+    return moment_weights(features, grads, g2, g2 * grads)
+
+
+def moment_weights(features, g1, g2, g3):
+    """The weights from the gradient's powers (B, k, h, w, K) given apart (Smooth
+    Grad-CAM++ averages each over noisy inputs): ``alpha = g2 / (2 g2 + sum_ab A g3)``,
+    ``w = sum_ij alpha ReLU(g1)``, alpha 0 where the denominator is."""
     total = features.sum(axis=(1, 2))[:, None, None, None, :]         # sum_ab A_K(a, b)
-    denominator = 2 * g2 + total * g2 * grads
+    denominator = 2 * g2 + total * g3
     nonzero = denominator != 0
     alpha = jnp.where(nonzero, g2 / jnp.where(nonzero, denominator, 1), 0)
-    return (alpha * jax.nn.relu(grads)).sum(axis=(2, 3))
+    return (alpha * jax.nn.relu(g1)).sum(axis=(2, 3))
 
 
 @register("grad_cam_plus_plus", resolution="features", options={"relu": True})

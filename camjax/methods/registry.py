@@ -16,6 +16,7 @@ table is :func:`markdown_table` (a test keeps it equal).
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -39,10 +40,23 @@ class Method:
     def at_image_resolution(self) -> bool:
         return self.resolution == "image"
 
+    @property
+    def eigen_smooth(self) -> bool:
+        """Whether the method takes ``eigen_smooth`` (its map is a weighted sum of a
+        layer's channels; its pure function has the keyword)."""
+        return "eigen_smooth" in inspect.signature(self.pure).parameters
+
     def check_options(self, options: Mapping[str, Any]) -> None:
-        """:class:`UserError` for an option the method does not take."""
-        allowed = set(self.options) | ({"layer"} if self.layer else set())
+        """:class:`UserError` for an option the method does not take (``aug_smooth``:
+        every method; ``eigen_smooth``: see :attr:`eigen_smooth`)."""
+        allowed = (set(self.options) | ({"layer"} if self.layer else set())
+                   | {"aug_smooth"} | ({"eigen_smooth"} if self.eigen_smooth else set()))
         unknown = sorted(set(options) - allowed)
+        if unknown == ["eigen_smooth"]:
+            raise UserError(f"map method {self.name!r} has no option 'eigen_smooth': its map "
+                            "is not a weighted sum of a layer's channels; the methods that "
+                            "take it: " + ", ".join(n for n, m in methods().items()
+                                                    if m.eigen_smooth))
         if unknown:
             takes = ", ".join(sorted(allowed)) or "no options"
             hint = " (it always uses the final layer)" if "layer" in unknown else ""
@@ -92,11 +106,14 @@ def get(name: str) -> Method:
 
 def markdown_table() -> str:
     """docs/methods.md's table of methods: name, what it is, resolution, ``layer=``,
-    options (``python -c "import camjax.methods as m; print(m.registry.markdown_table())"``)."""
+    options (``eigen_smooth`` where the method takes it; ``aug_smooth``, which every
+    method takes, is not repeated). Regenerate it with
+    ``python -c "import camjax.methods as m; print(m.registry.markdown_table())"``."""
     rows = ["| method | what | resolution | `layer=` | options (defaults) |",
             "|---|---|---|---|---|"]
     for m in methods().values():
-        options = ", ".join(f"`{k}={v!r}`" for k, v in m.options.items()) or "-"
+        shown = {**m.options, **({"eigen_smooth": False} if m.eigen_smooth else {})}
+        options = ", ".join(f"`{k}={v!r}`" for k, v in shown.items()) or "-"
         rows.append(f"| `{m.name}` | {m.summary} | {m.resolution} | "
                     f"{'yes' if m.layer else 'no'} | {options} |")
     return "\n".join(rows)

@@ -16,7 +16,8 @@ channel weights are the softmax over K of the class logit on the masked inputs (
 subtracts the logit on the unmasked image first, which the softmax ignores).
 ``weights="probability"``: the authors' code, the softmax class probability on each masked
 input, with weight 0 for a constant channel (which their loop skips).
-The map is ``ReLU(sum_K w_K A_K)`` at the feature resolution.
+The map is ``ReLU(sum_K w_K A_K)`` at the feature resolution (``eigen_smooth``: the first
+principal component of the ``w_K A_K``, as pytorch-grad-cam's ``BaseCAM`` offers it).
 
 The masked inputs are built and scored ``batch_size`` channels at a time (``lax.map`` over
 chunks of channels, so a forward pass holds B x batch_size images), image-major so that
@@ -30,8 +31,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from camjax.methods.base import (class_scores, eval_model, layer_activations, logits_of,
-                                 weighted_sum)
+from camjax.methods.base import (channel_map, class_scores, eval_model, layer_activations,
+                                 logits_of)
 from camjax.methods.registry import register
 
 WEIGHTS = ("softmax", "probability")
@@ -49,9 +50,10 @@ def channel_masks(activations, size):
 
 @register("score_cam", resolution="features",
           options={"batch_size": 32, "weights": "softmax"})
-@partial(jax.jit, static_argnames=("graphdef", "layer", "batch_size", "weights"))
+@partial(jax.jit, static_argnames=("graphdef", "layer", "batch_size", "weights",
+                                   "eigen_smooth"))
 def score_cam_fn(graphdef, state, images, classes, *, layer=None, batch_size: int = 32,
-                 weights: str = "softmax"):
+                 weights: str = "softmax", eigen_smooth: bool = False):
     """Score-CAM (Wang et al. 2020): channels weighted by the score of the masked input."""
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
@@ -83,4 +85,4 @@ def score_cam_fn(graphdef, state, images, classes, *, layer=None, batch_size: in
         channel_weights = jax.nn.softmax(scores, axis=1)               # over channels
     else:
         channel_weights = jnp.where(constant[..., None], 0.0, scores)
-    return jax.nn.relu(weighted_sum(features, jnp.swapaxes(channel_weights, 1, 2)))
+    return jax.nn.relu(channel_map(features, jnp.swapaxes(channel_weights, 1, 2), eigen_smooth))

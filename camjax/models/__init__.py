@@ -1,6 +1,6 @@
 """GAP networks as Flax NNX modules; ``create`` builds one by name."""
 from camjax.models.registry import (available, class_weights, classifiers, create,
-                                    parameter_count, register)
+                                    create_abstract, parameter_count, register)
 from camjax.models import tiny  # noqa: F401  (registers tiny_gap)
 # the paper's networks register themselves on import
 from camjax.models import alexnet, googlenet, nin, resnet, vgg  # noqa: F401
@@ -15,5 +15,6 @@ from camjax.models.pretrained import LoadReport, load_pretrained
 # wsolevaluation's InceptionV3 (it loads torchvision's weights through pretrained.TorchLayout)
 from camjax.models import inception_gap  # noqa: F401,E402
 
-__all__ = ["LoadReport", "available", "class_weights", "classifiers", "create", "load_pretrained",
+__all__ = ["LoadReport", "available", "class_weights", "classifiers", "create", "create_abstract",
+           "load_pretrained",
            "parameter_count", "register"]

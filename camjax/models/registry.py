@@ -9,6 +9,7 @@ docs/architecture.md). ``classifiers()`` lists the ImageNet classifiers loaded w
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 from typing import Callable
 
@@ -61,6 +62,36 @@ def create(name: str, *, num_classes: int, pooling: str = "gap",
     return build(num_classes=int(num_classes), pooling=pooling, rngs=rngs, **kwargs)
 
 
+def _count_without_sharding_lookup(stream):
+    stream.count._check_can_update()
+    key = jax.random.fold_in(stream.key[...], stream.count[...])
+    stream.count.set_value(stream.count.get_value() + 1)
+    return key
+
+
+@contextlib.contextmanager
+def _cheap_rng_counts():
+    # flax 0.12's RngStream counts with ``count[...] += 1``: under a trace the indexed
+    # set compares the tracer's ``.sharding``, whose AttributeError message jax builds by
+    # walking every equation traced so far: O(parameters^2) per network (44 s for
+    # efficientnet_v2_l on 2 cores, 2 s without). The index-free set gives the same keys.
+    original = nnx.RngStream.__call__
+    nnx.RngStream.__call__ = _count_without_sharding_lookup
+    try:
+        yield
+    finally:
+        nnx.RngStream.__call__ = original
+
+
+def create_abstract(name: str, *, num_classes: int, pooling: str = "gap",
+                    **kwargs) -> nnx.Module:
+    """:func:`create` with ``jax.ShapeDtypeStruct`` leaves (``nnx.eval_shape``): nothing is
+    initialised, allocated or compiled; fill it with ``nnx.update`` or a weights file."""
+    with _cheap_rng_counts():
+        return nnx.eval_shape(lambda: create(name, num_classes=num_classes, pooling=pooling,
+                                             rngs=nnx.Rngs(0), **kwargs))
+
+
 def classifiers() -> list[str]:
     """The registered ImageNet classifiers loaded whole from torchvision (or timm) weights,
     classifier included (``torchvision_head``): what ``camjax localize --model`` takes."""
@@ -73,7 +104,8 @@ def classifiers() -> list[str]:
 def class_weights(model: nnx.Module) -> jax.Array:
     """The (K, C) kernel of the dense layer after global pooling: the CAM weights of a
     network whose head is pooling + linear. The layer is ``model.classifier_path``
-    (default ``head.classifier``); :class:`ModelError` when there is none."""
+    (default ``head.classifier``); :class:`ModelError` when there is none. A model built
+    shape-only (``nnx.eval_shape``) gives its ``ShapeDtypeStruct``."""
     node = model
     for key in tuple(getattr(model, "classifier_path", None) or CLASSIFIER_PATH):
         node = (node[key] if isinstance(key, int) or isinstance(node, (list, dict, nnx.List))
@@ -84,7 +116,8 @@ def class_weights(model: nnx.Module) -> jax.Array:
     if kernel is None or kernel.ndim != 2:
         raise ModelError(f"{getattr(model, 'arch', '') or type(model).__name__} has no dense "
                          "layer after pooling (classifier_path), so no class weights")
-    return kernel[...]
+    value = kernel.get_value()
+    return value if isinstance(value, jax.ShapeDtypeStruct) else kernel[...]  # shape-only
 
 
 def parameter_count(model: nnx.Module) -> int:

@@ -2,9 +2,11 @@
 config: this process's numpy rows in, the batch sharded along ``data``, any map method.
 
 ``config.cam_method`` picks the map (``cam``, the classifier weights, or any
-``camjax.methods`` name) and ``config.cam_layer`` the layer a feature method looks at;
-the maps come from the map engine (``camjax.engine.predict``, which ``camjax localize``
-calls too), upsampled to the evaluation map size and normalised.
+``camjax.methods`` name) and ``config.cam_layer`` the layer a feature method looks at
+(``config.aug_smooth`` and ``config.eigen_smooth``: the options every method, or every
+weighted-channel method, takes; :func:`map_options`); the maps come from the map engine
+(``camjax.engine.predict``, which ``camjax localize`` calls too), upsampled to the
+evaluation map size and normalised.
 """
 from __future__ import annotations
 
@@ -24,6 +26,16 @@ def map_size(config) -> int:
     return config.eval_map_size or config.image_size
 
 
+def map_options(config, method: str) -> tuple:
+    """The static options of ``method`` from the config: ``aug_smooth`` (every method) and
+    ``eigen_smooth`` (the methods that take it; the others in a list are left as they are,
+    as ``cam_layer``)."""
+    options = [("aug_smooth", True)] if config.get("aug_smooth") else []
+    if config.get("eigen_smooth") and methods.registry.get(method).eigen_smooth:
+        options.append(("eigen_smooth", True))
+    return tuple(options)
+
+
 def predict_function(graphdef, states, mesh, config, method: str | None = None):
     """``(images, labels)`` -> ``(logits, top, maps)``: the predict function of
     ``evaluator.localization``, maps of ``[label, top-1, ..., top-k]`` by the map method
@@ -34,13 +46,15 @@ def predict_function(graphdef, states, mesh, config, method: str | None = None):
     size = (map_size(config),) * 2
     method = method or config.cam_method
     layer = (config.get("cam_layer") or None) if methods.takes_layer(method) else None
+    options = map_options(config, method)
     fixed, k = states, config.top_k or DEFAULT_TOP_K
 
     def predict(images, labels, states=None):
         batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
         return engine.predict(graphdef, fixed if states is None else states, batch["image"],
                               batch["label"], method=method, k=k, layer=layer,
-                              size=size, upsample=config.upsample, normalize=config.normalize)
+                              size=size, upsample=config.upsample, normalize=config.normalize,
+                              options=options)
     return predict
 
 

@@ -40,15 +40,24 @@ def test_values_out_of_range_name_the_key_and_the_value(key, value, must):
 
 @pytest.mark.parametrize("key, value, error", [
     ("cam_method", "cam,gradcam", r"config\.cam_method='cam,gradcam' \('gradcam'\) is not one "
-                                  r"of: cam, grad_cam"),
+                                  r"of: cam, .*grad_cam"),
     ("metrics", "wsol,roads", r"config\.metrics='wsol,roads' \('roads'\) is not one of: "
                               r"wsol, faithfulness, road, pointing, complexity, sanity"),
     ("road_percentiles", (10, 120), r"config\.road_percentiles=\(10, 120\) must be a tuple"),
     ("sanity_threshold", 2.0, r"config\.sanity_threshold=2\.0 must be in \[-1, 1\]"),
+    ("cam_method", "cam,saliency", None),       # with eigen_smooth: no method takes it
 ])
 def test_the_metrics_keys_name_the_bad_value(key, value, error):
+    if error is None:
+        values.check_config(tiny(**{key: value}))           # valid without eigen_smooth
+        values.check_config(tiny(**{key: "cam,grad_cam"}, eigen_smooth=True))
+        error = (r"config\.eigen_smooth: config\.cam_method='cam,saliency' has no weighted "
+                 r"channels .*grad_cam")
+        value = {key: value, "eigen_smooth": True}
+    else:
+        value = {key: value}
     with pytest.raises(ConfigError, match=error):
-        values.check_config(tiny(**{key: value}))
+        values.check_config(tiny(**value))
     values.check_choices(tiny(cam_method="cam, grad_cam", metrics="road,sanity"))
 
 

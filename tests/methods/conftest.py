@@ -80,8 +80,7 @@ def filled_model(name, *, num_classes=6, seed=5, calibrate=None, gain=2.0,
     initialisation compiles one random op per parameter shape, which costs more than the
     tests that use it. ``calibrate`` (images): BatchNorm statistics from one train-mode
     pass over them instead (activations of a sensible scale)."""
-    model = nnx.eval_shape(lambda: camjax.models.create(name, num_classes=num_classes,
-                                                        rngs=nnx.Rngs(0), **kwargs))
+    model = camjax.models.create_abstract(name, num_classes=num_classes, **kwargs)
     fill(model, seed, bn="random" if calibrate is None else "zero_unit", gain=gain,
          head_std=head_std)
     if calibrate is not None:

@@ -5,7 +5,8 @@
 Prints one JSON object: per method and mesh kind, the largest difference between the
 sharded and the unsharded maps and the output's partition spec; the same for the feature
 methods at a named inner layer (``layer=``, the zero-perturbation tap), for the map
-engine's jitted ``predict`` (labels and maps), and for the deletion and insertion curves
+engine's jitted ``predict`` (labels and maps; and with ``aug_smooth`` and ``eigen_smooth``),
+and for the deletion and insertion curves
 of camjax.evaluation (score_fn on the sharded perturbed images). Run in a subprocess by
 test_grad_and_sharding.py (the device count is fixed when JAX starts).
 """
@@ -23,7 +24,8 @@ from camjax.evaluation import deletion_insertion_curves
 from tests.methods.conftest import filled_model
 
 OPTIONS = {"score_cam": {"batch_size": 3}, "smooth_grad": {"samples": 3, "batch_size": 2},
-           "integrated_gradients": {"steps": 4, "batch_size": 2}}
+           "integrated_gradients": {"steps": 4, "batch_size": 2},
+           "smooth_grad_cam_plus_plus": {"samples": 3, "batch_size": 2, "sigma": 0.1}}
 
 
 def main():
@@ -44,6 +46,9 @@ def main():
         for name in ("grad_cam", "score_cam")})          # the gradient and the forward tap
     runs["engine.predict"] = lambda x, c: engine.predict(   # labels first, then the top-2
         graphdef, state, x, c[:, 0], method="grad_cam", k=2, layer="backbone.1")[2]
+    runs["engine.predict+smoothing"] = lambda x, c: engine.predict(   # the two map options
+        graphdef, state, x, c[:, 0], method="hires_cam", k=1, layer="backbone.1",
+        options=(("aug_smooth", True), ("eigen_smooth", True)))[2]
     for name, run in runs.items():
         plain = np.asarray(run(jnp.asarray(images), jnp.asarray(classes)))
         row = {}

@@ -16,19 +16,29 @@ from tests.conftest import ROOT
 from tests.methods.conftest import Toy, toy_params
 
 OPTIONS = {"score_cam": {"batch_size": 2}, "smooth_grad": {"samples": 3, "batch_size": 2},
-           "integrated_gradients": {"steps": 4, "batch_size": 3}}
+           "integrated_gradients": {"steps": 4, "batch_size": 3},
+           "smooth_grad_cam_plus_plus": {"samples": 3, "batch_size": 2, "sigma": 0.1},
+           # a fixed key: by default the weights are drawn from the state, which the
+           # finite difference moves
+           "random_cam": {"key": jax.random.key(3)}}
 
 
 def test_registry_lists_every_method_with_its_resolution():
     assert set(methods.METHODS) == set(methods.PURE_METHODS) == {
         "cam", "grad_cam", "grad_cam_plus_plus", "score_cam", "layer_cam", "saliency",
-        "smooth_grad", "integrated_gradients"}
+        "smooth_grad", "integrated_gradients", "hires_cam", "grad_cam_element_wise",
+        "x_grad_cam", "eigen_cam", "eigen_grad_cam", "kpca_cam", "smooth_grad_cam_plus_plus",
+        "full_grad", "random_cam"}
     assert methods.get("score_cam") is methods.score_cam
     assert methods.get_pure("layer_cam") is methods.layer_cam_fn
     assert [n for n in methods.METHODS if methods.at_image_resolution(n)] == [
-        "integrated_gradients", "saliency", "smooth_grad"]
+        "full_grad", "integrated_gradients", "saliency", "smooth_grad"]
     assert [n for n in methods.METHODS if methods.takes_layer(n)] == [
-        "grad_cam", "grad_cam_plus_plus", "layer_cam", "score_cam"]
+        "eigen_cam", "eigen_grad_cam", "grad_cam", "grad_cam_element_wise",
+        "grad_cam_plus_plus", "hires_cam", "kpca_cam", "layer_cam", "random_cam", "score_cam",
+        "smooth_grad_cam_plus_plus", "x_grad_cam"]
+    assert [n for n, m in methods.registry.methods().items() if not m.eigen_smooth] == [
+        "cam", "kpca_cam", "full_grad", "integrated_gradients", "saliency", "smooth_grad"]
     assert methods.registry.get("smooth_grad").options["samples"] == 50
     with pytest.raises(ValueError, match="unknown map method 'gradcam'.*grad_cam"):
         methods.get("gradcam")
@@ -47,7 +57,8 @@ def test_a_loss_on_the_maps_has_the_finite_difference_gradient(name):
     with jax.enable_x64(True):
         params = toy_params(seed=6, channels=3, classes=3)
         params["bias"][:] = 0.4
-        model = Toy(**params, square=True, dtype=jnp.float64)
+        # FullGrad refuses the squared head (not homogeneous in the biases): the linear one
+        model = Toy(**params, square=name != "full_grad", dtype=jnp.float64)
         rng = np.random.default_rng(3)
         images = jnp.asarray(rng.normal(0, 1, (2, 8, 8, 3)))
         classes = jnp.array([[0, 2], [1, 1]])
@@ -82,7 +93,8 @@ def test_a_sharded_batch_gives_the_same_maps_sharded_along_data():
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["devices"] == 4
     assert set(result["methods"]) == set(methods.METHODS) | {
-        "grad_cam@backbone.1", "score_cam@backbone.1", "engine.predict"}
+        "grad_cam@backbone.1", "score_cam@backbone.1", "engine.predict",
+        "engine.predict+smoothing"}
     for name, meshes in result["methods"].items():
         for kind, r in meshes.items():     # jax.make_mesh's explicit axes, and auto axes
             assert r["scale"] > 0, (name, kind)

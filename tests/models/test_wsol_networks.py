@@ -38,9 +38,8 @@ CASES += [("vgg16", "cam", 28), ("resnet50", "cam", 14)]
 
 def camjax_net(arch, method, res):
     name, options = OPTIONS[arch]
-    return nnx.eval_shape(lambda: models.create(
-        name, num_classes=CLASSES, rngs=nnx.Rngs(0), wsol_method=method,
-        mapping_resolution=res, **options))
+    return models.create_abstract(name, num_classes=CLASSES, wsol_method=method,
+                                  mapping_resolution=res, **options)
 
 
 def camjax_counts(net) -> dict:

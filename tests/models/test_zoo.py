@@ -25,8 +25,8 @@ PAPER_NETWORKS = ("alexnet_gap", "alexnet_star_gap", "vgg16_gap", "googlenet_gap
 
 def abstract(name, pooling="gap", num_classes=C, **kwargs):
     """The model with ShapeDtypeStruct leaves: nothing is initialised or compiled."""
-    return nnx.eval_shape(lambda: camjax.models.create(
-        name, num_classes=num_classes, pooling=pooling, rngs=nnx.Rngs(0), **kwargs))
+    return camjax.models.create_abstract(name, num_classes=num_classes, pooling=pooling,
+                                         **kwargs)
 
 
 def materialize(model, seed=0):

@@ -1,0 +1,261 @@
+"""HiResCAM, Grad-CAM element-wise, XGrad-CAM, Eigen-CAM, Eigen-Grad-CAM, KPCA-CAM,
+Smooth Grad-CAM++, FullGrad, and Grad-CAM with ``eigen_smooth`` and ``aug_smooth``, against
+plain-PyTorch references written from the papers (pytorch-grad-cam's formula where the
+paper is silent), with forward hooks, on a plain-PyTorch twin of ``tiny_gap`` (the same
+module names, BatchNorm statistics not the identity, eval mode) loaded with camjax's
+weights.
+
+The feature methods look at ``backbone.2`` (8 x 8 at 32 x 32), whose gradient flows through
+two more layers and the CAM conv and so varies per position (at the features, a GAP
+head's gradient is constant and every method would collapse to CAM). Maps are compared
+after scaling each by its largest magnitude, to 1e-4, signed where the method has
+``relu=False``. Smooth Grad-CAM++ gets the noise camjax draws (``jax.random.normal(
+fold_in(key, s))``, written out here) as arrays; KPCA-CAM's reference is scikit-learn's
+``KernelPCA``. One compile of the network (every camjax map in one jitted program).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from camjax import methods
+from tests.methods.conftest import forward
+
+torch = pytest.importorskip("torch", reason="PyTorch is needed for the hook reference")
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+CLASSES = np.array([[3, 5], [0, 3]])        # two classes per image, one shared
+LAYER = "backbone.2"
+KEY, SAMPLES, SIGMA = jax.random.key(5), 3, 0.2
+
+
+def conv_bn_relu(conv, norm):
+    """torch's Conv2d (no bias) + BatchNorm2d + ReLU from a camjax conv and BatchNorm."""
+    kernel = np.asarray(conv.kernel[...])                      # (kh, kw, in, out)
+    stride = conv.strides if isinstance(conv.strides, int) else conv.strides[0]
+    c = nn.Conv2d(kernel.shape[2], kernel.shape[3], kernel.shape[0], stride=stride,
+                  padding=kernel.shape[0] // 2, bias=False)
+    bn = nn.BatchNorm2d(kernel.shape[3], eps=norm.epsilon)
+    with torch.no_grad():
+        c.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()))
+        for name, value in (("weight", norm.scale), ("bias", norm.bias),
+                            ("running_mean", norm.mean), ("running_var", norm.var)):
+            getattr(bn, name).copy_(torch.from_numpy(np.array(value[...])))
+    return nn.Sequential(c, bn, nn.ReLU())
+
+
+class TorchTinyGAP(nn.Module):
+    """tiny_gap in plain PyTorch: the backbone's conv-BN-ReLU layers, the CAM conv (conv,
+    BN, ReLU), global average pooling and a linear layer without bias."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.backbone = nn.ModuleList([conv_bn_relu(b.conv, b.norm) for b in model.backbone])
+        self.cam_conv = conv_bn_relu(model.cam_conv.conv, model.cam_conv.norm)
+        weights = np.asarray(model.head.classifier.kernel[...])       # (K, C)
+        self.fc = nn.Linear(*weights.shape, bias=False)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.from_numpy(weights.T.copy()))
+        self.eval()
+
+    def forward(self, x):
+        for layer in self.backbone:
+            x = layer(x)
+        return self.fc(self.cam_conv(x).mean(dim=(2, 3)))
+
+
+@pytest.fixture(scope="module")
+def nets(tiny_gap):
+    net = TorchTinyGAP(tiny_gap)
+    images = np.random.default_rng(0).normal(0, 1, (2, 32, 32, 3)).astype(np.float32)
+    with torch.no_grad():          # the twin is the network: the same logits
+        want = net(nchw(images)).numpy()
+    np.testing.assert_allclose(np.asarray(forward(tiny_gap, images)[0]), want,
+                               rtol=1e-4, atol=1e-5)
+    return net, tiny_gap, images
+
+
+@pytest.fixture(scope="module")
+def maps(nets):
+    """Every camjax map of this module from one jitted program."""
+    _, model, images = nets
+    graphdef, state = nnx.split(model)
+
+    def run(s, x, c):
+        def pure(name, **options):
+            return methods.get_pure(name)(graphdef, s, x, c, **options)
+        at = {"layer": LAYER}
+        return {"hires_cam": pure("hires_cam", relu=False, **at),
+                "grad_cam_element_wise": pure("grad_cam_element_wise", **at),
+                "x_grad_cam": pure("x_grad_cam", relu=False, **at),
+                "eigen_cam": pure("eigen_cam", relu=False, **at),
+                "eigen_grad_cam": pure("eigen_grad_cam", relu=False, **at),
+                "kpca_cam": pure("kpca_cam", relu=False, **at),
+                "smooth_grad_cam_plus_plus": pure(
+                    "smooth_grad_cam_plus_plus", relu=False, samples=SAMPLES, sigma=SIGMA,
+                    key=KEY, batch_size=2, **at),
+                "full_grad": pure("full_grad"),
+                "eigen_smooth": pure("grad_cam", relu=False, eigen_smooth=True, **at),
+                "aug_smooth": methods.smoothing.run(methods.registry.get("grad_cam"),
+                                                    graphdef, s, x, c, aug_smooth=True,
+                                                    relu=False, **at)}
+    return jax.jit(run)(state, jnp.asarray(images), jnp.asarray(CLASSES))
+
+
+# ------------------------------------------------------------------- the references
+def nchw(images):
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(images).transpose(0, 3, 1, 2)))
+
+
+def hooked(net, x, module):
+    """(activations (B, C, h, w), [d score_j / d activations for each class column j])."""
+    store = {}
+    handle = module.register_forward_hook(lambda m, i, out: store.update(act=out))
+    logits = net(x)
+    handle.remove()
+    grads = []
+    for j in range(CLASSES.shape[1]):
+        score = logits[torch.arange(len(x)), torch.from_numpy(CLASSES[:, j])].sum()
+        grads.append(torch.autograd.grad(score, store["act"], retain_graph=True)[0])
+    return store["act"].detach(), grads
+
+
+def projection(x):
+    """(B, C, h, w) -> (B, h, w): centred SVD, first right singular vector, the entry of
+    largest magnitude made positive (camjax's documented sign convention)."""
+    out = []
+    for a in x.double():
+        points = a.reshape(a.shape[0], -1).T
+        points = points - points.mean(dim=0)
+        p = points @ torch.linalg.svd(points, full_matrices=False)[2][0]
+        out.append((p * torch.sign(p[p.abs().argmax()])).reshape(a.shape[1:]))
+    return torch.stack(out)
+
+
+def kernel_projection(x):
+    from sklearn.decomposition import KernelPCA
+    out = []
+    for a in x.double().numpy():
+        points = a.reshape(a.shape[0], -1).T
+        points = points - points.mean(axis=0)
+        out.append(KernelPCA(n_components=1, kernel="sigmoid").fit_transform(points)
+                   .reshape(a.shape[1:]))
+    return torch.from_numpy(np.stack(out))
+
+
+def per_class(net, images, fn):
+    act, grads = hooked(net, nchw(images), net.backbone[int(LAYER.split('.')[1])])
+    return np.stack([fn(act, g).detach().numpy() for g in grads], axis=1)     # (B, k, h, w)
+
+
+def smooth_plus_plus(net, images):
+    x = nchw(images)
+    module = net.backbone[int(LAYER.split('.')[1])]
+    act, _ = hooked(net, x, module)
+    span = images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3))
+    moments = [[0, 0, 0] for _ in range(CLASSES.shape[1])]
+    for s in range(SAMPLES):         # the noise camjax draws for sample s, as arrays
+        noise = np.asarray(jax.random.normal(jax.random.fold_in(KEY, s), images.shape))
+        noisy = images + SIGMA * span[:, None, None, None] * noise
+        _, grads = hooked(net, nchw(noisy.astype(np.float32)), module)
+        for j, g in enumerate(grads):
+            moments[j] = [m + g ** p / SAMPLES for m, p in zip(moments[j], (1, 2, 3))]
+    maps = []
+    for d1, d2, d3 in moments:       # Grad-CAM++'s closed form on the averaged powers
+        total = act.sum(dim=(2, 3), keepdim=True)
+        denominator = 2 * d2 + total * d3
+        alpha = torch.where(denominator != 0, d2 / torch.where(denominator != 0,
+                                                               denominator, 1), 0)
+        weights = (alpha * torch.relu(d1)).sum(dim=(2, 3), keepdim=True)
+        maps.append((weights * act).sum(dim=1).numpy())
+    return np.stack(maps, axis=1)
+
+
+def full_grad(net, images):
+    """FullGrad with hooks on every BatchNorm: |grad x input| and |grad_l * folded bias_l|,
+    each channel rescaled to [0, 1] (1e-7), upsampled bilinearly, summed."""
+    x = nchw(images).requires_grad_(True)
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    outputs = []
+    handles = [m.register_forward_hook(lambda m, i, out: outputs.append(out)) for m in bns]
+    logits = net(x)
+    for h in handles:
+        h.remove()
+    biases = [(m.bias - m.running_mean * m.weight / torch.sqrt(m.running_var + m.eps))
+              .detach()[None, :, None, None] for m in bns]
+
+    def rescaled(t):
+        lo, hi = t.amin(dim=(2, 3), keepdim=True), t.amax(dim=(2, 3), keepdim=True)
+        return (t - lo) / (hi - lo + 1e-7)
+    maps = []
+    for j in range(CLASSES.shape[1]):
+        score = logits[torch.arange(len(x)), torch.from_numpy(CLASSES[:, j])].sum()
+        grads = torch.autograd.grad(score, [x] + outputs, retain_graph=True)
+        total = rescaled((grads[0] * x).abs()).sum(dim=1)
+        for g, b in zip(grads[1:], biases):
+            up = F.interpolate(rescaled((g * b).abs()), size=x.shape[2:], mode="bilinear",
+                               align_corners=False)
+            total = total + up.sum(dim=1)
+        maps.append(total.detach().numpy())
+    return np.stack(maps, axis=1)
+
+
+def grad_cam_map(act, g):
+    return (g.mean(dim=(2, 3), keepdim=True) * act).sum(dim=1)      # signed: relu=False
+
+
+def aug_smooth(net, images):
+    """pytorch-grad-cam's aug_smooth: flips x multipliers (0.9, 1, 1.1), each map flipped
+    back and min-max normalised, then averaged (of the signed Grad-CAM: rectified, a map of
+    these random weights may be all zero)."""
+    total = 0
+    for flip in (False, True):
+        for factor in (0.9, 1.0, 1.1):
+            x = images * np.float32(factor)
+            x = x[:, :, ::-1] if flip else x
+            m = per_class(net, x, grad_cam_map)
+            m = m[..., ::-1] if flip else m
+            lo, hi = m.min(axis=(2, 3), keepdims=True), m.max(axis=(2, 3), keepdims=True)
+            total = total + (m - lo) / (hi - lo)
+    return total / 6
+
+
+REFERENCES = {
+    "hires_cam": lambda net, x: per_class(net, x, lambda a, g: (g * a).sum(dim=1)),
+    "grad_cam_element_wise": lambda net, x: per_class(
+        net, x, lambda a, g: torch.relu(g * a).sum(dim=1)),
+    "x_grad_cam": lambda net, x: per_class(net, x, lambda a, g: (torch.nan_to_num(
+        (g * a).sum(dim=(2, 3), keepdim=True) / a.sum(dim=(2, 3), keepdim=True)) * a).sum(
+        dim=1)),                  # a channel that never fires: 0 / 0, weight 0
+    "eigen_cam": lambda net, x: per_class(net, x, lambda a, g: projection(a)),
+    "eigen_grad_cam": lambda net, x: per_class(net, x, lambda a, g: projection(g * a)),
+    "kpca_cam": lambda net, x: per_class(net, x, lambda a, g: kernel_projection(a)),
+    "smooth_grad_cam_plus_plus": smooth_plus_plus,
+    "full_grad": full_grad,
+    "eigen_smooth": lambda net, x: per_class(net, x, lambda a, g: projection(
+        g.mean(dim=(2, 3), keepdim=True) * a)),
+    "aug_smooth": aug_smooth,
+}
+
+
+def scaled(m):
+    m = np.asarray(m, np.float64)
+    scale = np.abs(m).max(axis=(-2, -1), keepdims=True)
+    assert np.all(scale > 0)          # no map compared as zeros
+    return m / scale
+
+
+@pytest.mark.parametrize("name", list(REFERENCES))
+def test_maps_equal_the_torch_reference_up_to_a_positive_scale(nets, maps, name):
+    net, _, images = nets
+    want = REFERENCES[name](net, images)
+    got = maps[name]
+    assert got.shape == want.shape
+    if name not in ("grad_cam_element_wise", "full_grad", "aug_smooth",
+                    "smooth_grad_cam_plus_plus"):      # non-negative by construction
+        assert (np.asarray(got) < 0).any()         # signed maps: a sign error would show
+    np.testing.assert_allclose(scaled(got), scaled(want), rtol=0, atol=1e-4, err_msg=name)

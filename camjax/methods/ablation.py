@@ -20,7 +20,8 @@ default layer of a network with ``classify(features)`` that is ``classify`` alon
 other layer the zero-perturbation tap of :func:`camjax.models.taps.perturbed` carries the
 ablation as ``delta = -A_K`` on that channel, vmapped over the channels: the part of the
 network before the layer does not depend on ``delta`` and runs once per chunk for the B
-images, only the rest runs B x ``batch_size`` times. Chunks of ``batch_size`` channels go
+images (XLA hoists it or not; never per channel), only the rest runs B x ``batch_size``
+times. Chunks of ``batch_size`` channels go
 through ``lax.map``.
 """
 from __future__ import annotations
@@ -37,26 +38,8 @@ from camjax.methods.scorecam import check_batch_size, weighted_map
 from camjax.models import taps
 
 
-def layer_tail(graphdef, state, images, layer):
-    """``(logits (B, C), activation (B, ..., K) as the layer outputs it, tail, model)``
-    with ``tail(delta) -> logits`` the network with ``delta`` added to that output."""
-    model = eval_model(graphdef, state)
-    fn = classifier(model)
-    if layer is None and fn is not None:
-        features = features_of(model, images)
-        return logits_of(fn(features)), features, lambda delta: fn(features + delta), model
-    forward, zeros, model = taps.perturbed(graphdef, state, layer or taps.default_layer(model),
-                                           images)
-    logits, output = forward(zeros)
-    return logits, output, lambda delta: forward(delta)[0], model
-
-
-@register("ablation_cam", resolution="features", options={"batch_size": 32})
-@partial(jax.jit, static_argnames=("graphdef", "layer", "batch_size"))
-def ablation_cam_fn(graphdef, state, images, classes, *, layer=None, batch_size: int = 32):
-    """Ablation-CAM (Desai & Ramaswamy 2020): the class score's drop ratio per channel."""
-    check_batch_size(batch_size)
-    logits, output, tail, model = layer_tail(graphdef, state, images, layer)
+def _scores(tail, output, classes, batch_size):
+    """(B, K, k) class scores with each channel of ``output`` (B, ..., K) ablated."""
     channels = output.shape[-1]
     chunk = min(batch_size, channels)
     chunks = -(-channels // chunk)
@@ -68,9 +51,39 @@ def ablation_cam_fn(graphdef, state, images, classes, *, layer=None, batch_size:
         ablated = jax.vmap(tail)(deltas)                                  # (n, B, C)
         return class_scores(jnp.moveaxis(ablated, 0, 1), classes)        # (B, n, k)
 
-    ablated = jax.lax.map(drop_chunk, ids)                               # (chunks, B, n, k)
-    ablated = jnp.moveaxis(ablated, 0, 1).reshape(images.shape[0], chunks * chunk, -1)
-    original = class_scores(logits, classes)[:, None, :]                 # (B, 1, k)
-    weights = (original - ablated[:, :channels]) / original              # (B, K, k)
-    activations = taps.as_grid(model, output, images.shape)
+    scores = jax.lax.map(drop_chunk, ids)                                # (chunks, B, n, k)
+    scores = jnp.moveaxis(scores, 0, 1).reshape(output.shape[0], chunks * chunk, -1)
+    return scores[:, :channels]
+
+
+def ablated_scores(graphdef, state, images, classes, layer, batch_size):
+    """``(scores (B, k), ablated (B, K, k), activations (B, h, w, K))``."""
+    model = eval_model(graphdef, state)
+    fn = classifier(model)
+    if layer is None and fn is not None:          # the rest of the network: classify
+        features = features_of(model, images)
+        ablated = _scores(lambda delta: fn(features + delta), features, classes, batch_size)
+        return class_scores(logits_of(fn(features)), classes), ablated, features
+    layer = layer or taps.default_layer(model)
+
+    # per image (vmapped): the network's batch inside is the n ablations of one image, so
+    # the vmap over images keeps a batch sharded along an explicit ``data`` axis sharded
+    def one(image, image_classes):
+        forward, zeros, tapped = taps.perturbed(graphdef, state, layer, image[None])
+        logits, output = forward(zeros)
+        ablated = _scores(lambda delta: forward(delta)[0], output, image_classes[None],
+                          batch_size)
+        grid = taps.as_grid(tapped, output, (1,) + image.shape)
+        return class_scores(logits, image_classes[None])[0], ablated[0], grid[0]
+    return jax.vmap(one)(images, classes)
+
+
+@register("ablation_cam", resolution="features", options={"batch_size": 32})
+@partial(jax.jit, static_argnames=("graphdef", "layer", "batch_size"))
+def ablation_cam_fn(graphdef, state, images, classes, *, layer=None, batch_size: int = 32):
+    """Ablation-CAM (Desai & Ramaswamy 2020): the class score's drop ratio per channel."""
+    check_batch_size(batch_size)
+    original, ablated, activations = ablated_scores(graphdef, state, images, classes, layer,
+                                                    batch_size)
+    weights = (original[:, None, :] - ablated) / original[:, None, :]    # (B, K, k)
     return weighted_map(activations, weights)

@@ -55,13 +55,13 @@ def _guided_ig(graphdef, state, images, classes, baseline, *, steps, fraction, m
     l1_total = jnp.abs(diff).sum(axis=FEATURES)                           # (B, k)
     n = math.prod(images.shape[1:])
     rank = math.floor(fraction * (n - 1))                                 # 'lower' quantile
-    flat_classes = classes.reshape(b * k, 1)
+    flat_classes = classes.reshape(b * k)[:, None]
     inf = jnp.asarray(jnp.inf, images.dtype)
 
     def gradient(x):
         _, g = input_gradients(graphdef, state, x.reshape((b * k,) + images.shape[1:]),
                                flat_classes)
-        return g.reshape(shape)
+        return g[:, 0].reshape(shape)
 
     def step(carry, i):
         x, attr = carry

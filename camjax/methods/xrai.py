@@ -110,12 +110,13 @@ def _regions_on_host(images, attr, min_pixel_diff):
 
 def region_means(attr, regions):
     """(B, k, H, W): each pixel's region's mean of ``attr`` (regions numbered per map)."""
-    b, k, h, w = attr.shape
-    n = h * w + 1
-    ids = (regions.reshape(b * k, h * w) + n * jnp.arange(b * k)[:, None]).ravel()
-    sums = jax.ops.segment_sum(attr.ravel(), ids, num_segments=b * k * n)
-    counts = jax.ops.segment_sum(jnp.ones_like(attr.ravel()), ids, num_segments=b * k * n)
-    return (sums / jnp.maximum(counts, 1))[ids].reshape(attr.shape)
+    n = attr.shape[2] * attr.shape[3] + 1
+
+    def one(a, r):                  # per map (vmapped: a sharded batch stays sharded)
+        sums = jax.ops.segment_sum(a.ravel(), r.ravel(), num_segments=n)
+        counts = jax.ops.segment_sum(jnp.ones_like(a.ravel()), r.ravel(), num_segments=n)
+        return (sums / jnp.maximum(counts, 1))[r]
+    return jax.vmap(jax.vmap(one))(attr, regions)
 
 
 def ig_two_baselines(graphdef, state, images, classes, steps, batch_size):
@@ -138,7 +139,18 @@ def _xrai(graphdef, state, images, classes, *, steps, min_pixel_diff, batch_size
     regions = jax.pure_callback(partial(_regions_on_host, min_pixel_diff=min_pixel_diff),
                                 shape, jax.lax.stop_gradient(images),
                                 jax.lax.stop_gradient(attr), vmap_method="sequential")
-    return region_means(attr, regions)
+    return region_means(attr, like(regions, attr))
+
+
+def like(x, reference):
+    """``x`` sharded as ``reference`` where the mesh's axes are explicit (the callback's
+    result comes back whole)."""
+    sharding = jax.typeof(reference).sharding
+    mesh = getattr(sharding, "mesh", None)
+    if mesh is None or mesh.empty or not any(
+            t == jax.sharding.AxisType.Explicit for t in mesh.axis_types):
+        return x
+    return jax.sharding.reshard(x, sharding)
 
 
 @register("xrai", resolution="image",

@@ -88,8 +88,10 @@ def channel_scores(images, features, score_chunk, *, batch_size: int, skip_const
     if skip_constant:      # varying channels first, each image in its own order (stable)
         order = jnp.argsort(constant, axis=1, stable=True).astype(jnp.int32)
         needed = (channels - constant.sum(axis=1)).max()
-    else:
-        order = jnp.broadcast_to(jnp.arange(channels, dtype=jnp.int32), (b, channels))
+    else:                  # the identity, built from ``constant`` so that it is sharded
+        # like the batch (a broadcast arange is replicated: an explicit-axes einsum with
+        # the sharded features below would refuse it)
+        order = jnp.zeros_like(constant, jnp.int32) + jnp.arange(channels, dtype=jnp.int32)
         needed = channels
     order = jnp.pad(order, ((0, 0), (0, padded - channels)), constant_values=channels)
     # a one-hot permutation, not a gather: exact, and a batch sharded along an explicit

@@ -47,7 +47,7 @@ def main():
             for name, method in methods.METHODS.items()}
     runs.update({f"{name}@backbone.1": (lambda x, c, m=methods.get(name), o=OPTIONS.get(
         name, {}): m(model, x, c, layer="backbone.1", **o))
-        for name in ("grad_cam", "score_cam", "ablation_cam")})          # the gradient and the forward tap
+        for name in ("grad_cam", "score_cam", "ablation_cam")})   # the gradient, the forward tap
     runs["engine.predict"] = lambda x, c: engine.predict(   # labels first, then the top-2
         graphdef, state, x, c[:, 0], method="grad_cam", k=2, layer="backbone.1")[2]
     for name, run in runs.items():

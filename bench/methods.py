@@ -1,6 +1,7 @@
 """Score-CAM and deletion/insertion images/s: camjax against plain PyTorch, same run.
 
-    python bench/methods.py [--images 8] [--image-size 64] [--repeats 3] [--no-write]
+    python bench/methods.py [--images 8] [--image-size 64] [--repeats 3] [--threads 1]
+    python bench/methods.py --torch-device cuda --bf16 --channels-last   # an accelerator
 
 The network is tiny_gap (five 3x3 conv + BN + ReLU layers, the CAM conv, GAP, a dense
 layer without bias; 8 x 8 x 128 features at 64 px), with the same random weights copied
@@ -12,16 +13,24 @@ on the same images, for the top-1 class:
     x the batch per forward pass) against torchcam's loop (upsample, min-max, mask, then
     one forward pass per slice of masked images of the same size); the maps must agree;
 (b) deletion and insertion curves, ``--steps`` steps each: camjax's
-    ``deletion_insertion_curves`` (``--chunk`` steps of the whole batch per forward pass)
-    against RISE's ``CausalMetric.evaluate`` loop (one forward pass of the batch per step);
-    the AUCs must agree.
+    ``deletion_insertion_curves`` (one jitted program: the 2 steps + 1 distinct images of
+    each row, ``--chunk`` of them x the batch per forward pass) against RISE's
+    ``CausalMetric.evaluate`` loop (one forward pass of the batch per step and mode:
+    2 (steps + 1) images per row); the curves must agree. The same work: both give the
+    same two curves. Beside it, each side's bare forward pass over the images it scores
+    (how close the metric runs to its network's speed).
 
-Medians of ``--repeats`` interleaved runs after a warm-up (compilation not timed). Results
-go to the ``methods`` section of BENCHMARKS.md.
+Medians of ``--repeats`` interleaved runs after a warm-up (compilation not timed).
+``--threads N`` pins both libraries to the same N cores (the stable comparison on a shared
+machine). On a GPU, PyTorch runs on CUDA (``torch.cuda.synchronize()`` before every clock
+read), camjax on JAX's default device; ``--bf16`` computes both in bfloat16 (camjax's
+conv / dense / norm layers, PyTorch's autocast; results then checked only in float32
+runs). Results go to the ``methods`` section of BENCHMARKS.md.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import statistics
 import sys
@@ -38,8 +47,12 @@ sys.path.insert(0, str(ROOT))
 
 import camjax  # noqa: E402
 from camjax.evaluation import deletion_insertion_curves  # noqa: E402
-from camjax.evaluation.perturbation import auc, rise_blur_kernel  # noqa: E402
+from camjax.evaluation.perturbation import rise_blur_kernel  # noqa: E402
+from camjax.models.layers import pad_rgb_convs  # noqa: E402
+from camjax.training.state import set_compute_dtype  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
+import threads  # noqa: E402  (bench/threads.py)
+import torch_device  # noqa: E402  (bench/torch_device.py)
 from sections import write_section  # noqa: E402  (bench/sections.py)
 
 NUM_CLASSES = 100
@@ -100,29 +113,35 @@ def torch_twin(model):
     return net
 
 
-def torch_score_cam(net, x, classes, chunk):
+def torch_score_cam(net, x, classes, chunk, bf16=False):
     """torchcam's ScoreCAM: softmax over channels of the class logit on masked inputs."""
     import torch
     import torch.nn.functional as F
-    with torch.no_grad():
+    with torch.no_grad(), torch_device.autocast(x.device, bf16):
         _, acts = net(x)
+        acts = acts.float()
         b, k = acts.shape[:2]
         up = F.interpolate(acts, x.shape[-2:], mode="bilinear", align_corners=False)
         lo = up.flatten(2).min(-1).values[..., None, None]
         hi = up.flatten(2).max(-1).values[..., None, None]
         masks = (up - lo) / (hi - lo + 1e-8)
         masked = (masks[:, :, None] * x[:, None]).reshape(b * k, *x.shape[1:])
-        owner = torch.arange(b).repeat_interleave(k)
-        scores = torch.empty(b * k)
+        owner = torch.arange(b, device=x.device).repeat_interleave(k)
+        scores = torch.empty(b * k, device=x.device)
         for i in range(0, b * k, chunk):        # one forward pass per slice of masks
-            logits, _ = net(masked[i:i + chunk])
-            scores[i:i + chunk] = logits.gather(1, classes[owner[i:i + chunk], None])[:, 0]
+            logits, _ = net(masked[i:i + chunk].contiguous(memory_format=(
+                torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
+                else torch.contiguous_format)))
+            scores[i:i + chunk] = logits.float().gather(1, classes[owner[i:i + chunk], None])[:, 0]
         weights = torch.softmax(scores.view(b, k), dim=1)
-        return torch.relu((weights[:, :, None, None] * acts).sum(1))
+        out = torch.relu((weights[:, :, None, None] * acts).sum(1))
+    torch_device.sync(x.device)
+    return out
 
 
-def torch_deletion_insertion(net, x, maps, classes, steps):
-    """RISE's CausalMetric.evaluate: one forward pass of the batch per step, both modes."""
+def torch_deletion_insertion(net, x, maps, classes, steps, bf16=False):
+    """RISE's CausalMetric.evaluate: one forward pass of the batch per step, both modes
+    (the softmax of each step read back to the host, as RISE does)."""
     import torch
     import torch.nn.functional as F
     n, _, h, w = x.shape
@@ -132,30 +151,40 @@ def torch_deletion_insertion(net, x, maps, classes, steps):
     for c in range(3):
         weight[c, c] = kernel
     order = torch.from_numpy(np.argsort(-maps.reshape(n, hw), axis=1, kind="stable").copy())
+    order = order.to(x.device)
     counts = (np.arange(steps + 1) * hw) // steps
-    rows = torch.arange(n)[:, None]
+    rows = torch.arange(n, device=x.device)[:, None]
+    layout = (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
+              else torch.contiguous_format)
     curves = {}
     with torch.no_grad():
-        blurred = F.conv2d(x, weight, padding=5)
+        blurred = F.conv2d(x, weight.to(x.device), padding=5)
         for mode, start, finish in (("deletion", x, torch.zeros_like(x)),
                                     ("insertion", blurred, x)):
-            current = start.clone().reshape(n, 3, hw)
-            target = finish.reshape(n, 3, hw)
+            current = start.contiguous().clone().reshape(n, 3, hw)
+            target = finish.contiguous().reshape(n, 3, hw)
             scores = np.empty((n, steps + 1))
             for i in range(steps + 1):
                 if i:
                     idx = order[:, counts[i - 1]:counts[i]]
                     current[rows, :, idx] = target[rows, :, idx]
-                logits, _ = net(current.reshape(n, 3, h, w))
-                probs = torch.softmax(logits, dim=1)
-                scores[:, i] = probs.gather(1, classes[:, None])[:, 0].numpy()
+                with torch_device.autocast(x.device, bf16):
+                    logits, _ = net(current.reshape(n, 3, h, w).contiguous(memory_format=layout))
+                probs = torch.softmax(logits.float(), dim=1)
+                scores[:, i] = probs.gather(1, classes[:, None])[:, 0].cpu().numpy()
             curves[mode] = scores
     return curves
 
 
+def torch_forward(net, x, bf16=False):
+    import torch
+    with torch.no_grad(), torch_device.autocast(x.device, bf16):
+        out = net(x)[0]
+    torch_device.sync(x.device)
+    return out
+
+
 # ------------------------------------------------------------------------------ report
-
-
 def median_interleaved(runs: dict, repeats: int) -> dict:
     times = {name: [] for name in runs}
     for _ in range(repeats):
@@ -174,78 +203,161 @@ def main(argv=None) -> int:
                    "(camjax: x the batch; PyTorch Score-CAM: the same number of images)")
     p.add_argument("--steps", type=int, default=64, help="deletion / insertion steps")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0, help="pin both libraries to N cores "
+                   "(0: all cores, default threads)")
+    p.add_argument("--torch-device", default="auto", help="auto (CUDA when available) | "
+                   "cpu | cuda")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 compute on both sides")
+    p.add_argument("--channels-last", action="store_true", help="PyTorch in channels-last")
+    p.add_argument("--no-score-cam", action="store_true", help="deletion/insertion only")
+    p.add_argument("--section", default="methods", help="BENCHMARKS.md section to write")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
+    pinned = threads.pin(args.threads)
     stamp = machine.Stamp()
     import torch
 
+    dev = torch_device.pick(args.torch_device)
     n, size = args.images, args.image_size
     model = camjax_model()
-    net = torch_twin(model)
+    net = torch_device.place(torch_twin(model), dev, args.channels_last)
     rng = np.random.default_rng(1)
     images = rng.normal(0, 1, (n, size, size, 3)).astype(np.float32)
-    x_torch = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
+    x_torch = torch_device.place(torch.from_numpy(images.transpose(0, 3, 1, 2).copy()), dev,
+                                 args.channels_last)
     graphdef, state = nnx.split(model)
     predict = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)[0])
-    logits = np.asarray(predict(state, jnp.asarray(images)))
-    with torch.no_grad():
-        assert np.allclose(net(x_torch)[0].numpy(), logits, rtol=1e-3, atol=1e-3), "logits"
+    with torch.no_grad(), torch_device.exact():
+        logits = np.asarray(predict(state, jnp.asarray(images)))
+        assert np.allclose(net(x_torch)[0].cpu().numpy(), logits, rtol=1e-3, atol=1e-3), "logits"
+    if args.bf16:                       # checked in float32 above; timed in bfloat16
+        set_compute_dtype(model, jnp.bfloat16)
+        graphdef, state = nnx.split(model)
+    cast = (lambda x: x.astype(jnp.bfloat16)) if args.bf16 else (lambda x: x)
     classes = logits.argmax(axis=1)
-    classes_torch = torch.from_numpy(classes)
+    classes_torch = torch.from_numpy(classes).to(dev)
     x_jax, c_jax = jnp.asarray(images), jnp.asarray(classes)
+    rows = []
 
     # (a) Score-CAM
-    def jax_score():
-        return camjax.methods.score_cam(model, x_jax, c_jax, batch_size=args.chunk
-                                        ).block_until_ready()
-    ours = np.asarray(jax_score())[:, 0]
-    ref = torch_score_cam(net, x_torch, classes_torch, n * args.chunk).numpy()
-    assert np.allclose(ours, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max()), "Score-CAM maps"
-    t_sc = median_interleaved({"camjax": jax_score, "torch": lambda: torch_score_cam(
-        net, x_torch, classes_torch, n * args.chunk)}, args.repeats)
+    if not args.no_score_cam:
+        def jax_score():
+            return camjax.methods.score_cam(model, cast(x_jax), c_jax, batch_size=args.chunk
+                                            ).block_until_ready()
+        with torch_device.exact():
+            ours = np.asarray(jax_score(), np.float32)[:, 0]
+            ref = torch_score_cam(net, x_torch, classes_torch, n * args.chunk,
+                                  args.bf16).cpu().numpy()
+        if not args.bf16:
+            assert np.allclose(ours, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max()), "Score-CAM"
+        # the channels Score-CAM skips exactly (constant over the map: the zero image's score)
+        features = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)[1])(state, cast(x_jax))
+        skipped = float(camjax.methods.scorecam.constant_channels(features).mean())
+        print(f"Score-CAM: {skipped:.1%} of the channels constant (skipped)")
+        t_sc = median_interleaved({"camjax": jax_score, "torch": lambda: torch_score_cam(
+            net, x_torch, classes_torch, n * args.chunk, args.bf16)}, args.repeats)
+        rows.append(
+            f"| (a) Score-CAM, {CAM_CHANNELS} masked passes per image, {args.chunk} masks x "
+            f"{n} images per pass (PyTorch: torchcam's loop, {n * args.chunk} per pass); "
+            f"{skipped:.0%} of the channels constant, skipped | "
+            f"{n / t_sc['camjax']:,.2f} | {n / t_sc['torch']:,.2f} | "
+            f"{t_sc['torch'] / t_sc['camjax']:.2f}x |")
 
     # (b) deletion and insertion
     maps = np.asarray(camjax.cam.normalize(camjax.cam.upsample(
-        camjax.methods.cam(model, x_jax, c_jax), (size, size))))[:, 0]
-    score_fn = lambda x: jax.nn.softmax(predict(state, x))       # noqa: E731
+        camjax.methods.cam(model, cast(x_jax), c_jax), (size, size))), np.float32)[:, 0]
+    # the evaluation job's score_fn (training/scoring.py): the RGB conv padded on the CPU
+    padded_graphdef = nnx.graphdef(pad_rgb_convs(nnx.merge(graphdef, state)))
 
-    def jax_curves():
-        out = deletion_insertion_curves(score_fn, x_jax, maps, c_jax, steps=args.steps,
+    def probabilities_of(gdef):
+        return jax.jit(lambda s, x: jax.nn.softmax(
+            nnx.merge(gdef, s)(cast(x))[0].astype(jnp.float32)))
+    probabilities, plain_probabilities = (probabilities_of(padded_graphdef),
+                                          probabilities_of(graphdef))
+    # a partial: the weights are arguments of the compiled program, not constants
+    score_fn = functools.partial(probabilities, state)
+    plain_score_fn = functools.partial(plain_probabilities, state)
+
+    def jax_curves(fn=score_fn):
+        out = deletion_insertion_curves(fn, x_jax, maps, c_jax, steps=args.steps,
                                         batch_size=args.chunk)
         return jax.block_until_ready(out)
-    ours = jax_curves()
-    ref = torch_deletion_insertion(net, x_torch, maps, classes_torch, args.steps)
-    for mode in ("deletion", "insertion"):
-        assert np.allclose(auc(ours[mode]), auc(ref[mode]), atol=1e-4), f"{mode} AUC"
-    t_di = median_interleaved({"camjax": jax_curves, "torch": lambda: torch_deletion_insertion(
-        net, x_torch, maps, classes_torch, args.steps)}, args.repeats)
+    with torch_device.exact():
+        ref = torch_deletion_insertion(net, x_torch, maps, classes_torch, args.steps,
+                                       args.bf16)
+        for fn in (score_fn, plain_score_fn):
+            ours = jax_curves(fn)
+            if not args.bf16:
+                for mode in ("deletion", "insertion"):
+                    assert np.allclose(np.asarray(ours[mode]), ref[mode], atol=2e-4), mode
+    for fn in (score_fn, plain_score_fn):
+        jax_curves(fn)                     # compiled at the default precision, warmed up
+    per_pass = jnp.asarray(np.repeat(images, args.chunk, axis=0))       # one camjax pass
+    probabilities(state, per_pass).block_until_ready()                  # compile, warm up
+    torch_forward(net, x_torch, args.bf16)
+    passes = 2 * (args.steps + 1)                   # forward passes timed as one sample
+
+    def forward_loop(fn, k):
+        def run():
+            for _ in range(k):
+                out = fn()
+            return out
+        return run
+    t_di = median_interleaved({
+        "camjax": jax_curves,
+        "camjax plain": lambda: jax_curves(plain_score_fn),
+        "torch": lambda: torch_deletion_insertion(net, x_torch, maps, classes_torch,
+                                                  args.steps, args.bf16),
+        "camjax forward": forward_loop(lambda: probabilities(state, per_pass
+                                                             ).block_until_ready(),
+                                       max(1, passes // args.chunk)),
+        "torch forward": forward_loop(lambda: torch_forward(net, x_torch, args.bf16), passes),
+    }, args.repeats)
+    scored_j, scored_t = n * (2 * args.steps + 1), n * passes
+    fwd_j = len(per_pass) * max(1, passes // args.chunk) / t_di["camjax forward"]
+    fwd_t = n * passes / t_di["torch forward"]
+    rows.append(
+        f"| (b) deletion + insertion, {args.steps} steps each, {args.chunk} points x {n} "
+        f"images per pass (PyTorch: RISE's loop, one pass of {n} per step) | "
+        f"{n / t_di['camjax']:,.2f} | {n / t_di['torch']:,.2f} | "
+        f"{t_di['torch'] / t_di['camjax']:.2f}x |")
+    rows.append(
+        f"| (b') the same, camjax's network with its plain first convolution (see below) | "
+        f"{n / t_di['camjax plain']:,.2f} | {n / t_di['torch']:,.2f} | "
+        f"{t_di['torch'] / t_di['camjax plain']:.2f}x |")
 
     lines = [
         stamp.line(),
         f"jax {jax.__version__} on {len(jax.devices())} x {jax.devices()[0].platform}; "
-        f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads); float32; medians "
-        f"of {args.repeats} interleaved runs after a warm-up",
+        f"{torch_device.describe(dev, args.bf16, args.channels_last)}; {pinned}; "
+        f"{'bfloat16' if args.bf16 else 'float32'}; medians of {args.repeats} interleaved "
+        "runs after a warm-up",
         "",
         f"tiny_gap at {size} px ({CAM_CHANNELS} feature channels), {n} images, top-1 class; "
-        f"maps and AUCs checked equal to the PyTorch reference's.",
+        + ("maps and curves checked equal to the PyTorch reference's." if not args.bf16 else
+           "logits checked equal in float32; bfloat16 maps and curves not compared."),
         "",
         "| workload | camjax img/s | PyTorch img/s | camjax / PyTorch |",
         "|---|---|---|---|",
-        f"| (a) Score-CAM, {CAM_CHANNELS} masked passes per image, {args.chunk} masks x "
-        f"{n} images per pass (PyTorch: torchcam's loop, {n * args.chunk} per pass) | "
-        f"{n / t_sc['camjax']:,.2f} | {n / t_sc['torch']:,.2f} | "
-        f"{t_sc['torch'] / t_sc['camjax']:.2f}x |",
-        f"| (b) deletion + insertion, {args.steps} steps each, {args.chunk} steps x {n} "
-        f"images per pass (PyTorch: RISE's loop, one pass of {n} per step) | "
-        f"{n / t_di['camjax']:,.2f} | {n / t_di['torch']:,.2f} | "
-        f"{t_di['torch'] / t_di['camjax']:.2f}x |",
+        *rows,
+        "",
+        f"Deletion + insertion at the same work (the same two curves): camjax scores "
+        f"{2 * args.steps + 1} distinct images per row, RISE's loop {2 * (args.steps + 1)}. "
+        f"Images scored per second, in the metric / in bare forward passes of the same "
+        f"batches: camjax {scored_j / t_di['camjax']:,.0f} / {fwd_j:,.0f} "
+        f"({scored_j / t_di['camjax'] / fwd_j:.0%}), PyTorch {scored_t / t_di['torch']:,.0f}"
+        f" / {fwd_t:,.0f} ({scored_t / t_di['torch'] / fwd_t:.0%}); the networks' forward "
+        f"passes alone: camjax / PyTorch {fwd_j / fwd_t:.2f}x. camjax scores with the "
+        "evaluation job's score_fn, whose 3-channel first convolution computes through a "
+        "zero fourth channel on the CPU (`models.layers.pad_rgb_convs`: XLA:CPU runs "
+        "3-in, 24-out convolutions ~10x slower than 4-in ones); (b') is the plain network.",
     ]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section("methods",
+        write_section(args.section,
                       "## Map methods and faithfulness (bench/methods.py)\n\n" + text)
-        print(f"\nwrote the methods section of {ROOT / 'BENCHMARKS.md'}")
+        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""`make bench`: every benchmark in bench/, each rewriting its section of BENCHMARKS.md."""
+"""`make bench`: every CPU benchmark in bench/, each rewriting its section of BENCHMARKS.md
+(bench/accelerator.sh is the GPU one)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -7,8 +8,8 @@ HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
     failed = []
-    for script in ("localization.py", "maxboxacc.py", "train_step.py", "input_pipeline.py",
-                   "methods.py"):
+    for script in ("localization.py", "maxboxacc.py", "train_step.py", "train_profile.py",
+                   "input_pipeline.py", "methods.py", "forward_cam.py"):
         print(f"== bench/{script}", flush=True)
         if subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent):
             failed.append(script)

@@ -2,20 +2,29 @@
 network and batch, measured in the same run; model FLOPs utilisation against the machine's
 measured matmul peak. Writes its section of BENCHMARKS.md.
 
-    python bench/train_step.py                  # CPU: tiny_gap and vgg16_gap at 64 px
-    python bench/train_step.py --device-note "1x H100" --dtype bfloat16 \\
-        --image-size 224 --batch-per-device 128 --no-torch     # an accelerator
+    python bench/train_step.py                  # CPU: tiny_gap and vgg16_gap, batch 16 and 64
+    python bench/train_step.py --threads 1 --clock cpu      # per core, on a busy machine
+    python bench/train_step.py --models resnet50_gap --image-size 224 --dtype bfloat16 \\
+        --batch-per-device max --channels-last              # an accelerator (bench/accelerator.sh)
 
 What is timed: ``steps`` train steps (forward, backward, SGD momentum update, BatchNorm
-statistics) on one device-resident batch, after two warm-up steps; the median over
-``repeats``, camjax and PyTorch runs interleaved so that both see the same machine load.
+statistics) on one device-resident uint8 batch (normalised in the step, as the input
+pipeline's batches are), after two warm-up steps; the median over ``repeats``, camjax and
+PyTorch runs interleaved so that both see the same machine load. camjax's state is donated
+to each step; the clock stops after ``block_until_ready`` (camjax) and
+``torch.cuda.synchronize()`` (PyTorch on CUDA). PyTorch runs on CUDA when there is one,
+in bf16 autocast when ``--dtype bfloat16`` (channels-last with ``--channels-last``).
 Data loading is not included. Model FLOPs per step are 3x the forward pass's (XLA's cost
 analysis of the forward function); MFU = model FLOPs/s over the best of large matmuls in
-the same dtype, timed between the runs.
+the same dtype, timed between the runs. ``--clock cpu`` reads the process's CPU time
+instead of the wall clock (with ``--threads 1``, the time the step itself used, whatever
+else the machine runs). ``--batch-per-device max``: the largest power of two that fits
+(estimated from the compiled step's memory at a small batch, then halved on failure).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import sys
@@ -31,11 +40,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from camjax import config as config_lib, models  # noqa: E402
+from camjax.models.layers import pad_rgb_convs  # noqa: E402
 from camjax.training import mesh as mesh_lib, state as state_lib  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
+import threads  # noqa: E402  (bench/threads.py)
+import torch_device  # noqa: E402  (bench/torch_device.py)
 
 START, END = "<!-- train_step:start -->", "<!-- train_step:end -->"
 NUM_CLASSES = 1000
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 # ----------------------------------------------------------------------------- camjax
@@ -46,51 +59,101 @@ def _config(model: str, image_size: int, batch: int, dtype: str):
         "warmup_steps": 0, "new_layer_lr_mult": 1.0 if model == "tiny_gap" else 10.0})
 
 
-def _flops(compiled) -> float:
-    cost = compiled.cost_analysis()
+def _flops(stage) -> float:
+    cost = stage.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     return float(cost.get("flops", 0.0))
 
 
-def _seconds_per_step(run, steps: int) -> float:
-    start = time.perf_counter()
-    run(steps)
-    return (time.perf_counter() - start) / steps
+def filled_model(c):
+    """``config.model`` built abstractly and filled from numpy (He-normal kernels, unit
+    BatchNorm): eager flax initialisation compiles one op per parameter shape, seconds
+    the timings do not need."""
+    model = nnx.eval_shape(lambda: state_lib.build_model(c, NUM_CLASSES, load_weights=False))
+    rng = np.random.default_rng(0)
+    for path, var in nnx.to_flat_state(nnx.state(model)):
+        x = var.get_value()
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            value = jax.random.key(0)
+        elif path[-1] == "kernel":
+            value = rng.normal(0, np.sqrt(2 / max(1, np.prod(x.shape[:-1]))), x.shape)
+        elif path[-1] in ("scale", "var"):
+            value = np.ones(x.shape)
+        else:
+            value = np.zeros(x.shape)
+        var.set_value(value if isinstance(value, jax.Array) else jnp.asarray(value, x.dtype))
+    return model
 
 
-def camjax_runner(model_name, image_size, batch, dtype):
-    """(run(n steps), info) for camjax's compiled train step, warmed up."""
+def camjax_setup(model_name, image_size, batch, dtype, rgb_pad=False):
+    """(step, state, batch arrays, info): the compiled train step of the config."""
     c = _config(model_name, image_size, batch, dtype)
     mesh = mesh_lib.data_mesh()
-    model = state_lib.build_model(c, NUM_CLASSES, load_weights=False)
+    model = filled_model(c)
+    if rgb_pad:
+        pad_rgb_convs(model)
     params_count = models.parameter_count(model)
     setup = state_lib.initial_state(model, c, mesh)
     step = state_lib.compile_train_step(setup.train_graphdef, setup.tx, mesh, c)
     rng = np.random.default_rng(0)
-    batch_arrays = mesh_lib.global_batch(mesh, {
-        "image": rng.normal(size=(batch, image_size, image_size, 3)).astype(np.float32),
+    arrays = mesh_lib.global_batch(mesh, {
+        "image": rng.integers(0, 256, (batch, image_size, image_size, 3), dtype=np.uint8),
         "label": rng.integers(0, NUM_CLASSES, size=batch).astype(np.int32)})
+    return step, setup, arrays, {"params": params_count, "config": c}
+
+
+def camjax_runner(model_name, image_size, batch, dtype, rgb_pad=False):
+    """(run(n steps), info) for camjax's compiled train step, warmed up."""
+    step, setup, arrays, info = camjax_setup(model_name, image_size, batch, dtype, rgb_pad)
+    c = info["config"]
 
     def forward(params, rest, images):
         return nnx.merge(setup.train_graphdef, params, rest)(images.astype(
             state_lib.compute_dtype(c)))[0]
     fwd = jax.jit(forward).lower(setup.state.params, setup.state.rest,
-                                 batch_arrays["image"]).compile()
-    model_flops = 3 * _flops(fwd)
-
+                                 jax.ShapeDtypeStruct(arrays["image"].shape, jnp.float32))
+    info["model_flops"] = 3 * _flops(fwd)        # the lowered program's count: no compile
+    step = step.lower(setup.state, arrays).compile()    # compiled once, run as is
     state = setup.state
     for _ in range(2):
-        state, metrics = step(state, batch_arrays)
+        state, metrics = step(state, arrays)
     jax.block_until_ready(metrics)
     holder = {"state": state}
 
     def run(n):
         s = holder["state"]
         for _ in range(n):
-            s, m = step(s, batch_arrays)
+            s, m = step(s, arrays)            # the state is donated: no copy per step
         jax.block_until_ready(m["loss"])
         holder["state"] = s
-    return run, {"model_flops": model_flops, "params": params_count}
+    return run, info
+
+
+def largest_batch(model_name, image_size, dtype, probe: int = 32, share: float = 0.8) -> int:
+    """The largest power-of-two batch per device whose compiled step fits in ``share`` of
+    the device's memory (less when PyTorch's step of the same batch must fit beside it):
+    estimated from the memory analysis at ``probe``, then halved on failure."""
+    stats = jax.devices()[0].memory_stats() or {}
+    limit = stats.get("bytes_limit", 0)
+    if not limit:
+        return probe
+    step, setup, arrays, _ = camjax_setup(model_name, image_size, probe, dtype)
+    mem = step.lower(setup.state, arrays).compile().memory_analysis()
+    fixed = mem.argument_size_in_bytes + mem.output_size_in_bytes
+    per_image = max(mem.temp_size_in_bytes / probe, 1)
+    batch = probe
+    while fixed + per_image * batch * 2 < share * limit:
+        batch *= 2
+    while batch > probe:
+        try:
+            run, _ = camjax_runner(model_name, image_size, batch * jax.device_count(), dtype)
+            run(1)
+            return batch
+        except Exception as err:               # XlaRuntimeError: RESOURCE_EXHAUSTED
+            if "RESOURCE_EXHAUSTED" not in str(err) and "out of memory" not in str(err):
+                raise
+            batch //= 2
+    return batch
 
 
 def matmul_runner(dtype: str, n: int):
@@ -110,7 +173,8 @@ def matmul_runner(dtype: str, n: int):
 
 # ---------------------------------------------------------------------------- PyTorch
 def torch_net(model_name: str):
-    """The same network in plain PyTorch (NCHW), torchvision-free."""
+    """The same network in plain PyTorch (NCHW), torchvision-free; (net, new layers' lr
+    multiplier, names of the new layers' parameters)."""
     import torch.nn as nn
 
     class GapNet(nn.Module):
@@ -131,7 +195,7 @@ def torch_net(model_name: str):
             cin = cout
         layers += [nn.Conv2d(cin, 128, 3, 1, 1, bias=False),   # CAM conv with BatchNorm
                    nn.BatchNorm2d(128, momentum=0.1), nn.ReLU(inplace=True)]
-        return GapNet(nn.Sequential(*layers), 128, 0.0), 1.0
+        return GapNet(nn.Sequential(*layers), 128, 0.0), 1.0, ("fc", "features.15.")
     if model_name == "vgg16_gap":
         for item in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
                      512, 512, 512):
@@ -141,35 +205,47 @@ def torch_net(model_name: str):
                 layers += [nn.Conv2d(cin, item, 3, 1, 1), nn.ReLU(inplace=True)]
                 cin = item
         layers += [nn.Conv2d(cin, 1024, 3, 1, 1, groups=2), nn.ReLU(inplace=True)]
-        return GapNet(nn.Sequential(*layers), 1024, 0.5), 10.0
+        return GapNet(nn.Sequential(*layers), 1024, 0.5), 10.0, ("fc", "features.30.")
+    if model_name == "resnet50_gap":                # torchvision's layout (tests' reference)
+        from tests.models.torch_reference import ResNet50
+
+        class ResNet50GAP(ResNet50):
+            def __init__(self):
+                super().__init__(num_classes=NUM_CLASSES)
+                self.fc = nn.Linear(2048, NUM_CLASSES, bias=False)
+
+            def forward(self, x):
+                return self.fc(self.backbone(x).mean(dim=(2, 3)))
+        return ResNet50GAP(), 10.0, ("fc",)
     raise ValueError(f"no PyTorch version of {model_name}")
 
 
-def torch_runner(model_name, image_size, batch):
+def torch_runner(model_name, image_size, batch, device, bf16=False, channels_last=False):
     """(run(n steps), info) for the same train step in plain PyTorch, warmed up."""
     import torch
     torch.manual_seed(0)
-    net, mult = torch_net(model_name)
-    cam = len(net.features) - (3 if model_name == "tiny_gap" else 2)   # the CAM conv's index
-    new = [p for name, p in net.named_parameters()
-           if name.startswith("fc") or name.startswith(f"features.{cam}.")]
+    net, mult, new_names = torch_net(model_name)
+    net = torch_device.place(net, device, channels_last)
+    new = [p for name, p in net.named_parameters() if name.startswith(new_names)]
     old = [p for p in net.parameters() if all(p is not q for q in new)]
     opt = torch.optim.SGD([{"params": old}, {"params": new, "lr": 0.001 * mult}], lr=0.001,
                           momentum=0.9, weight_decay=5e-4)
-    x = torch.randn(batch, 3, image_size, image_size)
-    y = torch.randint(0, NUM_CLASSES, (batch,))
+    x = torch_device.place(torch.randn(batch, 3, image_size, image_size), device,
+                           channels_last)
+    y = torch.randint(0, NUM_CLASSES, (batch,), device=device)
     net.train()
 
     def run(n):
         for _ in range(n):
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(net(x), y)
+            with torch_device.autocast(device, bf16):
+                loss = torch.nn.functional.cross_entropy(net(x), y)
             loss.backward()
             opt.step()
-        float(loss)
+        torch_device.sync(device)
     run(2)
     return run, {"params": sum(p.numel() for p in net.parameters()),
-                 "threads": torch.get_num_threads(), "version": torch.__version__}
+                 "describe": torch_device.describe(device, bf16, channels_last)}
 
 
 # ------------------------------------------------------------------------------ report
@@ -190,80 +266,111 @@ def write_section(path: Path, note: str, block: str) -> None:
                "camjax's jitted train step (forward, backward, SGD momentum, BatchNorm) on a "
                "device-resident batch against the same network and step in plain PyTorch, "
                "same machine, same run; MFU = model FLOPs (3x forward) per second over a "
-               "measured matmul peak.\n\n" + body + END)
+               "measured matmul peak. Where the time goes: bench/train_profile.py.\n\n"
+               + body + END)
     path.write_text(head + section + tail)
+
+
+def seconds_per_step(run, steps: int, clock) -> float:
+    start = clock()
+    run(steps)
+    return (clock() - start) / steps
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="tiny_gap,vgg16_gap")
     p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--batch-per-device", type=int, default=16)
+    p.add_argument("--batch-per-device", nargs="+", default=["16", "64"],
+                   help="batch sizes per device, or 'max' (the largest that fits)")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=0, help="pin both libraries to N cores")
+    p.add_argument("--clock", default="wall", choices=sorted(CLOCKS))
+    p.add_argument("--rgb-pad", action="store_true", help="camjax's RGB convs through a "
+                   "zero 4th channel (models.layers.pad_rgb_convs; not what training uses)")
     p.add_argument("--matmul-size", type=int, default=0, help="0: 2048 on CPU, 8192 else")
     p.add_argument("--device-note", default="", help="names this machine's block in "
                    "BENCHMARKS.md (default: the JAX platform and device kind)")
+    p.add_argument("--torch-device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--channels-last", action="store_true", help="PyTorch in channels-last")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--json", default="", help="also write the rows to this file")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
-
+    pinned = threads.pin(args.threads)
+    stamp = machine.Stamp()
+    clock = CLOCKS[args.clock]
     devices = jax.devices()
-    platform_name = devices[0].platform
-    kind = devices[0].device_kind
+    platform_name, kind = devices[0].platform, devices[0].device_kind
     note = args.device_note or (platform_name if kind == platform_name else
                                 f"{platform_name} {kind}")
-    batch = args.batch_per_device * len(devices)
-    stamp = machine.Stamp()
     n = args.matmul_size or (2048 if platform_name == "cpu" else 8192)
     peak_sample = matmul_runner(args.dtype, n)
-    torch_ok = not args.no_torch and platform_name == "cpu"
-    if torch_ok:
+    dev = None
+    if not args.no_torch:
         try:
-            import torch  # noqa: F401
+            dev = torch_device.pick(args.torch_device)
         except ImportError:
-            torch_ok = False
-    rows, torch_info, peaks = [], None, []
+            dev = None
+    rows, torch_describe, peaks = [], None, []
     for name in args.models.split(","):
-        run_j, j = camjax_runner(name, args.image_size, batch, args.dtype)
-        run_t, t = torch_runner(name, args.image_size, batch) if torch_ok else (None, None)
-        if t is not None:
-            torch_info = t
-            assert t["params"] == j["params"], (name, t["params"], j["params"])
-        times_j, times_t = [], []
-        for _ in range(args.repeats):     # interleaved: both see the same machine load
-            peaks.append(peak_sample())
-            times_j.append(_seconds_per_step(run_j, args.steps))
-            if run_t is not None:
-                times_t.append(_seconds_per_step(run_t, args.steps))
-        j["seconds"] = statistics.median(times_j)
-        t_seconds = statistics.median(times_t) if times_t else None
-        peak = max(peaks)
-        ips = batch / j["seconds"]
-        mfu = j["model_flops"] / j["seconds"] / peak
-        rows.append((name, ips, ips / len(devices), t_seconds and batch / t_seconds, j, mfu))
-        print(f"{name}: camjax {ips:,.1f} img/s ({ips / len(devices):,.1f} per device), "
-              f"{j['seconds'] * 1e3:.1f} ms/step, {j['model_flops'] / 1e9:.2f} GFLOP/step, "
-              f"MFU {mfu:.1%}" + (f"; PyTorch {batch / t_seconds:,.1f} img/s, camjax/PyTorch "
-                                  f"{t_seconds / j['seconds']:.2f}x" if t_seconds else ""))
+        for per_device in args.batch_per_device:
+            per_device = (largest_batch(name, args.image_size, args.dtype,
+                                        share=0.8 if dev is None else 0.45)
+                          if per_device == "max" else int(per_device))
+            batch = per_device * len(devices)
+            run_j, j = camjax_runner(name, args.image_size, batch, args.dtype, args.rgb_pad)
+            run_t = None
+            if dev is not None:
+                try:
+                    run_t, t = torch_runner(name, args.image_size, batch, dev,
+                                            args.dtype == "bfloat16", args.channels_last)
+                except RuntimeError as err:     # CUDA out of memory beside camjax's step
+                    if "out of memory" not in str(err):
+                        raise
+                    print(f"PyTorch: out of memory at batch {batch}: no reference", flush=True)
+                else:
+                    torch_describe = t["describe"]
+                    assert t["params"] == j["params"], (name, t["params"], j["params"])
+            times_j, times_t = [], []
+            for _ in range(args.repeats):     # interleaved: both see the same machine load
+                peaks.append(peak_sample())
+                times_j.append(seconds_per_step(run_j, args.steps, clock))
+                if run_t is not None:
+                    times_t.append(seconds_per_step(run_t, args.steps, clock))
+            sj = statistics.median(times_j)
+            st = statistics.median(times_t) if times_t else None
+            mfu = j["model_flops"] / sj / max(peaks)
+            rows.append({"network": name, "batch": batch, "per_device": per_device,
+                         "camjax_ips": batch / sj, "torch_ips": st and batch / st,
+                         "ms": sj * 1e3, "gflop": j["model_flops"] / 1e9, "mfu": mfu})
+            print(f"{name} batch {batch}: camjax {batch / sj:,.1f} img/s, {sj * 1e3:.1f} "
+                  f"ms/step, MFU {mfu:.1%}" + (f"; PyTorch {batch / st:,.1f} img/s, "
+                                               f"camjax/PyTorch {st / sj:.2f}x" if st else ""),
+                  flush=True)
     peak = max(peaks)
-    lines = [stamp.line(), f"jax {jax.__version__} on {len(devices)} x {note}; "
-             + (f"PyTorch {torch_info['version']} ({torch_info['threads']} threads); "
-                if torch_info else "no PyTorch reference; ")
-             + f"{args.dtype}; medians of {args.repeats} interleaved runs of {args.steps} "
-             f"steps; matmul peak {peak / 1e9:,.1f} GFLOP/s (best {n}x{n} {args.dtype} "
-             "matmul between runs)", "",
+    lines = [stamp.line(),
+             f"jax {jax.__version__} on {len(devices)} x {note}"
+             + (", RGB convs padded to 4 channels" if args.rgb_pad else "") + "; "
+             + (f"{torch_describe}; " if torch_describe else "no PyTorch reference; ")
+             + f"{pinned}; {args.dtype}; {args.clock} clock; medians of {args.repeats} "
+             f"interleaved runs of {args.steps} steps; matmul peak {peak / 1e9:,.1f} GFLOP/s "
+             f"(best {n}x{n} {args.dtype} matmul between runs)", "",
              "| network | input | global batch | camjax img/s | per device | PyTorch img/s "
              "| camjax / PyTorch | ms/step | model GFLOP/step | MFU |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, ips, per_dev, tips, j, mfu in rows:
-        lines.append(f"| {name} | {args.image_size} px | {batch} | {ips:,.1f} | {per_dev:,.1f} | "
-                     + (f"{tips:,.1f} | {ips / tips:.2f}x" if tips else "- | -")
-                     + f" | {j['seconds'] * 1e3:.1f} | {j['model_flops'] / 1e9:.2f} | "
-                     f"{mfu:.1%} |")
+    for r in rows:
+        tips = r["torch_ips"]
+        lines.append(f"| {r['network']} | {args.image_size} px | {r['batch']} | "
+                     f"{r['camjax_ips']:,.1f} | {r['camjax_ips'] / len(devices):,.1f} | "
+                     + (f"{tips:,.1f} | {r['camjax_ips'] / tips:.2f}x" if tips else "- | -")
+                     + f" | {r['ms']:.1f} | {r['gflop']:.2f} | {r['mfu']:.1%} |")
     block = "\n".join(lines)
     print("\n" + block)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "line": lines[1]}, indent=1))
     if not args.no_write:
         write_section(ROOT / "BENCHMARKS.md", note, block)
         print(f"\nwrote the train_step section of {ROOT / 'BENCHMARKS.md'}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from camjax.errors import RunError, UserError
@@ -86,8 +87,30 @@ def _parser(full_help: bool = False) -> argparse.ArgumentParser:
                     help="box threshold, a fraction of each map's max (default: the "
                          "config's cam_threshold, 0.2)")
     lo.add_argument("--batch_size", type=int, default=16)
+    lo.add_argument("--max_image_pixels", type=int, default=None,
+                    help="refuse larger image files before decoding them (default: the "
+                         "config's max_image_pixels, 89,478,485, Pillow's limit)")
     lo.add_argument("--no_progress", action="store_true", help="no progress bar")
     lo.add_argument("images", nargs="+", help="image files and folders")
+    sc = sub.add_parser("score", help="score saved maps against wsolevaluation metadata",
+                        description="MaxBoxAcc (V1, V2) or PxAP of score maps saved by any "
+                                    "tool, as wsolevaluation's evaluation.py --scoremap_root "
+                                    "computes them (docs/evaluation.md, \"camjax score\").")
+    sc.add_argument("--metadata", required=True,
+                    help="a wsolevaluation metadata folder (metadata/CUB: train/, val/, test/)")
+    sc.add_argument("--split", default="test", help="the split the maps are of (test)")
+    sc.add_argument("--scoremaps", required=True,
+                    help="a folder of <image_id>.npy files, or one .npz keyed by image id")
+    sc.add_argument("--val_scoremaps", default=None,
+                    help="the val split's maps: its best threshold is applied to --split")
+    sc.add_argument("--val_split", default="val")
+    sc.add_argument("--mask_root", default=None,
+                    help="the folder mask paths are relative to (OpenImages)")
+    sc.add_argument("--cam_curve_interval", type=float, default=0.001,
+                    help="threshold step (wsolevaluation's protocol: 0.001)")
+    sc.add_argument("--iou_thresholds", type=int, nargs="+", default=[30, 50, 70],
+                    help="MaxBoxAccV2's IoU thresholds in percent")
+    sc.add_argument("--out", default=None, help="also write the numbers to this JSON file")
     return p
 
 
@@ -102,14 +125,16 @@ def run(argv: list[str]) -> int:
             path = config_lib.packaged("demo") if args.command == "demo" else args.config
             cfg = config_lib.load(path, overrides)
         out = getattr(args, "out", None)
-        from camjax.training import validate   # named at once, before the heavy imports
-        validate.early(cfg, args.command, args.workdir, out)
+        from camjax import checks   # named at once, before the heavy imports
+        checks.early(cfg, args.command, args.workdir, out)
         from camjax import training
         if args.command == "evaluate":
             metrics = training.evaluate_workdir(cfg, args.workdir, out=out)
         else:
             metrics = training.train_and_evaluate(cfg, args.workdir)
         import jax
+        if metrics.get("interrupted"):
+            return _interrupted(metrics, Path(out or Path(args.workdir) / "eval"))
         if "cam" in metrics and jax.process_index() == 0:
             from camjax.evaluator import metrics_table
             print(metrics_table(metrics))
@@ -119,19 +144,27 @@ def run(argv: list[str]) -> int:
         raise UsageError(f"unrecognised arguments {' '.join(extra)}")
     if args.command == "prepare":
         from camjax.data import pipeline
-        from camjax.training import probe, validate
+        from camjax.checks import dataset, folders
         directory = str(Path(args.data_dir).expanduser().absolute())
-        probe.dataset_builder(args.dataset, directory, "--dataset")   # a name TFDS knows
-        validate.writable_folder(directory, "--data_dir")
+        dataset.dataset_builder(args.dataset, directory, "--dataset")   # a name TFDS knows
+        folders.writable_folder(directory, "--data_dir")
         pipeline.prepare(args.dataset, directory)
         return 0
+    if args.command == "score":
+        return _score(args)
     if args.command == "localize":
         from camjax.localize import localize
         result = localize(args.images, args.out, model=args.model, weights=args.weights,
                           workdir=args.workdir, top_k=args.top_k, method=args.method,
                           layer=args.layer,
                           threshold=args.threshold, batch_size=args.batch_size,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, max_image_pixels=args.max_image_pixels)
+        if result.interrupted:
+            done = len(result.images) + len(result.failed)
+            print(f"camjax: {result.interrupted} received: stopped after {done} of "
+                  f"{result.num_inputs} images; wrote them to {result.predictions_json} and "
+                  f"{result.predictions_csv} (\"interrupted\": true)", file=sys.stderr)
+            return result.exit_status
         print(f"wrote {len(result.images)} overlays to {result.out_dir / 'overlays'}, "
               f"{result.predictions_json} and {result.predictions_csv}")
         if result.failed:
@@ -141,15 +174,69 @@ def run(argv: list[str]) -> int:
     raise UsageError(f"unknown command {args.command}")
 
 
+def _score(args) -> int:
+    import json
+
+    from camjax.evaluator import saved_maps
+    if not 0 < args.cam_curve_interval <= 1:
+        raise UsageError(f"--cam_curve_interval must lie in (0, 1], got {args.cam_curve_interval}")
+    if any(not 0 < t <= 100 for t in args.iou_thresholds):
+        raise UsageError(f"--iou_thresholds are percentages in (0, 100], got "
+                         f"{args.iou_thresholds}")
+    out = None
+    if args.out is not None:
+        from camjax.checks import writable_folder
+        out = Path(args.out)
+        writable_folder(out.parent, "--out's folder", create=False)
+    result = saved_maps.score(args.metadata, args.split, args.scoremaps,
+                              val_maps=args.val_scoremaps, val_split=args.val_split,
+                              mask_root=args.mask_root,
+                              cam_curve_interval=args.cam_curve_interval,
+                              iou_thresholds=args.iou_thresholds)
+    print(saved_maps.table(result))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        print(f"wrote {out}")
+    return 0
+
+
+def _interrupted(metrics: dict, out: Path) -> int:
+    """The one line of an evaluation stopped by a signal; its shell status."""
+    import signal
+    name = metrics["interrupted"]
+    done = metrics.get("cam", metrics.get("classification", {})).get("num_images")
+    what = f"after {done} images" if done is not None else "while choosing the threshold on val"
+    print(f"camjax: {name} received: evaluation stopped {what}; wrote {out / 'metrics.json'} "
+          f"and {out / 'per_image.csv'} (\"interrupted\")", file=sys.stderr)
+    return 128 + int(signal.Signals[name])
+
+
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(sys.argv[1:] if argv is None else argv)
-    except (UserError, FileNotFoundError) as err:
-        print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
-        return 2
-    except RunError as err:
-        print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
-        return 1
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return run(sys.argv[1:] if argv is None else argv)
+        except (UserError, FileNotFoundError) as err:
+            print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
+            return 2
+        except RunError as err:
+            print(f"camjax: error: {_one_line(err)}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:   # before a loop took over SIGINT (imports, compiling)
+            print("camjax: interrupted (SIGINT) before any result was written",
+                  file=sys.stderr)
+            return 130
+
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """camjax's own warnings as one line; the libraries' (deprecations, Pillow's bomb
+    warning next to camjax's own error, ...) are not the user's business."""
+    if str(Path(filename).resolve()).startswith(_PACKAGE):
+        print(f"camjax: warning: {_one_line(message)}", file=sys.stderr)
 
 
 def _one_line(err: BaseException) -> str:

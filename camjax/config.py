@@ -13,7 +13,7 @@ from pathlib import Path
 
 import ml_collections
 
-from camjax.errors import ConfigError
+from camjax.errors import ConfigError, did_you_mean
 
 PACKAGED = Path(__file__).resolve().parent / "configs"
 # keys whose value is a free-form mapping (a model's constructor arguments)
@@ -32,7 +32,8 @@ def packaged(name: str) -> Path:
     path = PACKAGED / f"{name}.py"
     if not path.is_file():
         names = sorted(p.stem for p in PACKAGED.glob("*.py") if not p.stem.startswith("_"))
-        raise ConfigError(f"no packaged config {name!r}; packaged: {', '.join(names)}")
+        raise ConfigError(f"no packaged config {name!r}; packaged: {', '.join(names)}"
+                          f"{did_you_mean(name, names)}")
     return path
 
 
@@ -43,7 +44,11 @@ def _resolve(path) -> Path:
         return p
     if p.suffix == "" and p.parent == Path(".") and (PACKAGED / f"{p.name}.py").is_file():
         return PACKAGED / f"{p.name}.py"
-    raise ConfigError(f"config file not found: {p}")
+    hint = ""
+    if p.suffix == "" and p.parent == Path("."):   # meant as a packaged name
+        names = sorted(q.stem for q in PACKAGED.glob("*.py") if not q.stem.startswith("_"))
+        hint = f" (nor a packaged config: {', '.join(names)}){did_you_mean(p.name, names)}"
+    raise ConfigError(f"config file not found: {p}{hint}")
 
 
 def _from_file(path: Path) -> ml_collections.ConfigDict:
@@ -81,7 +86,7 @@ def load(path="default", overrides: dict | None = None) -> ml_collections.Config
     config = defaults()
     merge(config, _from_file(path), source=str(path))
     for key, value in (overrides or {}).items():
-        set_key(config, key, value, source=str(path))
+        set_key(config, key, value, source=f"--config.{key}={value}")
     config.lock()
     return config
 
@@ -99,7 +104,7 @@ def from_json(path, overrides: dict | None = None) -> ml_collections.ConfigDict:
     config = defaults()
     merge(config, ml_collections.ConfigDict(saved), source=str(path), from_json=True)
     for key, value in (overrides or {}).items():
-        set_key(config, key, value, source=str(path))
+        set_key(config, key, value, source=f"--config.{key}={value}")
     config.lock()
     return config
 
@@ -125,8 +130,8 @@ def merge(config, update, *, source: str, prefix: str = "", from_json: bool = Fa
 
 
 def _hint(node, leaf: str) -> str:
-    close = [k for k in node.keys() if k.split("_")[0] == leaf.split("_")[0]]
-    return f"; did you mean {close[0]!r}?" if close else ""
+    """"; did you mean ...?" over the keys of ``node`` (edit distance)."""
+    return did_you_mean(leaf, list(node.keys()))
 
 
 def _coerce(old, value, dotted: str, source: str, from_json: bool = False):
@@ -157,7 +162,7 @@ def set_key(config, dotted: str, value, source: str = "config") -> None:
     node = config
     for name in parents:
         if name not in node:
-            raise ConfigError(f"unknown config key {dotted!r} in {source}")
+            raise ConfigError(f"unknown config key {dotted!r} in {source}{_hint(node, name)}")
         node = node[name]
     free = ".".join(parents) in FREE_FORM
     if leaf not in node and not free:

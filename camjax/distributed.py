@@ -77,6 +77,20 @@ def any_process(flag: bool) -> bool:
     return bool(sum_over_processes(np.array([flag], np.int32))[0])
 
 
+def gather_to_main(text: str) -> list[str]:
+    """Every process's ``text``, in process order, on every process (a collective: all
+    must call; the identity list on one process). For per-image tables."""
+    if jax.process_count() == 1:
+        return [text]
+    from jax.experimental import multihost_utils
+    data = np.frombuffer(text.encode("utf-8"), np.uint8)
+    sizes = multihost_utils.process_allgather(np.array([len(data)], np.int64)).reshape(-1)
+    padded = np.zeros(int(sizes.max()), np.uint8)
+    padded[:len(data)] = data
+    rows = np.asarray(multihost_utils.process_allgather(padded)).reshape(len(sizes), -1)
+    return [bytes(row[:n]).decode("utf-8") for row, n in zip(rows, sizes)]
+
+
 def barrier(name: str) -> None:
     """Wait until every process reaches the barrier ``name`` (no-op on one process)."""
     if jax.process_count() > 1:

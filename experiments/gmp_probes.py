@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from camjax.data import transforms
 from camjax.models.heads import global_pool
 from camjax.training import step as step_lib
 
@@ -77,7 +78,11 @@ def group_norms(tree) -> dict:
 
 @partial(jax.jit, static_argnames=("graphdef", "num_classes"))
 def probe(params, rest, images, labels, *, graphdef, num_classes):
-    """Gradients and feature statistics of one batch in train mode (no update)."""
+    """Gradients and feature statistics of one batch in train mode (no update); uint8
+    images (the input pipeline's) are normalised as the train step does."""
+    if images.dtype == jnp.uint8:
+        images = transforms.normalize_on_device(images)
+
     def cam_features(params):
         model = nnx.merge(graphdef, params, jax.tree.map(lambda x: x, rest))
         x = images

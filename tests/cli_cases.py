@@ -1,31 +1,23 @@
-"""The table of tests/test_cli_errors.py: bad invocations of ``python -m camjax.cli``, each
-with the words its one-line error must contain, and the helpers that set their folders up."""
+"""The table of tests/test_cli_errors.py: bad invocations of the ``camjax`` command, each
+with the words its one-line error must contain, the folders it must not leave behind,
+and the helpers that set their folders up."""
 from __future__ import annotations
 
-import concurrent.futures
+import errno
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
-from tests.conftest import DEMO
-from tests.training.conftest import tiny_args
+from tests.conftest import CONFIGS, DEMO, TINY_OVERRIDES
 
-NO_TORCH = ("import sys; sys.modules['torch'] = None; from camjax.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
-# the second checkpoint save fails as a full disk does
-FULL_DISK = ("import errno, sys; import orbax.checkpoint as ocp\n"
-             "save = ocp.CheckpointManager.save\n"
-             "def full(self, step, *a, **k):\n"
-             "    if step == 2: raise OSError(errno.ENOSPC, 'No space left on device')\n"
-             "    return save(self, step, *a, **k)\n"
-             "ocp.CheckpointManager.save = full\n"
-             "from camjax.cli import main; sys.exit(main(sys.argv[1:]))")
 CONFIG_FILES = {
     "syntax.py": "def get_config(:\n",
     "raises.py": "def get_config():\n    raise RuntimeError('boom in get_config')\n",
@@ -39,15 +31,15 @@ CONFIG_FILES = {
 class Context:
     data_dir: str
     root: Path                  # files and workdirs of this module
-    cache: str
-    trained_job: concurrent.futures.Future | None = None
+    trained_dir: Path           # the shared finished run (tests/conftest.py): never changed
+    wsol: dict = field(default_factory=dict)   # tests/data/fixtures.make_wsol's paths
 
     def file(self, name: str) -> str:
         return str(self.root / "files" / name)
 
     def trained(self) -> Path:
         """The workdir of a finished 2-step run (checkpoints 1 and 2, seed 0)."""
-        return self.trained_job.result()
+        return self.trained_dir
 
 
 @dataclass
@@ -56,14 +48,20 @@ class Case:
     argv: Callable[[Context, Path], list[str]]   # (context, this case's workdir) -> argv
     names: tuple[str, ...]                       # what the message must name
     status: int = 2
-    up_front: bool = True       # detectable before any work: one line, no checkpoint
-    devices: int = 1
-    launcher: str | None = None
+    up_front: bool = True       # detectable before any work: one line, nothing written
+    patch: Callable | None = None                # (monkeypatch) -> None, before the run
     setup: Callable[[Context, Path], Path] | None = None   # -> the workdir to use
+    # folders that must not exist afterwards (default: the workdir when no setup made it)
+    absent: Callable[[Context, Path], list[Path]] | None = None
 
 
 class F(str):
-    """A config value naming a file of this module's files folder (made by _write_files)."""
+    """A config value naming a file of this module's files folder (made by write_files)."""
+
+
+def tiny_args(data_dir, **overrides) -> list[str]:
+    values = {**TINY_OVERRIDES, "data_dir": data_dir, **overrides}
+    return [f"--config.{k}={v}" for k, v in values.items()]
 
 
 def train(**overrides):
@@ -76,12 +74,6 @@ def train(**overrides):
 
 def trained(ctx, wd):
     return ctx.trained()
-
-
-def after_training(ctx, wd):
-    """A fresh workdir, once the trained run has filled the compilation cache."""
-    ctx.trained()
-    return wd
 
 
 def vgg(**overrides):
@@ -104,10 +96,92 @@ def read_only_copy_of_trained(ctx, wd):
     return wd if make_read_only(wd) else None
 
 
+def without_checkpoints(ctx, wd):
+    """A workdir with the run's config.json and class names but no checkpoint."""
+    wd.mkdir(parents=True)
+    for name in ("config.json", "class_names.json"):
+        shutil.copy(ctx.trained() / name, wd / name)
+    return wd
+
+
+def empty_class_folders(ctx, wd):
+    """folder:DIR whose class folders hold no image (wd stays unmade)."""
+    for split in ("train", "test"):
+        (wd.parent / "data" / split / "cat").mkdir(parents=True)
+    (wd.parent / "data" / "train" / "cat" / "notes.txt").write_text("no image here")
+    return wd
+
+
+def bad_image_folder(ctx, wd):
+    """Two class folders of 4 images each, one of them truncated: the one the training
+    stream (shuffled with seed 0, batches of 4) reads for step 2 (wd stays unmade)."""
+    import grain
+
+    from camjax.data.folders import ImageFolderSource
+    from tests.data.fixtures import make_folders
+    data = make_folders(wd.parent / "data", classes=("cat", "dog"),
+                        per_split=(("train", 4), ("test", 2)))
+    files = ImageFolderSource(data, "train").files
+    order = list(grain.MapDataset.range(len(files)).shuffle(seed=0))
+    bad = files[order[5]]                       # the second image of step 2
+    bad.write_bytes(bad.read_bytes()[:60])
+    return wd
+
+
+def full_disk(monkeypatch):
+    """The second checkpoint save fails as a full disk does."""
+    import orbax.checkpoint as ocp
+    save = ocp.CheckpointManager.save
+
+    def full(self, step, *a, **k):
+        if step == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(self, step, *a, **k)
+    monkeypatch.setattr(ocp.CheckpointManager, "save", full)
+
+
+def no_torch(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+
+
+def devices(n):
+    def patch(monkeypatch):
+        import jax
+        monkeypatch.setattr(jax, "device_count", lambda: n)
+    return patch
+
+
+def localize(*args, workdir=None):
+    """``camjax localize ... --out WD`` on the files folder's photos: WD must stay unmade."""
+    def argv(ctx, wd):
+        which = ["--workdir", str(workdir(ctx, wd) if callable(workdir) else ctx.trained())] \
+            if workdir is not False else []
+        return ["localize", *which, *[ctx.file(a) if isinstance(a, F) else a for a in args],
+                ctx.file("photos"), "--out", str(wd), "--no_progress"]
+    return argv
+
+
+def wsol_cub(ctx, wd):
+    """wsol_cub_resnet50_gap.py on the fixture's wsolevaluation folders (no weights)."""
+    return ["train", "--config", str(CONFIGS / "wsol_cub_resnet50_gap.py"), "--workdir",
+            str(wd), f"--config.dataset=wsol:{ctx.wsol['metadata']}",
+            f"--config.image_root={ctx.wsol['images']}"]
+
+
+def parent_data(ctx, wd):
+    return str(wd.parent / "data")
+
+
+def _out(ctx, wd):
+    return [wd]
+
+
 CASES = [
     # the command line and the config file
     Case("config_missing", lambda c, w: ["train", "--config", c.file("nope.py"), "--workdir",
                                          str(w)], ("config file not found", "nope.py")),
+    Case("config_packaged_typo", lambda c, w: ["train", "--config", "dmeo", "--workdir", str(w)],
+         ("config file not found: dmeo", "did you mean demo")),
     Case("config_syntax", lambda c, w: ["train", "--config", c.file("syntax.py"), "--workdir",
                                         str(w)], ("syntax.py failed to load", "SyntaxError")),
     Case("config_raises", lambda c, w: ["train", "--config", c.file("raises.py"), "--workdir",
@@ -119,8 +193,13 @@ CASES = [
                                              "--workdir", str(w)], ("has no get_config()",)),
     Case("config_dict_unknown_key", lambda c, w: ["train", "--config", c.file("dict_unknown.py"),
                                                   "--workdir", str(w)],
-         ("unknown config key 'batch_sise'", "dict_unknown.py", "'batch_size'")),
-    Case("key_unknown", train(batch_sise=4), ("unknown config key 'batch_sise'",)),
+         ("unknown config key 'batch_sise'", "dict_unknown.py", "did you mean batch_size?")),
+    Case("key_unknown", train(batch_sise=4), ("unknown config key 'batch_sise'",
+                                              "--config.batch_sise=4", "did you mean batch_size")),
+    Case("key_typo_cam_metod", train(cam_metod="grad_cam"),
+         ("unknown config key 'cam_metod'", "did you mean cam_method?")),
+    Case("key_typo_lerning_rate", train(lerning_rate=0.1),
+         ("unknown config key 'lerning_rate'", "did you mean learning_rate?")),
     Case("key_wrong_type", train(batch_size="big"), ("'batch_size' expects int", "'big'")),
     Case("key_without_value", lambda c, w: train()(c, w) + ["--config.top_k"],
          ("--config.top_k needs a value",)),
@@ -128,13 +207,13 @@ CASES = [
     Case("model_kwargs_not_a_mapping", train(model_kwargs=3), ("'model_kwargs'", "mapping")),
     Case("evaluate_without_config_json", lambda c, w: ["evaluate", "--workdir", str(w)],
          ("config.json not found",)),
-    # values out of range
+    # values out of range, and keys that bound each other
     *[Case(f"range_{key}_{value}", train(**{key: value}), (f"config.{key}={value}", must))
       for key, value, must in [
           ("batch_size", 0, ">= 1"), ("batch_size", -8, ">= 1"), ("eval_batch_size", 0, ">= 1"),
           ("keep_checkpoints", 0, "would delete every checkpoint"),
           ("learning_rate", 0.0, "> 0"), ("momentum", 1.0, "[0, 1)"),
-          ("weight_decay", -0.001, ">= 0"), ("top_k", 0, ">= 1"),
+          ("weight_decay", -0.001, ">= 0"), ("top_k", -1, ">= 0"),
           ("cam_threshold", 1.5, "[0, 1]"), ("cam_curve_interval", 0.0, "(0, 1]"),
           ("data_workers", -1, ">= 0"), ("data_threads", 0, ">= 1"), ("max_boxes", 0, ">= 1"),
           ("num_train_steps", 0, ">= 1"), ("log_every_steps", 0, ">= 1"),
@@ -142,14 +221,19 @@ CASES = [
           ("image_size", 0, ">= 1"), ("seed", -1, ">= 0")]],
     Case("range_learning_rate_inf", train(learning_rate="1e999"),
          ("config.learning_rate=inf", "> 0")),
+    Case("warmup_not_below_steps", train(warmup_steps=2),
+         ("config.warmup_steps=2 must be below config.num_train_steps=2",)),
     # choices
-    *[Case(f"choice_{key}", train(**{key: value}), (f"config.{key}='{value}'", allowed))
+    *[Case(f"choice_{key}", train(**{key: value}), (f"config.{key}='{value}'", *allowed))
       for key, value, allowed in [
-          ("upsample", "nearest", "bilinear, bicubic"), ("normalize", "zscore", "minmax, max"),
-          ("pooling", "avg", "gap, gmp"), ("model", "resnet9000", "tiny_gap"),
-          ("lr_schedule", "linear", "cosine"), ("augment", "mixup", "flip"),
-          ("compute_dtype", "float16", "bfloat16"), ("cam_method", "gradcam", "grad_cam"),
-          ("eval_transform", "crop", "resize, imagenet")]],
+          ("upsample", "nearest", ("bilinear, bicubic",)),
+          ("normalize", "zscore", ("minmax, max",)),
+          ("pooling", "avg", ("gap, gmp",)), ("model", "resnet9000", ("tiny_gap",)),
+          ("lr_schedule", "linear", ("cosine",)), ("augment", "mixup", ("flip",)),
+          ("compute_dtype", "float16", ("bfloat16",)),
+          ("cam_method", "gradcam", ("grad_cam", "did you mean grad_cam?")),
+          ("eval_transform", "crop", ("resize, imagenet",))]],
+    Case("model_typo", train(model="resnet5"), ("config.model='resnet5'", "did you mean resnet50")),
     # the WSOL method (docs/wsol.md): unknown, out of range, a network that cannot host it
     Case("choice_wsol_method", train(wsol_method="hide_and_seek"),
          ("config.wsol_method='hide_and_seek'", "cam, has, acol, spg, adl, cutmix, fewshot")),
@@ -178,30 +262,54 @@ CASES = [
          ("config.model_kwargs", "do not build tiny_gap", "differ in length")),
     Case("image_size_below_stride", vgg(image_size=8),
          ("config.image_size=8 is too small for vgg16_gap", "stride 16")),
+    # the layer of the maps (config.cam_layer, localize --layer): a module of the network,
+    # for a method that takes one
+    Case("cam_layer_not_a_module", train(cam_method="grad_cam", cam_layer="backbone.9"),
+         ("config.cam_layer", "'backbone.9' is not a module", "backbone")),
+    Case("cam_layer_for_cam", train(cam_layer="backbone.2"),
+         ("config.cam_layer='backbone.2'", "takes no layer", "grad_cam")),
     # the devices
     Case("batch_not_divisible", train(batch_size=6), ("config.batch_size=6", "divisible", "(4)"),
-         devices=4),
+         patch=devices(4)),
     Case("eval_batch_not_divisible", train(eval_batch_size=10),
-         ("config.eval_batch_size=10", "(4)"), devices=4),
-    # the dataset
+         ("config.eval_batch_size=10", "(4)"), patch=devices(4)),
+    # the dataset: named before any work, and no workdir left behind
     Case("dataset_unknown", train(dataset="mnisst"),
          ("config.dataset='mnisst' is not a TFDS dataset", "did you mean mnist")),
+    Case("dataset_typo", train(dataset="camjax_shape"),
+         ("config.dataset='camjax_shape'", "did you mean camjax_shapes?")),
     Case("dataset_config_unknown", train(dataset="camjax_shapes/nope"),
          ("config.dataset='camjax_shapes/nope'", "no config 'nope'", "default, tiny")),
     Case("split_unknown", train(eval_split="tset"),
-         ("config.eval_split='tset'", "train, test, val")),
+         ("config.eval_split='tset'", "train, test, val", "did you mean test")),
     Case("prepare_unknown", lambda c, w: ["prepare", "--dataset", "nope_ds", "--data_dir",
                                           str(w)], ("--dataset='nope_ds'", "not a TFDS")),
     Case("top_k_above_classes", train(top_k=50), ("config.top_k=50", "12 classes")),
+    Case("folder_missing", train(dataset="folder:/nonexistent/pets"),
+         ("config.dataset=folder:/nonexistent/pets", "no such folder")),
+    Case("folder_is_a_file", lambda c, w: train(dataset=f"folder:{c.file('weights.txt')}")(c, w),
+         ("weights.txt", "no such folder")),
+    Case("folder_without_images", lambda c, w: train(dataset=f"folder:{parent_data(c, w)}")(c, w),
+         ("data/train/cat", "empty class folder"), setup=empty_class_folders,
+         absent=_out),
+    Case("wsol_missing", train(dataset="wsol:/nonexistent/metadata/CUB",
+                               image_root="/nonexistent/dataset/CUB"),
+         ("config.dataset=wsol:/nonexistent/metadata/CUB", "no such folder")),
+    Case("wsol_cub_weights_missing", wsol_cub,
+         ("config.pretrained='/nonexistent/weights/resnet50-0676ba61.pth'", "no such file",
+          "https://download.pytorch.org/models/resnet50-0676ba61.pth", ".safetensors",
+          "--config.pretrained="),
+         patch=lambda mp: mp.setenv("CAMJAX_WEIGHTS_DIR", "/nonexistent/weights")),
     # the weights file
     Case("pretrained_missing", vgg(pretrained="/nonexistent/w.safetensors"),
-         ("config.pretrained='/nonexistent/w.safetensors'", "no such file")),
+         ("config.pretrained='/nonexistent/w.safetensors'", "no such file",
+          "--config.pretrained=")),
     Case("pretrained_garbage", vgg(pretrained=F("garbage.safetensors")),
          ("config.pretrained=", "garbage.safetensors", "SafetensorError")),
     Case("pretrained_garbage_pth", vgg(pretrained=F("garbage.pth")),
          ("config.pretrained=", "garbage.pth", "not a readable state dict")),
     Case("pretrained_pth_without_torch", vgg(pretrained=F("garbage.pth")),
-         ("garbage.pth", "needs PyTorch"), launcher=NO_TORCH),
+         ("garbage.pth", "needs PyTorch"), patch=no_torch),
     Case("pretrained_suffix", vgg(pretrained=F("weights.txt")),
          ("weights.txt", "expected a .safetensors or .pth file")),
     Case("pretrained_wrong_shape", vgg(pretrained=F("wrong.safetensors")),
@@ -223,26 +331,60 @@ CASES = [
          setup=read_only_folder),
     Case("evaluate_no_checkpoint", lambda c, w: ["evaluate", "--config", str(DEMO), "--workdir",
                                                  str(w), *tiny_args(c.data_dir)],
-         ("--workdir", "train first"), setup=lambda c, w: (w.mkdir(parents=True), w)[1]),
+         ("--workdir", "train first (camjax train --config CONFIG --workdir"),
+         setup=lambda c, w: (w.mkdir(parents=True), w)[1]),
     Case("evaluate_out_is_a_file", lambda c, w: ["evaluate", "--workdir", str(c.trained()),
                                                  "--out", c.file("weights.txt")],
          ("--out", "weights.txt is a file"), setup=trained),
+    Case("evaluate_out_left_unmade", lambda c, w: [
+        "evaluate", "--workdir", str(c.trained()), "--out", str(w),
+        "--config.dataset=folder:/nonexistent/pets"],
+        ("config.dataset=folder:/nonexistent/pets", "no such folder")),
     Case("evaluate_read_only_workdir", lambda c, w: ["evaluate", "--workdir", str(w)],
          ("output folder", "w/eval", "elsewhere with --out DIR"),
          setup=read_only_copy_of_trained),
-    # resuming another run
+    # resuming another run, or this run with another meaning
     Case("resume_below_the_checkpoint", train(num_train_steps=1),
          ("config.num_train_steps=1", "below step 2", "checkpoints/2"), setup=trained),
     Case("resume_other_seed", train(seed=1), ("written with seed=0", "seed=1"), setup=trained),
     Case("resume_other_pooling", train(pooling="gmp"), ("pooling='gap'", "pooling='gmp'"),
          setup=trained),
-    # a run that fails on the way: exit 1
-    Case("checkpoint_save_fails", train(num_train_steps=3, eval_at_end=False, val_split=""),
+    Case("resume_other_image_size", train(image_size=64),
+         ("written with image_size=32, this config has image_size=64",), setup=trained),
+    Case("resume_longer_cosine", train(num_train_steps=4),
+         ("written with num_train_steps=2, this config has num_train_steps=4",),
+         setup=trained),
+    # camjax localize: nothing written, not even the --out folder
+    Case("localize_bad_weights", localize("--weights", F("garbage.safetensors"),
+                                          "--model", "resnet18", workdir=False),
+         ("garbage.safetensors",)),
+    Case("localize_unknown_model", localize("--weights", F("garbage.safetensors"),
+                                            "--model", "resnet19", workdir=False),
+         ("--model 'resnet19'", "did you mean resnet18")),
+    Case("localize_top_k_above_classes", localize("--top_k", "50"),
+         ("--top_k 50", "12 classes")),
+    Case("localize_method_typo", localize("--method", "gradcam"),
+         ("--method 'gradcam'", "did you mean grad_cam")),
+    Case("localize_layer_not_a_module", localize("--method", "grad_cam", "--layer", "backbone.9"),
+         ("'backbone.9' is not a module",)),
+    Case("localize_layer_for_cam", localize("--layer", "backbone.2"),
+         ("--layer", "takes no layer")),
+    Case("localize_workdir_without_checkpoint",
+         localize(workdir=lambda c, w: w.parent / "run"),
+         ("no checkpoint", "camjax train --config CONFIG --workdir"),
+         setup=lambda c, w: (without_checkpoints(c, w.parent / "run"), w)[1], absent=_out),
+    # runs that fail on the way: exit 1, the checkpoints before it kept
+    Case("checkpoint_save_fails", train(num_train_steps=3, eval_at_end=False, val_split="",
+                                        lr_schedule="constant"),
          ("could not save the checkpoint of step 2", "checkpoints", "No space left on device"),
-         status=1, up_front=False, launcher=FULL_DISK, setup=after_training),
+         status=1, up_front=False, patch=full_disk),
+    Case("image_does_not_decode", lambda c, w: train(
+        dataset=f"folder:{parent_data(c, w)}", batch_size=4, num_train_steps=6,
+        eval_at_end=False, val_split="", lr_schedule="constant")(c, w),
+         ("data/train/", "does not decode", "read for step 2", "checkpoint of step 1 is kept",
+          "--config.skip_bad_images=True"),
+         status=1, up_front=False, setup=bad_image_folder),
 ]
-
-
 
 
 # ------------------------------------------------------------------------ read-only folders
@@ -284,5 +426,9 @@ def write_files(folder: Path) -> None:
               str(folder / "wrong.safetensors"))
     (folder / "synsets.txt").write_text("n01440764 tench, Tinca tinca\n")
     (folder / "bad.csv").write_text("ImageId,PredictionString\nval_1,n01440764 1 2 3\n")
+    (folder / "photos").mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.jpg"):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), np.uint8)).save(folder / "photos" / name)
 
 

@@ -23,10 +23,26 @@ def tiny_data_dir(tmp_path_factory):
 def tiny_config(tiny_data_dir):
     """The demo config shrunk to seconds: 32 px inputs, 2 steps, the tiny dataset."""
     from camjax import config as config_lib
-    return config_lib.load(DEMO, {
-        "dataset": "camjax_shapes/tiny", "data_dir": tiny_data_dir, "image_size": 32,
-        "batch_size": 8, "eval_batch_size": 16, "num_train_steps": 2, "log_every_steps": 1,
-        "checkpoint_every_steps": 1, "warmup_steps": 0, "data_threads": 1})
+    return config_lib.load(DEMO, {**TINY_OVERRIDES, "data_dir": tiny_data_dir})
+
+
+@pytest.fixture(scope="session")
+def trained_workdir(tiny_data_dir, tmp_path_factory):
+    """A finished 2-step run of the tiny config (checkpoints 1 and 2, seed 0, no final
+    evaluation, no val split), shared by the tests of a worker: read it, or copy it
+    (``shutil.copytree``) to change it."""
+    from camjax import config as config_lib, training
+    workdir = tmp_path_factory.mktemp("trained") / "w"
+    training.train_and_evaluate(config_lib.load(DEMO, {
+        **TINY_OVERRIDES, "data_dir": tiny_data_dir, "eval_at_end": False,
+        "val_split": ""}), workdir)
+    return workdir
+
+
+# the tiny run: the demo config shrunk to seconds (32 px inputs, 2 steps, the tiny dataset)
+TINY_OVERRIDES = {"dataset": "camjax_shapes/tiny", "image_size": 32, "batch_size": 8,
+                  "eval_batch_size": 16, "num_train_steps": 2, "log_every_steps": 1,
+                  "checkpoint_every_steps": 1, "warmup_steps": 0, "data_threads": 1}
 
 
 def run_cli(*args, env=None, timeout=600):

@@ -14,10 +14,13 @@ TINY_ARGS = {
                      "--interval", "0.05"],
     "train_step.py": ["--models", "tiny_gap", "--image-size", "32", "--batch-per-device",
                       "2", "--steps", "1", "--repeats", "1", "--matmul-size", "64"],
-    "input_pipeline.py": ["--images", "16", "--batch", "4", "--batches", "1", "--threads",
-                          "1", "--workers", "--repeats", "1"],
-    "methods.py": ["--images", "1", "--image-size", "32", "--chunk", "4", "--steps", "4",
+    "train_profile.py": ["--models", "tiny_gap", "--image-size", "16", "--batch", "2",
+                         "--steps", "1", "--options-models", ""],
+    "input_pipeline.py": ["--images", "8", "--image-sizes", "32", "--batch", "4",
+                          "--batches", "1", "--threads", "1", "--workers", "--repeats", "1"],
+    "methods.py": ["--images", "1", "--image-size", "32", "--chunk", "3", "--steps", "4",
                    "--repeats", "1"],
+    "forward_cam.py": ["--images", "1", "--image-size", "32", "--repeats", "1"],
 }
 
 
@@ -29,4 +32,16 @@ def test_bench_script_runs(script, tmp_path):
                           "--no-write"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    assert (ROOT / "BENCHMARKS.md").read_bytes() == before
+
+
+def test_accelerator_script_refuses_a_machine_without_one():
+    """bench/accelerator.sh is for a GPU (it cannot run here); on a CPU it stops at once
+    with one line and exit status 2, writing nothing."""
+    before = (ROOT / "BENCHMARKS.md").read_bytes()
+    run = subprocess.run(["bash", str(ROOT / "bench" / "accelerator.sh"), sys.executable],
+                         capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu"})
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "no accelerator" in run.stderr
     assert (ROOT / "BENCHMARKS.md").read_bytes() == before

@@ -17,10 +17,16 @@ def get_config() -> ml_collections.ConfigDict:
     c.image_root = ""                 # wsol: the folder image ids are relative to
     c.mask_root = ""                  # wsol mask splits: mask paths' folder ("" = image_root)
     c.max_image_pixels = 89_478_485   # larger image files are refused (Pillow's bomb limit)
+    # a training image that does not decode: False stops training (exit 1, naming the file
+    # and the step); True trains on the next image instead and counts it in metrics.jsonl
+    c.skip_bad_images = False
     c.train_split = "train"
     c.eval_split = "test"
     c.image_size = 112
     c.augment = "flip"                # none | flip | random_resized_crop | resize_crop
+    # training from JPEG files (wsol:, folder:): decode at 1/2..1/8 scale in the DCT when
+    # the whole image is resized smaller anyway (augment none, flip, resize_crop)
+    c.jpeg_draft = True
     c.max_boxes = 8
     # Boxes joined by file name for splits whose records have none (imagenet2012): an
     # ILSVRC validation XML folder, LOC_val_solution.csv, or a wsolevaluation metadata
@@ -72,7 +78,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval_at_end = True              # evaluate config.eval_split when training ends
     # evaluation
     c.eval_batch_size = 100
-    c.top_k = 5
+    c.top_k = 0                       # classes per image; 0: 5, at most the dataset's classes
     c.cam_threshold = 0.2             # the paper's 20% of the map's max ("paper_rule")
     # The WSOL protocol's operating point: the CAM threshold with the best MaxBoxAcc on this
     # train-fullsup split ("" = none), applied once to eval_split ("val_threshold").

@@ -87,7 +87,8 @@ def _check_box(box: list[int], size, path, line: int, clip: bool, edge: bool = F
                                                    or y1 > last_y)):
         extent = f" of size {w}x{h} (x1 <= {last_x}, y1 <= {last_y})" if size else ""
         raise AnnotationError(path, line, f"box {tuple(box)} lies outside the image{extent}; "
-                                          "fix the file or read it with clip=True")
+                                          "fix the file (or, from Python, read it with "
+                                          "clip=True)")
     return box
 
 

@@ -25,7 +25,7 @@ from camjax.data.annotations import AnnotationError
 from camjax.data.sources import SourceBase
 from camjax.errors import ConfigError
 
-EXTENSIONS = images.TORCHVISION_EXTENSIONS + (".gif",)
+EXTENSIONS = images.IMAGE_EXTENSIONS
 
 
 def find_classes(split_dir: Path) -> list[str]:
@@ -46,7 +46,7 @@ def _split_dir(root: Path, split: str, key: str) -> Path:
     if not path.is_dir():
         found = sorted(e.name for e in os.scandir(root) if e.is_dir())
         raise ConfigError(f"{path}: no such split folder (found: {', '.join(found) or 'none'}); "
-                          f"the layout is DIR/<split>/<class>/*.jpg, set config.{key}")
+                          f"the layout is DIR/<split>/<class>/*.jpg, set --config.{key}")
     return path
 
 
@@ -55,7 +55,8 @@ class ImageFolderSource(SourceBase):
 
     def __init__(self, root, split: str, *, class_split: str = "train",
                  max_pixels: int = images.MAX_PIXELS, boxes: dict | None = None,
-                 annotations_path: str = "", exif_orientation: bool = True):
+                 annotations_path: str = "", exif_orientation: bool = True,
+                 draft_size: int = 0):
         root = Path(root).expanduser().absolute()
         if not root.is_dir():
             raise ConfigError(f"config.dataset=folder:{root}: no such folder")
@@ -89,6 +90,8 @@ class ImageFolderSource(SourceBase):
         self.most_boxes = max(((len(b), n) for b, n in zip(self._boxes or [], self.names)),
                               default=(0, ""))
         self.exif_orientation = exif_orientation
+        # JPEGs decoded smaller (decode_image's draft) only where no box must stay in frame
+        self.draft_size = 0 if self._boxes is not None else draft_size
 
     def _join(self, lookup: dict, annotations_path: str) -> list[np.ndarray]:
         stems = {}
@@ -111,7 +114,8 @@ class ImageFolderSource(SourceBase):
 
     def __getitem__(self, index: int) -> dict:
         image = images.decode_image(self.files[index], max_pixels=self.max_pixels,
-                                    exif_orientation=self.exif_orientation)
+                                    exif_orientation=self.exif_orientation,
+                                    draft_size=self.draft_size)
         record = {"image": image, "label": self.labels[index], "file_name": self.names[index]}
         if self._boxes is not None:
             boxes = self._boxes[index]
@@ -122,3 +126,23 @@ class ImageFolderSource(SourceBase):
                                       f"lie outside its {w}x{h} pixels")
             record["boxes"] = boxes
         return record
+
+
+def resolve_splits(root, eval_split: str, val_split: str) -> tuple[str, str, str]:
+    """(eval split, val split, note) of class folders ``root``: without ``eval_split``'s
+    folder (``test`` by default) but with ``val/``, the evaluation is on ``val``; a
+    ``val_split`` without a folder, or the split evaluated itself (a threshold cannot be
+    chosen on the split it is scored on), is dropped. ``note`` says what changed ("")."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return eval_split, val_split, ""        # named when the source is opened
+    notes = []
+    if not (root / eval_split).is_dir() and (root / "val").is_dir():
+        notes.append(f"no {eval_split}/ folder: evaluated on val/ (--config.eval_split "
+                     "chooses)")
+        eval_split = "val"
+    if val_split and (val_split == eval_split or not (root / val_split).is_dir()):
+        why = "the split evaluated" if val_split == eval_split else "no such folder"
+        notes.append(f"no CAM threshold chosen on {val_split}/ ({why})")
+        val_split = ""
+    return eval_split, val_split, "; ".join(notes)

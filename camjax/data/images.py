@@ -19,6 +19,7 @@ A missing file, a file that is not an image, a truncated or corrupt one raise
 """
 from __future__ import annotations
 
+import threading
 import warnings
 from pathlib import Path
 
@@ -30,16 +31,24 @@ from camjax.errors import ImageError
 # torchvision.datasets.folder.IMG_EXTENSIONS, compared in lower case as torchvision does
 TORCHVISION_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",
                           ".webp")
+# the files camjax reads as images wherever it lists a folder (class folders, camjax
+# localize): torchvision's list plus GIF (its first frame), which Pillow reads too
+IMAGE_EXTENSIONS = TORCHVISION_EXTENSIONS + (".gif",)
 MAX_PIXELS = 89_478_485   # Pillow's Image.MAX_IMAGE_PIXELS: 1024 ** 3 // 4 // 3
+LIMIT_NAME = "--config.max_image_pixels"   # how a user raises max_pixels (errors say it)
+# warnings.catch_warnings swaps a process-wide filter list: threads that open images at
+# once (grain readers, localize's decoders) would restore each other's filters and let
+# Pillow's DecompressionBombWarning through beside camjax's own message
+_OPEN_LOCK = threading.Lock()
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
+def _open(path: Path, max_pixels: int, limit_name: str = LIMIT_NAME) -> Image.Image:
     """Image.open with camjax's own pixel limit in charge (Pillow's is lifted to it)."""
     if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = max_pixels   # Pillow refuses at twice its limit
     try:
-        with warnings.catch_warnings():
+        with _OPEN_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(path)
     except FileNotFoundError:
@@ -49,7 +58,7 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         raise ImageError(path, "is a folder, not an image file") from None
     except Image.DecompressionBombError:
         with _header_only(path) as header:
-            _check_pixels(path, header, max_pixels)
+            _check_pixels(path, header, max_pixels, limit_name)
         raise
     except UnidentifiedImageError:
         raise ImageError(path, "not an image Pillow can read (wrong extension, or not an "
@@ -60,19 +69,21 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
 
 def _header_only(path: Path) -> Image.Image:
     """The image's header, read past Pillow's limit (to name the size it refused)."""
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-    try:
-        return Image.open(path)
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
+    with _OPEN_LOCK:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
 
 
-def _check_pixels(path, image: Image.Image, max_pixels: int) -> None:
+def _check_pixels(path, image: Image.Image, max_pixels: int,
+                  limit_name: str = LIMIT_NAME) -> None:
     w, h = image.size
     if w * h > max_pixels:
         raise ImageError(path, f"{w}x{h} = {w * h:,} pixels, more than the limit of "
-                               f"{max_pixels:,} (config.max_image_pixels); raise it if you "
-                               "trust the file")
+                               f"{max_pixels:,}; if you trust the file, raise the limit "
+                               f"({limit_name})")
     if w < 1 or h < 1:
         raise ImageError(path, f"empty image ({w}x{h})")
 
@@ -124,12 +135,15 @@ def to_grey(image: Image.Image) -> np.ndarray:
     return np.asarray(image, np.uint8).copy()
 
 
-def _decode(path, convert, *, max_pixels: int, exif_orientation: bool) -> np.ndarray:
+def _decode(path, convert, *, max_pixels: int, exif_orientation: bool,
+            limit_name: str = LIMIT_NAME, draft_size: int = 0) -> np.ndarray:
     path = Path(path)
-    image = _open(path, max_pixels)
+    image = _open(path, max_pixels, limit_name)
     with image:
-        _check_pixels(path, image, max_pixels)
+        _check_pixels(path, image, max_pixels, limit_name)
         try:
+            if draft_size and image.format == "JPEG":   # decode at 1/2..1/8 scale in the DCT
+                image.draft(image.mode, (draft_size, draft_size))
             image.seek(0)                      # the first frame of an animation
             if exif_orientation:
                 image = ImageOps.exif_transpose(image)
@@ -139,10 +153,16 @@ def _decode(path, convert, *, max_pixels: int, exif_orientation: bool) -> np.nda
                                    "file is truncated or corrupt: replace it") from None
 
 
-def decode_image(path, *, max_pixels: int = MAX_PIXELS,
-                 exif_orientation: bool = True) -> np.ndarray:
-    """The image file at ``path`` as uint8 (H, W, 3) RGB (see the module docstring)."""
-    return _decode(path, to_rgb, max_pixels=max_pixels, exif_orientation=exif_orientation)
+def decode_image(path, *, max_pixels: int = MAX_PIXELS, exif_orientation: bool = True,
+                 limit_name: str = LIMIT_NAME, draft_size: int = 0) -> np.ndarray:
+    """The image file at ``path`` as uint8 (H, W, 3) RGB (see the module docstring).
+    ``limit_name``: how the caller's user raises ``max_pixels``, for the error.
+
+    ``draft_size`` > 0: a JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 scale
+    whose sides are both at least ``draft_size`` (Pillow's ``draft``; libjpeg scales in
+    the DCT, several times faster), for a caller that resizes it smaller anyway."""
+    return _decode(path, to_rgb, max_pixels=max_pixels, exif_orientation=exif_orientation,
+                   limit_name=limit_name, draft_size=draft_size)
 
 
 def decode_mask(path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -76,7 +76,7 @@ def tfds_data_source(name: str, split: str, directory: str):
         raise FileNotFoundError(
             f"dataset {name!r} split {split!r} is not prepared in {directory} "
             f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); run "
-            f"`camjax prepare --dataset {name}` or see the README") from err
+            f"`camjax prepare --dataset {name} --data_dir {directory}`") from err
 
 
 def source(name: str, split: str, directory: str, *, boxes: dict | None = None,
@@ -97,28 +97,31 @@ def dataset_kind(name: str) -> tuple[str, str]:
     return "tfds", name
 
 
-def open_source(config, split: str, workdir, *, join_annotations: bool = True):
+def open_source(config, split: str, workdir, *, join_annotations: bool = True,
+                draft_size: int = 0):
     """The ``split`` of ``config.dataset`` as a :class:`camjax.data.sources.Source`.
 
     TFDS datasets are prepared first, on process 0, the others waiting. Folder layouts
     are checked now (metadata, labels, that every file exists), before any training.
     ``join_annotations`` (off for a training split): the split is to be evaluated, so
     ``config.eval_annotations`` boxes are joined by file name (folder and TFDS sources)
-    and no image may have more boxes than ``config.max_boxes``.
+    and no image may have more boxes than ``config.max_boxes``. ``draft_size``: JPEG files
+    (``wsol:``, ``folder:``) may be decoded down to this side (``train_draft_size``).
     """
     kind, path = dataset_kind(config.dataset)
     lookup = box_lookup(config) if join_annotations and kind != "wsol" else None
     if kind == "wsol":
         from camjax.data import wsol
         src = wsol.WsolSource(path, split, image_root=config.image_root,
-                              mask_root=config.mask_root, max_pixels=config.max_image_pixels)
+                              mask_root=config.mask_root, max_pixels=config.max_image_pixels,
+                              draft_size=draft_size)
         return _check_max_boxes(src, config) if join_annotations else src
     if kind == "folder":
         from camjax.data import folders
         src = folders.ImageFolderSource(
             path, split, class_split=config.train_split, max_pixels=config.max_image_pixels,
             boxes=lookup, annotations_path=config.eval_annotations,
-            exif_orientation=not config.eval_annotations)
+            exif_orientation=not config.eval_annotations, draft_size=draft_size)
         return _check_max_boxes(src, config) if join_annotations else src
     ddir = data_dir(config, workdir)
     if distributed.is_main_process():
@@ -126,6 +129,25 @@ def open_source(config, split: str, workdir, *, join_annotations: bool = True):
     distributed.barrier("camjax_prepare")
     return source(config.dataset, split, ddir, boxes=lookup,
                   annotations_path=config.eval_annotations)
+
+
+def with_splits(config):
+    """``(config, note)``: a class-folder dataset's evaluation splits resolved against its
+    folders (``camjax.data.folders.resolve_splits``: no ``test/`` but ``val/`` -> ``val``;
+    a ``val_split`` without a folder, or the split evaluated, dropped), ``note`` saying what
+    changed for the report; other datasets: ``(config, "")``."""
+    kind, path = dataset_kind(config.dataset)
+    if kind != "folder":
+        return config, ""
+    from camjax.data import folders
+    eval_split, val_split, note = folders.resolve_splits(path, config.eval_split,
+                                                         config.val_split)
+    if not note:
+        return config, ""
+    resolved = config.copy_and_resolve_references()
+    resolved.eval_split, resolved.val_split = eval_split, val_split
+    resolved.lock()
+    return resolved, f"{config.dataset}: {note}"
 
 
 def _check_max_boxes(src, config):
@@ -168,26 +190,46 @@ def describe(src) -> str:
     return getattr(src, "description", None) or type(src).__name__
 
 
+def train_draft_size(config) -> int:
+    """The JPEG draft side of the training split (``config.jpeg_draft``; 0: full decode)."""
+    if not config.jpeg_draft:
+        return 0
+    return transforms.train_draft_size(config.image_size, config.augment)
+
+
 def trains_on_val(config) -> bool:
     """The few-shot baseline (``config.wsol_method='fewshot'``) trains on
     ``config.val_split`` (train-fullsup), with each image's foreground as a target."""
     return config.get("wsol_method") == "fewshot"
 
 
+def _train_example(record: dict, rng, *, image_size: int, augment: str, skip: bool,
+                   foreground: bool) -> dict:
+    out = transforms.train_example(record, rng, image_size=image_size, augment=augment,
+                                   foreground=foreground)
+    if skip:
+        out["skipped"] = np.int32(record["skipped"])
+        out["skipped_file"] = record["skipped_file"]
+    return out
+
+
 def _train_dataset(src, config, *, seed: int) -> grain.MapDataset:
     """Endless map dataset of this process's local batches (see the module docstring)."""
     procs = jax.process_count()
     local_batch = config.batch_size // procs
-    fn = functools.partial(transforms.train_example, image_size=config.image_size,
-                           augment=config.augment, foreground=trains_on_val(config))
-    ds = (grain.MapDataset.source(src).shuffle(seed=seed).repeat()
-          .random_map(lambda rec, rng: fn(rec, rng), seed=seed + 1))
+    skip = bool(config.get("skip_bad_images", False))
+    fn = functools.partial(_train_example, image_size=config.image_size,
+                           augment=config.augment, skip=skip,
+                           foreground=trains_on_val(config))
+    ds = (grain.MapDataset.source(sources.SkipBadImages(src) if skip else src).shuffle(seed=seed)
+          .repeat().random_map(lambda rec, rng: fn(rec, rng), seed=seed + 1))
     # local-batch-sized chunks; chunk s*P + p is process p's share of global batch s
     return ds.batch(local_batch, drop_remainder=True)[jax.process_index()::procs]
 
 
 def train_iterator(src, config, *, seed: int):
-    """An endless, checkpointable iterator of local batches (dict of numpy arrays).
+    """An endless, checkpointable iterator of local batches (dict of numpy arrays; the
+    images uint8, normalised on the device by the train step).
 
     With threads (``config.data_threads``), ``get_state()`` is ``{"next_index": batches
     consumed}``. ``config.data_workers`` > 0 decodes and augments in that many grain
@@ -223,7 +265,7 @@ def restore_iterator(it, state: dict | None, step: int) -> str:
     if set(fresh) != {"next_index"}:
         raise ValueError("the checkpoint holds no data position for this process (it was "
                          "written by another number of processes) and a data_workers "
-                         "iterator cannot be placed by step: resume with config.data_workers=0")
+                         "iterator cannot be placed by step: resume with --config.data_workers=0")
     it.set_state({"next_index": int(step)})
     return "recomputed"
 
@@ -231,11 +273,12 @@ def restore_iterator(it, state: dict | None, step: int) -> str:
 def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = None):
     """Local eval batches over the whole split in order, the last padded (``valid`` False).
 
-    Yields (batch index, local batch): ``image`` (image_size), ``label``, ``valid``, and
-    ``boxes`` (with_boxes; padded with -1) and ``mask`` (when the records have masks) at
-    ``config.eval_map_size`` (0: image_size). Process p of P takes elements p, p + P, ...;
-    so global batch s holds elements [s*B, (s+1)*B) for any P, and every process yields
-    the same number of batches.
+    Yields (batch index, local batch): ``image`` (image_size), ``label``, ``valid``,
+    ``file_name`` (the record's id: a path for folder sources), ``index`` (its position in
+    the split), and ``boxes`` (with_boxes; padded with -1) and ``mask`` (when the records
+    have masks) at ``config.eval_map_size`` (0: image_size). Process p of P takes elements
+    p, p + P, ...; so global batch s holds elements [s*B, (s+1)*B) for any P, and every
+    process yields the same number of batches.
     """
     n = len(src) if limit is None else min(limit, len(src))
     procs, me = jax.process_count(), jax.process_index()
@@ -243,11 +286,19 @@ def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = No
     fn = functools.partial(transforms.eval_example, image_size=config.image_size,
                            max_boxes=config.max_boxes, with_boxes=with_boxes,
                            map_size=config.eval_map_size)
-    ds = grain.MapDataset.source(src)[:n][me::procs]
-    if with_boxes and not has_boxes(src) and config.eval_annotations:
-        ds = ds.map(functools.partial(joins.with_boxes, lookup=box_lookup(config),
-                                      path=config.eval_annotations))
-    ds = ds.map(fn)
+    join = with_boxes and not has_boxes(src) and bool(config.eval_annotations)
+    lookup = box_lookup(config) if join else None
+
+    def example(index: int) -> dict:
+        record = src[index]
+        if join:
+            record = joins.with_boxes(record, lookup=lookup, path=config.eval_annotations)
+        out = fn(record)
+        out["file_name"] = str(record.get("file_name", index))
+        out["index"] = np.int64(index)
+        return out
+
+    ds = grain.MapDataset.range(n)[me::procs].map(example)
     per_process = -(-n // procs)
     steps = -(-per_process // local_batch)
     it = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=config.data_threads)))
@@ -257,7 +308,7 @@ def eval_batches(src, config, *, with_boxes: bool = True, limit: int | None = No
         for _ in range(local_batch):
             item = next(it, None)
             if item is None:   # (a process with no element at all pads from element 0)
-                item = transforms.padding_example(template or fn(src[0]))
+                item = transforms.padding_example(template or example(0))
             template = template or item
             items.append(item)
         yield step, {k: np.stack([e[k] for e in items]) for k in items[0]}

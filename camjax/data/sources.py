@@ -28,6 +28,7 @@ import numpy as np
 
 from camjax.data.annotations import AnnotationError
 from camjax.data.joins import file_stem, tfds_boxes
+from camjax.errors import ImageError
 
 
 @runtime_checkable
@@ -135,3 +136,26 @@ class TfdsSource(SourceBase):
             mask = mask[..., 0] if mask.ndim == 3 else mask
             record["mask"] = (mask > 127).astype(np.uint8)   # 0/255 (CUB, built-in) -> 0/1
         return record
+
+
+class SkipBadImages:
+    """A source whose records that do not decode (``ImageError``) are replaced by the next
+    record that does, the record carrying ``skipped`` (how many were passed over) and
+    ``skipped_file`` (the first of them): ``config.skip_bad_images``."""
+
+    def __init__(self, src):
+        self.src = src
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def __getitem__(self, index: int) -> dict:
+        first = None
+        for offset in range(len(self.src)):
+            try:
+                record = self.src[(index + offset) % len(self.src)]
+            except ImageError as err:
+                first = first or err.path
+                continue
+            return {**record, "skipped": offset, "skipped_file": first or ""}
+        raise ImageError(first, "no image of the training split decodes")

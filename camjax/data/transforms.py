@@ -22,6 +22,19 @@ def normalize_image(image_u8: np.ndarray) -> np.ndarray:
     return (image_u8.astype(np.float32) - MEAN) / STD
 
 
+# normalize_image of every uint8 value, per channel: (256, 3) float32
+NORMALIZED_U8 = normalize_image(np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1))
+
+
+def normalize_on_device(images):
+    """uint8 (..., 3) images -> float32, on the device (inside a jitted step): the values of
+    ``normalize_image`` bit for bit, looked up in its table of 256 per channel (XLA turns
+    ``(x - mean) / std`` into a multiply by ``1 / std``, which rounds differently)."""
+    import jax.numpy as jnp
+    index = images.astype(jnp.int32) + 256 * jnp.arange(3, dtype=jnp.int32)
+    return jnp.take(jnp.asarray(NORMALIZED_U8.T.reshape(-1)), index)
+
+
 def denormalize_image(image: np.ndarray) -> np.ndarray:
     return np.clip(image * STD + MEAN, 0, 255).astype(np.uint8)
 
@@ -48,9 +61,10 @@ def _resized_crop_window(h: int, w: int, rng, scale=(0.08, 1.0), ratio=(3 / 4, 4
 
 def train_example(record: dict, rng: np.random.Generator, *, image_size: int,
                   augment: str = "flip", foreground: bool = False) -> dict:
-    """Augmented, normalised image and label for training. ``foreground``: also the
-    record's foreground (:func:`foreground_mask`) under the same crop and flip, resized
-    with nearest neighbour (the few-shot baseline's target)."""
+    """Augmented image (uint8: a quarter of float32's bytes to the device, which normalises
+    it in the train step, ``normalize_on_device``) and label for training. ``foreground``:
+    also the record's foreground (:func:`foreground_mask`) under the same crop and flip,
+    resized with nearest neighbour (the few-shot baseline's target)."""
     image = record["image"]
     # every geometric step applies to the image and, when asked, to its foreground mask
     layers = [(image, cv2.INTER_LINEAR)]
@@ -68,8 +82,8 @@ def train_example(record: dict, rng: np.random.Generator, *, image_size: int,
     else:
         raise ValueError(f"config.augment must be one of {AUGMENTATIONS}, got {augment!r}")
     if augment != "none" and rng.random() < 0.5:
-        layers = [(a[:, ::-1], i) for a, i in layers]
-    out = {"image": normalize_image(layers[0][0]), "label": np.int32(record["label"])}
+        layers = [(a[:, ::-1], i) for a, i in layers]   # views: the batch's stack copies once
+    out = {"image": layers[0][0], "label": np.int32(record["label"])}
     if foreground:
         out["foreground"] = np.ascontiguousarray(layers[1][0], np.uint8)
     return out
@@ -88,6 +102,15 @@ def foreground_mask(record: dict) -> np.ndarray:
     for x0, y0, x1, y1 in record_boxes(record):
         out[max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = 1
     return out
+
+
+def train_draft_size(image_size: int, augment: str) -> int:
+    """The side a JPEG may be decoded down to (Pillow's ``draft``: 1/2, 1/4, 1/8 scale in
+    the DCT, both sides at least this) when ``augment`` resizes the whole image to a square
+    no larger; 0 for random crops, which need the full resolution."""
+    if augment == "resize_crop":
+        return image_size * 256 // 224
+    return image_size if augment in ("flip", "none") else 0
 
 
 def record_boxes(record: dict) -> np.ndarray:
@@ -130,7 +153,8 @@ def eval_example(record: dict, *, image_size: int, max_boxes: int = 8,
         boxes = rescale_boxes(record_boxes(record), (h, w), (map_size, map_size))
         if len(boxes) > max_boxes:
             raise ValueError(f"image {record.get('file_name', '?')!s} has {len(boxes)} boxes, "
-                             f"more than config.max_boxes={max_boxes}: raise it")
+                             f"more than config.max_boxes={max_boxes}: set "
+                             f"--config.max_boxes={len(boxes)}")
         padded = np.full((max_boxes, 4), -1, np.int64)
         padded[:len(boxes)] = boxes
         out["boxes"] = padded

@@ -88,6 +88,39 @@ def check_files(root: Path, relative: list[str], listed_in: Path, what: str) -> 
                                                f"the folder {root}")
 
 
+def boxes_in_frame(ann, image_id: str, hw: tuple[int, int]) -> np.ndarray:
+    """The boxes of ``image_id`` in an (H, W) frame, rescaled from the frame of
+    image_sizes.txt with int(x * new / old) (wsolevaluation's ``resize_bbox``; its
+    evaluator rescales to 224 x 224). Without a size for the image, an AnnotationError."""
+    size = ann.sizes.get(image_id)
+    if size is None:
+        raise AnnotationError("image_sizes.txt", None, f"no size for image {image_id!r}: "
+                                                      "its boxes cannot be rescaled")
+    return rescale_boxes(ann.boxes[image_id], (size[1], size[0]), hw)
+
+
+def _mask_file(path: Path, hw: tuple[int, int], max_pixels: int) -> np.ndarray:
+    grey = images.decode_mask(path, max_pixels=max_pixels)
+    if grey.shape != hw:   # wsolevaluation resizes every mask file on its own
+        grey = cv2.resize(grey, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)
+    return grey > 0
+
+
+def mask_in_frame(ann, image_id: str, mask_root: Path, hw: tuple[int, int],
+                  max_pixels: int = images.MAX_PIXELS) -> np.ndarray:
+    """wsolevaluation's ``get_mask`` of ``image_id`` in an (H, W) frame: each mask file
+    resized to it (nearest neighbour), their union (> 0) is 1, the ignore file's pixels
+    outside it 255, the rest 0."""
+    foreground = np.zeros(hw, bool)
+    for relative in ann.mask_paths[image_id]:
+        foreground |= _mask_file(mask_root / relative, hw, max_pixels)
+    mask = foreground.astype(np.uint8)
+    ignore = ann.ignore_paths.get(image_id)
+    if ignore:
+        mask[_mask_file(mask_root / ignore, hw, max_pixels) & ~foreground] = 255
+    return mask
+
+
 def _folder(path: str, key: str) -> Path:
     root = Path(path).expanduser().absolute()
     if not root.is_dir():
@@ -99,7 +132,7 @@ class WsolSource(SourceBase):
     """One split of a wsolevaluation metadata folder (see the module docstring)."""
 
     def __init__(self, metadata_dir, split: str, *, image_root: str, mask_root: str = "",
-                 max_pixels: int = images.MAX_PIXELS):
+                 max_pixels: int = images.MAX_PIXELS, draft_size: int = 0):
         meta = Path(metadata_dir).expanduser().absolute()
         if not meta.is_dir():
             raise ConfigError(f"config.dataset=wsol:{metadata_dir}: no such folder (it holds "
@@ -109,7 +142,7 @@ class WsolSource(SourceBase):
             found = sorted(p.name for p in meta.iterdir() if p.is_dir())
             raise AnnotationError(folder, None, f"no such split folder (found: "
                                                 f"{', '.join(found) or 'none'}); set "
-                                                "config.train_split / config.eval_split")
+                                                "--config.train_split / --config.eval_split")
         if not image_root:
             raise ConfigError(f"config.dataset=wsol:{metadata_dir} needs config.image_root, "
                               "the folder the image ids are relative to")
@@ -125,6 +158,9 @@ class WsolSource(SourceBase):
         self.labels = [self.ann.labels[i] for i in self.image_ids]
         self.has_boxes = self.ann.localization == "boxes"
         self.has_masks = self.ann.localization == "masks"
+        # JPEGs decoded smaller (decode_image's draft) only where no box or mask must stay
+        # in the file's frame
+        self.draft_size = 0 if self.has_boxes or self.has_masks else draft_size
         self._localization = folder / "localization.txt"
         self.most_boxes = max(((len(b), i) for i, b in self.ann.boxes.items()), default=(0, ""))
         check_files(self.image_root, self.image_ids, folder / "image_ids.txt", "image")
@@ -141,7 +177,7 @@ class WsolSource(SourceBase):
     def __getitem__(self, index: int) -> dict:
         image_id = self.image_ids[index]
         image = images.decode_image(self.image_root / image_id, max_pixels=self.max_pixels,
-                                    exif_orientation=False)
+                                    exif_orientation=False, draft_size=self.draft_size)
         record = {"image": image, "label": self.labels[index], "file_name": image_id}
         if self.has_boxes:
             record["boxes"] = self._boxes(image_id, image.shape[:2])
@@ -157,25 +193,12 @@ class WsolSource(SourceBase):
         h, w = hw
         size = self.ann.sizes.get(image_id)
         if size is not None and tuple(size) != (w, h):
-            return rescale_boxes(boxes, (size[1], size[0]), (h, w))
+            return boxes_in_frame(self.ann, image_id, (h, w))
         if np.any(boxes[:, 2] > w) or np.any(boxes[:, 3] > h):
             raise AnnotationError(self._localization, None,
                                   f"image {image_id!r}: a box of {boxes.tolist()} lies outside "
                                   f"its {w}x{h} pixels")
         return boxes
 
-    def _mask_file(self, relative: str, hw: tuple[int, int]) -> np.ndarray:
-        grey = images.decode_mask(self.mask_root / relative, max_pixels=self.max_pixels)
-        if grey.shape != hw:   # wsolevaluation resizes every mask file on its own
-            grey = cv2.resize(grey, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)
-        return grey > 0
-
     def _mask(self, image_id: str, hw: tuple[int, int]) -> np.ndarray:
-        foreground = np.zeros(hw, bool)
-        for relative in self.ann.mask_paths[image_id]:
-            foreground |= self._mask_file(relative, hw)
-        mask = foreground.astype(np.uint8)
-        ignore = self.ann.ignore_paths.get(image_id)
-        if ignore:
-            mask[self._mask_file(ignore, hw) & ~foreground] = 255
-        return mask
+        return mask_in_frame(self.ann, image_id, self.mask_root, hw, self.max_pixels)

@@ -23,8 +23,11 @@ Arrays in, numbers out: the caller supplies ``score_fn``, a callable from a batc
   Ties in the map are broken by the row-major pixel index, lower first (a stable sort;
   RISE's reversed ``np.argsort`` leaves them to the sort algorithm).
 
-All the perturbed images of a chunk of ``batch_size`` steps go through ``score_fn`` in one
-call (N x batch_size images, image-major, so a batch sharded along ``data`` stays sharded).
+Deletion and insertion are computed together in one jitted program, ``score_fn`` traced
+into it: the pixel order once, the image itself scored once (deletion's first point is
+insertion's last), so 2 steps + 1 distinct images per row; ``batch_size`` of them x N
+images per ``score_fn`` call (image-major, so a batch sharded along ``data`` stays
+sharded), no padded images, and no result returns to the host before the end.
 Both accumulators keep sums and counts only; ``merge`` adds another one, ``get_state`` /
 ``set_state`` let processes sum their states (as the WSOL accumulators in wsol.py).
 """
@@ -37,9 +40,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from camjax.evaluation.perturbation import (ScoreFn, as_arrays, auc, blur, check_inputs,
-                                            class_scores, perturbed_images, pixel_ranks,
-                                            rise_blur_kernel, step_counts)
+from camjax.evaluation.perturbation import (ScoreFn, as_arrays, as_partial, auc, blur_bands,
+                                            blur_with_bands, check_inputs, class_probability,
+                                            class_scores, pixel_ranks, rise_blur_kernel,
+                                            step_counts)
 
 
 # ----------------------------------------------------------------- drop / increase
@@ -102,35 +106,80 @@ class ConfidenceAccumulator:
 
 
 # ------------------------------------------------------------- deletion / insertion
-def perturbation_curve(score_fn: ScoreFn, start, finish, ranks, classes, steps: int,
-                       batch_size: int = 16) -> jax.Array:
-    """(N, steps + 1) class probabilities as pixels switch from ``start`` to ``finish``:
-    one ``score_fn`` call per chunk of ``batch_size`` steps (the last chunk padded, so
-    every call has the same shape and compiles once)."""
-    counts = step_counts(ranks.shape[1], steps)
-    chunk = min(batch_size, steps + 1)
-    padded = np.concatenate([counts, np.full(-len(counts) % chunk, counts[-1])])
-    curves = [class_scores(score_fn, perturbed_images(start, finish, ranks, jnp.asarray(
-        c, jnp.int32)), classes, check=i == 0) for i, c in enumerate(padded.reshape(-1, chunk))]
-    return jnp.concatenate(curves, axis=1)[:, :steps + 1]
+def curve_points(num_pixels: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 2 steps + 1 distinct images behind the two curves, as (pixels switched, deletion?)
+    pairs: the image itself (deletion's point 0 and insertion's point ``steps``, scored
+    once), deletion's points 1..steps, then insertion's points 0..steps-1."""
+    counts = step_counts(num_pixels, steps)
+    switched = np.concatenate([counts[:1], counts[1:], counts[:-1]]).astype(np.int32)
+    deleting = np.arange(2 * steps + 1) <= steps
+    return switched, deleting
+
+
+@partial(jax.jit, static_argnames=("steps", "chunk"))
+def _curves(score_fn, images, maps, classes, baseline, bands, *, steps: int, chunk: int):
+    """(deletion (N, steps + 1), insertion (N, steps + 1), classes in range?) in one program:
+    the pixel order, the blur, every perturbed image, ``score_fn`` and the class
+    probabilities; ``chunk`` points of the N images per ``score_fn`` call (a ``lax.map``
+    over the full chunks, then one call for the rest: no padded images)."""
+    n, h, w, c = images.shape
+    ranks = pixel_ranks(maps).reshape(n, 1, h, w, 1)
+    removed = jnp.broadcast_to(baseline.astype(images.dtype), images.shape)
+    blurred = blur_with_bands(images, *bands)
+    switched, deleting = curve_points(h * w, steps)
+    seen = {}                                        # the class count, found when tracing
+
+    def score(args):
+        count, delete = args                         # (s,), (s,): one chunk of points
+        at = lambda a: a[:, None]                    # noqa: E731  (N, 1, H, W, 3)
+        d = delete[None, :, None, None, None]
+        start = jnp.where(d, at(images), at(blurred))
+        finish = jnp.where(d, at(removed), at(images))
+        x = jnp.where(ranks < count[None, :, None, None, None], finish, start)
+        probs = score_fn(x.reshape(-1, h, w, c))      # image-major: a sharded batch stays so
+        if probs.ndim != 2 or probs.shape[0] != x.shape[0] * x.shape[1]:
+            raise ValueError(f"score_fn must return (N={x.shape[0] * x.shape[1]}, C) class "
+                             f"probabilities, got shape {probs.shape}")
+        seen["classes"] = probs.shape[1]
+        return class_probability(probs.astype(jnp.float32), classes)
+
+    full, rest = divmod(len(switched), chunk)
+    parts = []
+    if full:
+        out = jax.lax.map(score, (switched[:full * chunk].reshape(full, chunk),
+                                  deleting[:full * chunk].reshape(full, chunk)))
+        parts.append(jnp.moveaxis(out, 0, 1).reshape(n, full * chunk))   # (N, full chunk)
+    if rest:
+        parts.append(score((switched[full * chunk:], deleting[full * chunk:])))
+    points = jnp.concatenate(parts, axis=1)                           # (N, 2 steps + 1)
+    deletion = points[:, :steps + 1]
+    insertion = jnp.concatenate([points[:, steps + 1:], points[:, :1]], axis=1)
+    in_range = jnp.all((classes >= 0) & (classes < seen["classes"]))
+    return deletion, insertion, in_range
 
 
 def deletion_insertion_curves(score_fn: ScoreFn, images, maps, classes, *, steps: int = 100,
                               batch_size: int = 16, baseline=0.0, blur_size: int = 11,
                               blur_sigma: float = 5.0) -> dict[str, jax.Array]:
-    """{"deletion": (N, steps + 1), "insertion": (N, steps + 1)} class probabilities."""
+    """{"deletion": (N, steps + 1), "insertion": (N, steps + 1)} class probabilities.
+
+    One jitted program (``score_fn`` is traced into it, see ``perturbation.as_partial``):
+    the 2 steps + 1 distinct images of each row go through ``score_fn`` ``batch_size``
+    points x N images per call, and nothing returns to the host until the end."""
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     images, maps, classes = as_arrays(images, maps, classes)
     check_inputs(images, maps, classes, unit_maps=False)
-    ranks = pixel_ranks(maps)
-    removed = jnp.broadcast_to(jnp.asarray(baseline, images.dtype), images.shape)
-    blurred = blur(images, jnp.asarray(rise_blur_kernel(blur_size, blur_sigma)))
-    curve = partial(perturbation_curve, score_fn, ranks=ranks, classes=classes, steps=steps,
-                    batch_size=batch_size)
-    return {"deletion": curve(images, removed), "insertion": curve(blurred, images)}
+    baseline = jnp.asarray(baseline, images.dtype)
+    bands = blur_bands(rise_blur_kernel(blur_size, blur_sigma), *images.shape[1:3])
+    deletion, insertion, in_range = _curves(
+        as_partial(score_fn), images, maps, classes, baseline, bands, steps=steps,
+        chunk=min(batch_size, 2 * steps + 1))
+    if not bool(in_range):
+        raise ValueError("classes must lie in [0, C) (score_fn's classes)")
+    return {"deletion": deletion, "insertion": insertion}
 
 
 class DeletionInsertionAccumulator:

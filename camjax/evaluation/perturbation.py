@@ -1,8 +1,10 @@
 """Pieces of the faithfulness metrics (faithfulness.py): input checks, class probabilities,
-RISE's blur, the pixel order of a map, the perturbed images of a chunk of steps, the AUC.
-Arrays in, arrays out; jitted where the work is on the device."""
+RISE's blur, the pixel order of a map, the step schedule, the AUC, and a ``score_fn`` as a
+pytree (so a jitted caller takes the model's arrays as arguments). Arrays in, arrays out;
+jitted where the work is on the device."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -64,15 +66,37 @@ def rise_blur_kernel(size: int = 11, sigma: float = 5.0) -> np.ndarray:
     return gaussian_filter(delta, sigma)
 
 
+def blur_bands(kernel, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """``kernel`` (k, k) as sums of separable terms (its SVD; RISE's Gaussian has one), each
+    term's 1-D filters as banded (H, H) and (W, W) matrices with zero padding built in:
+    ``blur_with_bands`` is then two matrix products (XLA:CPU runs a 3-channel depthwise
+    convolution at under 1 GFLOP/s, matrix products at tens)."""
+    kernel = np.asarray(kernel, np.float64)
+    u, s, vt = np.linalg.svd(kernel)
+    terms = [t for t in range(len(s)) if s[t] > 1e-12 * s[0]] or [0]
+    k = kernel.shape[0]
+
+    def band(n, taps):                    # out[i] = sum_j band[i, j] in[j]: a correlation
+        offset = np.arange(n)[None, :] - np.arange(n)[:, None] + k // 2
+        inside = (offset >= 0) & (offset < k)
+        return np.where(inside, taps[np.clip(offset, 0, k - 1)], 0.0)
+    rows = np.stack([band(height, u[:, t] * np.sqrt(s[t])) for t in terms])
+    cols = np.stack([band(width, vt[t] * np.sqrt(s[t])) for t in terms])
+    return rows.astype(np.float32), cols.astype(np.float32)
+
+
 @jax.jit
+def blur_with_bands(images, rows, cols):
+    """(N, H, W, C) images blurred by the separable terms of ``blur_bands``."""
+    x = jnp.einsum("tih,nhwc->tniwc", rows.astype(images.dtype), images,
+                   precision=jax.lax.Precision.HIGHEST)
+    return jnp.einsum("tjw,tniwc->nijc", cols.astype(images.dtype), x,
+                      precision=jax.lax.Precision.HIGHEST)
+
+
 def blur(images, kernel):
     """Each channel convolved with ``kernel`` (k, k), zero padding (RISE's conv2d)."""
-    k = kernel.shape[0]
-    weights = jnp.broadcast_to(kernel.astype(images.dtype)[:, :, None, None], (k, k, 1, 3))
-    return jax.lax.conv_general_dilated(
-        images, weights, (1, 1), [(k // 2, k - 1 - k // 2)] * 2,
-        dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=3,
-        precision=jax.lax.Precision.HIGHEST)
+    return blur_with_bands(images, *blur_bands(kernel, *images.shape[1:3]))
 
 
 @jax.jit
@@ -81,21 +105,32 @@ def pixel_ranks(maps):
     ties broken by the row-major index (lower first)."""
     flat = maps.reshape(maps.shape[0], -1)
     order = jnp.argsort(-flat, axis=1, stable=True)
-    return jnp.argsort(order, axis=1).astype(jnp.int32)
+    place = jnp.arange(flat.shape[1], dtype=jnp.int32)   # the inverse permutation: a scatter
+    # per row (vmapped: the rows keep the batch's sharding, explicit or not)
+    return jax.vmap(lambda o: jnp.zeros(o.shape, jnp.int32).at[o].set(
+        place, unique_indices=True))(order)
+
+
+def as_partial(score_fn: ScoreFn) -> jax.tree_util.Partial:
+    """``score_fn`` as a ``jax.tree_util.Partial``, to be passed to a jitted function.
+
+    A ``functools.partial`` whose arguments are arrays (e.g. ``partial(probabilities,
+    graphdef, state)``: a graphdef has no leaves) keeps them as leaves: the jitted caller
+    takes the weights as arguments. Any other callable is traced with what it closes over,
+    which the compiler embeds as constants (fine for small networks; pass a partial, or a
+    ``jax.tree_util.Partial``, to keep a large network's weights out of the program)."""
+    if isinstance(score_fn, jax.tree_util.Partial):
+        return score_fn
+    if isinstance(score_fn, functools.partial):
+        pure = jax.tree_util.Partial(score_fn.func, *score_fn.args, **score_fn.keywords)
+        if all(isinstance(leaf, (jax.Array, np.ndarray)) for leaf in jax.tree.leaves(pure)):
+            return pure
+    return jax.tree_util.Partial(score_fn)
 
 
 def step_counts(num_pixels: int, steps: int) -> np.ndarray:
     """Pixels changed after each of the steps + 1 points: floor(i H W / steps)."""
     return (np.arange(steps + 1) * num_pixels) // steps
-
-
-@jax.jit
-def perturbed_images(start, finish, ranks, counts):
-    """Images (N * s, H, W, 3): the pixels of rank < counts[j] from finish, the rest start."""
-    n, h, w, c = start.shape
-    switched = (ranks[:, None, :] < counts[None, :, None]).reshape(n, -1, h, w, 1)
-    x = jnp.where(switched, finish[:, None], start[:, None])
-    return x.reshape((-1, h, w, c))
 
 
 def auc(curves) -> np.ndarray:

@@ -21,16 +21,26 @@ def _point_label(name: str, point: dict) -> str:
     return f"{name} ({point['threshold']:.2f})"
 
 
+def top5_counts(metrics: dict) -> bool:
+    """Whether top-5 means anything: with 5 classes or fewer it is always right."""
+    return metrics.get("num_classes", 1000) > 5
+
+
 def metrics_table(metrics: dict) -> str:
     """CAM against the centred box (and the centre Gaussian) at every operating point,
-    plus the threshold-free MaxBoxAccV2 and PxAP."""
+    plus the threshold-free MaxBoxAccV2 and PxAP (top-5 rows only with more than 5
+    classes)."""
     cam, points = metrics["cam"], metrics.get("operating_points", {})
     gauss = metrics.get("centre_gaussian", {})
+    top5 = top5_counts(metrics)
+    cls = (f"| classification top-1 / top-5 error | {cam['cls_top1_err']:.1f} / "
+           f"{cam['cls_top5_err']:.1f} |" if top5 else
+           f"| classification top-1 error | {cam['cls_top1_err']:.1f} |")
     lines = ["| metric (%) | CAM | centred box | centre Gaussian |", "|---|---:|---:|---:|",
-             f"| classification top-1 / top-5 error | {cam['cls_top1_err']:.1f} / "
-             f"{cam['cls_top5_err']:.1f} | (same classes) | |"]
+             f"{cls} (same classes) | |"]
+    rows = POINT_ROWS if top5 else [r for r in POINT_ROWS if r[0] != "loc_top5_err"]
     for name, point in points.items():
-        for key, label in POINT_ROWS:
+        for key, label in rows:
             lines.append(f"| {label}, {_point_label(name, point)} | {point['cam'][key]:.1f} | "
                          f"{point['baseline'][key]:.1f} | |")
     if "wsol_v2" in metrics:
@@ -78,6 +88,15 @@ def per_class_table(per_class: list, class_names, n: int = 10) -> str:
     return "\n".join(lines)
 
 
+def _notes(metrics: dict) -> list[str]:
+    """The report's lines on how the split was chosen and what training skipped."""
+    out = [metrics["note"] + "."] if metrics.get("note") else []
+    if metrics.get("skipped_train_images"):
+        out.append(f"{metrics['skipped_train_images']} unreadable training image(s) were "
+                   "skipped (config.skip_bad_images; metrics.jsonl counts them per step).")
+    return out
+
+
 def _protocol_text(metrics: dict) -> str:
     points = metrics.get("operating_points", {})
     paper = points.get("paper_rule", {"threshold": 0.2})
@@ -115,7 +134,8 @@ def write(out_dir, metrics: dict, pictures, *, title: str, class_names) -> Path:
         parts += ["![gallery](gallery.png)", "",
                   "Test images with the top-1 class's CAM; predicted box red, ground truth "
                   "green.", ""]
-    parts += [f"Step {metrics.get('step', '?')}. {_protocol_text(metrics)}", ""]
+    parts += [*_notes(metrics),
+              f"Step {metrics.get('step', '?')}. {_protocol_text(metrics)}", ""]
     parts += write_sections(out_dir, metrics)
     if "methods" in metrics:
         first = next(iter(metrics["methods"]))
@@ -162,22 +182,42 @@ def _step(metrics: dict) -> str:
     return f"{t[1] - t[0]:.3g}" if len(t) > 1 else "1"
 
 
-def write_classification(out_dir, metrics: dict, *, title: str) -> Path:
-    """metrics.json and report.md of a split evaluated for classification only."""
+def write_metrics(out_dir, metrics: dict) -> Path:
+    """metrics.json alone (an interrupted evaluation: no report of partial numbers)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    path = out / "metrics.json"
+    path.write_text(json.dumps(metrics, indent=2))
+    return path
+
+
+def write_classification(out_dir, metrics: dict, pictures=None, *, title: str,
+                         class_names=None) -> Path:
+    """metrics.json and report.md of a split without boxes: the gallery of maps (no
+    ground truth to score them against) and the classification errors."""
+    out = Path(out_dir)
+    write_metrics(out, metrics)
     c = metrics["classification"]
-    table = "\n".join([
-        "| metric (%) | value |", "|---|---:|",
-        f"| classification top-1 error | {c['cls_top1_err']:.2f} |",
-        f"| classification top-5 error | {c['cls_top5_err']:.2f} |",
-        f"| images | {c['num_images']} |"])
+    rows = ["| metric (%) | value |", "|---|---:|",
+            f"| classification top-1 error | {c['cls_top1_err']:.2f} |"]
+    if top5_counts(metrics):
+        rows.append(f"| classification top-5 error | {c['cls_top5_err']:.2f} |")
+    table = "\n".join([*rows, f"| images | {c['num_images']} |"])
+    parts = [f"# camjax evaluation: {title}", ""]
+    if (pictures or {}).get("gallery"):
+        gallery_png(out / "gallery.png", pictures["gallery"], class_names)
+        parts += ["![gallery](gallery.png)", "",
+                  "Images of the split with the top-1 class's map and its box (red, the "
+                  "paper rule); the split has no boxes to score them against.", ""]
+    if str(metrics.get("dataset", "")).startswith("imagenet2012"):
+        how = ("imagenet2012 in TFDS carries no boxes; evaluate localization with the "
+               "ILSVRC validation XML, see docs/evaluation.md")
+    else:
+        how = ("to score localization, give boxes joined by file name with "
+               "--config.eval_annotations, see docs/datasets.md")
+    parts += [*_notes(metrics), f"Step {metrics['step']}. Localization "
+              f"{metrics['localization']} ({how}).", "", table, ""]
     path = out / "report.md"
-    path.write_text(
-        f"# camjax evaluation: {title}\n\nStep {metrics['step']}. Localization "
-        f"{metrics['localization']} (imagenet2012 in TFDS carries no boxes; evaluate "
-        "localization with the ILSVRC validation XML, see docs/evaluation.md).\n\n"
-        f"{table}\n")
+    path.write_text("\n".join(parts))
     print(table)
     return path

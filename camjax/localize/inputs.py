@@ -2,7 +2,8 @@
 
 Each argument is an image file or a folder. A folder is walked recursively (symbolic links
 followed, as torchvision's ``ImageFolder`` does), in sorted order, and keeps the files whose
-extension (any case) is one of torchvision's image extensions; its other files are
+extension (any case) is one of ``camjax.data.images.IMAGE_EXTENSIONS`` (torchvision's
+image extensions and ``.gif``, the list class folders use too); its other files are
 *skipped*: listed, not decoded, not an error (a folder of photos often holds a ``.txt`` or
 ``.DS_Store``). A file named on the command line is always tried, whatever its extension.
 
@@ -20,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from camjax.data.images import TORCHVISION_EXTENSIONS as IMAGE_EXTENSIONS
+from camjax.data.images import IMAGE_EXTENSIONS
 from camjax.errors import UserError
 
 

@@ -8,6 +8,11 @@ the network compiles once), and each batch is one jitted call
 the model input's resolution and are mapped back to the original pixels
 (:mod:`camjax.engine.frames`). A file that does not decode is reported (stderr and
 predictions.json's ``failed``) and the others are still processed and written.
+
+Nothing is written before the inputs, the options, ``--out`` and the model have passed
+their checks. SIGINT / SIGTERM stop the run after the batch in flight: the images done
+so far are written (overlays and tables, ``"interrupted": true`` in predictions.json) and
+``LocalizeResult.interrupted`` names the signal (the command line exits 130 / 143).
 """
 from __future__ import annotations
 
@@ -21,12 +26,14 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from camjax import methods
-from camjax.errors import ImageError, UserError
+from camjax import checks, methods
+from camjax.checks.stages import DEFAULT_TOP_K
+from camjax.errors import ImageError, UserError, did_you_mean
 from camjax.localize import draw, output
 from camjax.localize.inputs import ImageInput, collect
-from camjax.localize.predictor import (Predictor, check_layer, from_weights, from_workdir,
-                                      predict_batch)
+from camjax.localize.predictor import (CLASSIFIERS, Predictor, check_layer, from_weights,
+                                      from_workdir, predict_batch)
+from camjax.signals import StopSignals
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -41,17 +48,20 @@ class LocalizeResult:
     predictions_json: Path
     predictions_csv: Path
     settings: dict = field(default_factory=dict)
+    interrupted: str | None = None       # "SIGINT" / "SIGTERM" when a signal stopped it
+    exit_status: int = 0                 # the shell status of that signal (130, 143)
+    num_inputs: int = 0                  # images found, processed or not
 
     @property
     def ok(self) -> bool:
         """True when every image was processed (the CLI exits 0, else 1)."""
-        return not self.failed
+        return not self.failed and not self.interrupted
 
 
 def _check_options(method, top_k, threshold, batch_size) -> None:
     if method not in methods.METHODS:
         raise UserError(f"--method {method!r}: unknown map method; available: "
-                        f"{', '.join(methods.METHODS)}")
+                        f"{', '.join(methods.METHODS)}{did_you_mean(method, methods.METHODS)}")
     if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
         raise UserError(f"--top_k must be a positive integer, got {top_k!r}")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -61,22 +71,11 @@ def _check_options(method, top_k, threshold, batch_size) -> None:
         raise UserError(f"--batch_size must be a positive integer, got {batch_size!r}")
 
 
-def _out_dir(out_dir) -> Path:
-    out_dir = Path(out_dir)
-    try:
-        (out_dir / "overlays").mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--out {out_dir}: cannot create it ({err.strerror or err})") from None
-    if not os.access(out_dir, os.W_OK):
-        raise UserError(f"--out {out_dir}: not writable")
-    return out_dir
-
-
-def _load(item: ImageInput, predictor: Predictor):
+def _load(item: ImageInput, predictor: Predictor, max_pixels: int):
     """(item, (shown image, model input, frame) or None, error message or None)."""
     from camjax.data.images import decode_image
     try:
-        image = decode_image(item.path, max_pixels=predictor.max_pixels)
+        image = decode_image(item.path, max_pixels=max_pixels, limit_name="--max_image_pixels")
         x, frame = predictor.preprocessing(image)
         return item, (draw.shown_image(image), x, frame), None
     except ImageError as err:
@@ -96,7 +95,7 @@ def _save_picture(path: Path, *args) -> None:
 def localize(images, out_dir, *, model: str | None = None, weights=None, workdir=None,
              top_k: int | None = None, method: str = "cam", threshold: float | None = None,
              batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True,
-             layer: str | None = None) -> LocalizeResult:
+             max_image_pixels: int | None = None, layer: str | None = None) -> LocalizeResult:
     """Maps, boxes and overlay pictures of ``images`` (files and folders) into ``out_dir``.
 
     The network is ``model`` (a torchvision classifier name) filled from ``weights``
@@ -105,20 +104,30 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     ``top_k`` (default: the config's ``top_k``, at most the number of classes) classes per
     image, each with its ``method`` map (a ``camjax.methods`` name; at ``layer``, a module
     path as torchvision names it, default the network's features) and its box at
-    ``threshold`` (default: the config's ``cam_threshold``). Raises :class:`UserError`
-    for what the user can fix before anything runs (paths, weights, options); an image
-    that does not decode is recorded in ``result.failed`` instead.
+    ``threshold`` (default: the config's ``cam_threshold``). Images above
+    ``max_image_pixels`` (default: the config's ``max_image_pixels``) are refused before
+    they are decoded. Raises :class:`UserError` for what the user can fix before anything
+    runs (paths, weights, options), writing nothing; an image that does not decode is
+    recorded in ``result.failed`` instead.
     """
     if (workdir is None) == (model is None):
         raise UserError("give either --workdir, or --model with --weights")
     if workdir is not None and weights is not None:
         raise UserError("--weights goes with --model; a --workdir run uses its checkpoint")
+    if model is not None and model not in CLASSIFIERS:
+        raise UserError(f"--model {model!r}: localize --model takes a torchvision classifier "
+                        f"({', '.join(CLASSIFIERS)}){did_you_mean(model, CLASSIFIERS)}; for "
+                        "other camjax networks train them and use --workdir")
     if model is not None and weights is None:
         raise UserError(f"--model {model} needs --weights (a torchvision .safetensors or "
                         ".pth file)")
     _check_options(method, top_k, threshold, batch_size)
+    if max_image_pixels is not None and (not isinstance(max_image_pixels, int)
+                                         or max_image_pixels < 1):
+        raise UserError(f"--max_image_pixels must be a positive integer, got "
+                        f"{max_image_pixels!r}")
     inputs = collect(images)
-    out_dir = _out_dir(out_dir)
+    checks.writable_folder(out_dir, "--out", create=False)        # checked, not created
     predictor = from_workdir(workdir) if workdir is not None else from_weights(model, weights)
     config = predictor.config
     layer = layer or config.get("cam_layer") or None
@@ -126,14 +135,33 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     num_classes = len(predictor.class_names)
     if top_k is not None and top_k > num_classes:
         raise UserError(f"--top_k {top_k} is more than the model's {num_classes} classes")
-    k = top_k or min(config.top_k, num_classes)
+    k = top_k or min(config.top_k or DEFAULT_TOP_K, num_classes)
     threshold = config.cam_threshold if threshold is None else float(threshold)
+    max_pixels = max_image_pixels or predictor.max_pixels
     settings = {**predictor.source, "method": method, "layer": layer, "threshold": threshold,
                 "top_k": k,
                 "preprocessing": predictor.preprocessing.describe(),
                 "upsample": predictor.upsample, "normalize": predictor.normalize,
                 "num_classes": num_classes}
+    out_dir = checks.writable_folder(out_dir, "--out")            # everything passed: now
+    (out_dir / "overlays").mkdir(exist_ok=True)
+    with StopSignals() as stop:
+        results, failed = _run(inputs, predictor, out_dir, stop, batch_size=batch_size,
+                               method=method, k=k, threshold=threshold, layer=layer,
+                               max_pixels=max_pixels, progress=progress)
+    interrupted = stop.signal_name
+    tables = output.write_tables(out_dir, settings, results, failed,
+                                 [str(p) for p in inputs.skipped], interrupted=interrupted,
+                                 num_inputs=len(inputs.images))
+    return LocalizeResult(out_dir, results, failed, [str(p) for p in inputs.skipped],
+                          tables.json, tables.csv, settings, interrupted,
+                          stop.exit_status if interrupted else 0, len(inputs.images))
 
+
+def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, layer,
+         max_pixels, progress):
+    """The batches: decode the next while the current one runs; stop between batches
+    when ``stop`` has a signal. Returns (results, failed)."""
     items = inputs.images
     batch = min(batch_size, len(items))
     results, failed = [], []
@@ -143,13 +171,18 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     if inputs.skipped:
         tqdm.write(f"camjax: skipped {len(inputs.skipped)} files without an image extension "
                    "(listed in predictions.json)", file=sys.stderr)
-    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool, bar:
-        pending = [pool.submit(_load, item, predictor) for item in chunks[0]]
+    pool = ThreadPoolExecutor(min(8, os.cpu_count() or 1))
+    try:
+        pending = [pool.submit(_load, item, predictor, max_pixels) for item in chunks[0]]
         drawing = []
         for index in range(len(chunks)):
+            if stop.requested:
+                break
             loaded = [f.result() for f in pending]
-            pending = ([pool.submit(_load, item, predictor) for item in chunks[index + 1]]
-                       if index + 1 < len(chunks) else [])
+            if stop.requested:          # decoded but not predicted: not done, not written
+                break
+            pending = ([pool.submit(_load, item, predictor, max_pixels)
+                        for item in chunks[index + 1]] if index + 1 < len(chunks) else [])
             for item, _, error in loaded:
                 if error is not None:
                     failed.append(output.Failure(str(item.path), error))
@@ -166,10 +199,10 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
             bar.update(len(loaded))
         for f in drawing:
             f.result()
-    tables = output.write_tables(out_dir, settings, results, failed,
-                                 [str(p) for p in inputs.skipped])
-    return LocalizeResult(out_dir, results, failed, [str(p) for p in inputs.skipped],
-                          tables.json, tables.csv, settings)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)   # the next batch's decoding, if any
+        bar.close()
+    return results, failed
 
 
 def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, layer):

@@ -6,8 +6,10 @@
 * ``predictions.csv``: one row per image and rank, the columns of :data:`CSV_COLUMNS`, boxes
   inclusive in original pixels;
 * ``predictions.json``: the run's settings (method, threshold, top_k, the model and its
-  preprocessing), ``images`` (per image: path, name, overlay, size, the region the model saw,
-  the top-k predictions with boxes), ``failed`` (path and message of each file that did not
+  preprocessing), ``interrupted`` (true when SIGINT / SIGTERM stopped the run: then
+  ``images`` holds the images done, ``num_images`` the images found), ``images`` (per
+  image: path, name, overlay, size, the region the model saw, the top-k predictions with
+  boxes), ``failed`` (path and message of each file that did not
   decode) and ``skipped`` (files in the folders without an image extension);
 * ``boxes.json``: the same predictions as a list of ``{"image", "overlay", "predictions":
   [{"class", "index", "probability", "box"}]}``, the layout of the first ``camjax
@@ -84,10 +86,16 @@ def csv_text(results: list[ImageResult]) -> str:
 
 
 def write_tables(out_dir: Path, settings: dict, results: list[ImageResult],
-                 failed: list[Failure], skipped: list[str]) -> Tables:
-    """predictions.json and predictions.csv in ``out_dir``."""
+                 failed: list[Failure], skipped: list[str], *, interrupted: str | None = None,
+                 num_inputs: int | None = None) -> Tables:
+    """predictions.json and predictions.csv in ``out_dir``; ``interrupted``: the signal
+    that stopped the run after ``len(results) + len(failed)`` of ``num_inputs`` images."""
     out_dir = Path(out_dir)
-    document = {**settings, "num_images": len(results) + len(failed),
+    done = len(results) + len(failed)
+    document = {**settings, "interrupted": interrupted is not None,
+                **({"signal": interrupted} if interrupted else {}),
+                "num_images": done if num_inputs is None else num_inputs,
+                "num_processed": done,
                 "images": [{"image": r.path, "name": r.name, "overlay": r.overlay,
                             "height": r.height, "width": r.width, "region": r.region,
                             "predictions": r.predictions()} for r in results],

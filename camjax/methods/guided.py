@@ -39,8 +39,7 @@ def guided_gradients_fn(graphdef, state, images, classes):
 @register("guided_backprop", resolution="image")
 @partial(jax.jit, static_argnames=("graphdef",))
 def guided_backprop_fn(graphdef, state, images, classes):
-    """Guided backpropagation (Springenberg et al. 2015): max over channels of |gradient|
-    through guided ReLUs."""
+    """Guided backpropagation (Springenberg et al. 2015): saliency through guided ReLUs."""
     return saliency_of(guided_input_gradients(graphdef, state, images, classes)[1])
 
 

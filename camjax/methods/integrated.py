@@ -72,4 +72,3 @@ def integrated_gradients_fn(graphdef, state, images, classes, *, steps: int = 50
         raise ValueError(f"baseline of shape {baseline.shape} does not broadcast to the "
                          f"images' shape {images.shape}") from None
     return _integrated(graphdef, state, images, classes, baseline, steps, rule, batch_size)
-

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from camjax.errors import UserError
+from camjax.errors import UserError, did_you_mean
 
 RESOLUTIONS = ("features", "image")
 
@@ -85,7 +85,8 @@ def methods() -> dict[str, Method]:
 
 def get(name: str) -> Method:
     if name not in REGISTRY:
-        raise UserError(f"unknown map method {name!r}; available: {', '.join(methods())}")
+        raise UserError(f"unknown map method {name!r}; available: {', '.join(methods())}"
+                        f"{did_you_mean(name, methods())}")
     return REGISTRY[name]
 
 
@@ -96,6 +97,7 @@ def markdown_table() -> str:
             "|---|---|---|---|---|"]
     for m in methods().values():
         options = ", ".join(f"`{k}={v!r}`" for k, v in m.options.items()) or "-"
-        rows.append(f"| `{m.name}` | {m.summary} | {m.resolution} | "
+        summary = m.summary.replace("|", "\\|")        # a bar would end the cell
+        rows.append(f"| `{m.name}` | {summary} | {m.resolution} | "
                     f"{'yes' if m.layer else 'no'} | {options} |")
     return "\n".join(rows)

@@ -52,4 +52,3 @@ def smooth_grad_fn(graphdef, state, images, classes, *, samples: int = 50,
     key = jax.random.key(0) if key is None else key
     return _smooth_grad(graphdef, state, check_images(images), classes, key, sigma, samples,
                         batch_size)
-

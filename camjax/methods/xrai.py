@@ -157,8 +157,7 @@ def like(x, reference):
           options={"steps": 100, "min_pixel_diff": 50, "batch_size": 16})
 def xrai_fn(graphdef, state, images, classes, *, steps: int = 100, min_pixel_diff: int = 50,
             batch_size: int = 16):
-    """XRAI (Kapishnikov et al. 2019): IG attributions averaged over greedily chosen
-    Felzenszwalb regions."""
+    """XRAI (Kapishnikov et al. 2019): IG attributions averaged over greedy image regions."""
     if not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an int >= 2, got {steps!r}")
     if not isinstance(min_pixel_diff, int) or min_pixel_diff < 1:

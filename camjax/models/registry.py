@@ -15,7 +15,7 @@ from typing import Callable
 import jax
 from flax import nnx
 
-from camjax.errors import ModelError
+from camjax.errors import ModelError, did_you_mean
 
 _REGISTRY: dict[str, Callable[..., nnx.Module]] = {}
 POOLINGS = ("gap", "gmp")
@@ -40,7 +40,8 @@ def factory(name: str) -> Callable[..., nnx.Module]:
     """The class or function registered as ``name`` (its signature lists the model's
     constructor arguments)."""
     if name not in _REGISTRY:
-        raise ModelError(f"unknown model {name!r}; available: {', '.join(available())}")
+        raise ModelError(f"unknown model {name!r}; available: {', '.join(available())}"
+                         f"{did_you_mean(name, available())}")
     return _REGISTRY[name]
 
 

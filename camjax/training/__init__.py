@@ -1,12 +1,13 @@
 """Data-parallel training: the ``data`` mesh, the train state and step, the loop,
 checkpoints; and the glue that evaluates a run with ``camjax.evaluator``.
 
-The names below load on first use, so ``camjax.training.validate`` (the checks the
-command line runs first) does not pay for orbax, grain and TFDS.
+The names below load on first use: importing ``camjax.training`` does not pay for
+orbax, grain and TFDS. The checks before any work are ``camjax.checks``.
 """
 import importlib
 
-_NAMES = {"CheckpointError": "checkpoint", "CheckpointSaveError": "save_errors",
+_NAMES = {"BadImageError": "hooks", "CheckpointError": "checkpoint",
+          "CheckpointSaveError": "checkpoint",
           "NonFiniteLossError": "hooks", "evaluate_workdir": "evaluate",
           "restore_for_inference": "evaluate", "train_and_evaluate": "loop"}
 

@@ -26,18 +26,9 @@ import jax
 import orbax.checkpoint as ocp
 from etils import epath
 
-from camjax.errors import UserError
-from camjax.training.save_errors import (CheckpointSaveError, check_saves,  # noqa: F401
-                                         check_space, close, mute_orbax_logs, saving, wait)
-
-# meta keys that must match between the checkpoint and the config that resumes it (a
-# checkpoint written before a key was recorded, e.g. seed, is accepted)
-IDENTITY_KEYS = ("model", "pooling", "num_classes", "dataset", "batch_size", "model_kwargs",
-                 "seed", "wsol_method")
-
-
-class CheckpointError(UserError):
-    """A checkpoint folder that cannot be read back: corrupt, or from another run."""
+from camjax.checks.resume import CheckpointError, check_meta  # noqa: F401
+from camjax.checks.saves import (CheckpointSaveError, check_saves,  # noqa: F401
+                                 check_space, close, mute_orbax_logs, saving, wait)
 
 
 # ------------------------------------------------------------------ per-process JSON item
@@ -164,14 +155,6 @@ def check_compatible(stored, target, where: str) -> None:
             continue
         raise CheckpointError(f"checkpoint {where} was written by a different model or "
                               f"optimiser config: it {problem}; use another --workdir")
-
-
-def check_meta(stored: dict, expected: dict, where: str) -> None:
-    for key in IDENTITY_KEYS:
-        if key in stored and key in expected and stored[key] != expected[key]:
-            raise CheckpointError(
-                f"checkpoint {where} was written with {key}={stored[key]!r}, this config has "
-                f"{key}={expected[key]!r}; use another --workdir (or the original config)")
 
 
 def restore(mngr, abstract_state, *, expect: dict | None = None, step: int | None = None,

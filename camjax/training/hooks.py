@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
 from pathlib import Path
 
@@ -12,10 +10,15 @@ import numpy as np
 
 from camjax import distributed
 from camjax.errors import RunError
+from camjax.signals import StopSignals
 
 
 class NonFiniteLossError(RunError):
     """The loss or the gradient became NaN or infinite."""
+
+
+class BadImageError(RunError):
+    """A training image that does not decode (without ``config.skip_bad_images``)."""
 
 
 def truncate_jsonl(path: Path, last_step: int) -> None:
@@ -82,7 +85,7 @@ class MetricsWriter:
             self.tb.close()
 
 
-class StopRequest:
+class StopRequest(StopSignals):
     """SIGTERM / SIGINT (preemption, Ctrl-C) set a flag; the loop saves and returns.
 
     With several processes the flag is agreed on every ``check_every`` steps, so that all
@@ -90,39 +93,15 @@ class StopRequest:
     got the signal. A second signal ends the process at once, without saving.
     """
 
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
     def __init__(self, check_every: int = 10):
-        self.requested = False
-        self.signal_name = None
+        super().__init__()
         self.check_every = max(1, int(check_every))
-        self._old = {}
-
-    def __enter__(self):
-        for sig in self.SIGNALS:
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:   # not the main thread: no signal handling
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:       # second signal: the default action, now
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        self.requested = True
-        self.signal_name = signal.Signals(signum).name
 
     def should_stop(self, step: int, last: bool = False) -> bool:
         """Whether to stop after ``step`` (every process gets the same answer)."""
         if jax.process_count() == 1:
             return self.requested
         return (step % self.check_every == 0 or last) and distributed.any_process(self.requested)
-
-    def __exit__(self, *exc):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 def check_finite(pending: list[tuple[int, dict]]) -> None:
@@ -137,4 +116,4 @@ def check_finite(pending: list[tuple[int, dict]]) -> None:
                 f"gradient norm {float(grad_norm)} (loss {float(loss):.4g})"
             raise NonFiniteLossError(
                 f"{what} at step {step}: training stopped, the checkpoints before this step "
-                "are kept (lower config.learning_rate, or check the data)")
+                "are kept (lower --config.learning_rate, or check the data)")

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from camjax import engine, methods
+from camjax.checks.stages import DEFAULT_TOP_K
 from camjax.training import mesh as mesh_lib
 
 
@@ -27,17 +28,18 @@ def predict_function(graphdef, states, mesh, config, method: str | None = None):
     """``(images, labels)`` -> ``(logits, top, maps)``: the predict function of
     ``evaluator.localization``, maps of ``[label, top-1, ..., top-k]`` by the map method
     ``method`` (default ``config.cam_method``) at ``config.cam_layer`` (for a method that
-    takes a layer). ``states`` is fixed, or chosen per call by ``predict(images, labels,
-    states=...)`` (the sanity checks' randomised networks)."""
+    takes a layer); k: ``config.top_k`` as ``checks.with_classes`` resolves it (an
+    unresolved 0 is 5). ``states`` is fixed, or chosen per call by ``predict(images,
+    labels, states=...)`` (the sanity checks' randomised networks)."""
     size = (map_size(config),) * 2
     method = method or config.cam_method
     layer = (config.get("cam_layer") or None) if methods.takes_layer(method) else None
-    fixed = states
+    fixed, k = states, config.top_k or DEFAULT_TOP_K
 
     def predict(images, labels, states=None):
         batch = mesh_lib.global_batch(mesh, {"image": images, "label": labels})
         return engine.predict(graphdef, fixed if states is None else states, batch["image"],
-                              batch["label"], method=method, k=config.top_k, layer=layer,
+                              batch["label"], method=method, k=k, layer=layer,
                               size=size, upsample=config.upsample, normalize=config.normalize)
     return predict
 

@@ -8,7 +8,9 @@
 4. The jitted, sharded train step; every ``log_every_steps`` a line in metrics.jsonl and
    TensorBoard; every ``checkpoint_every_steps`` an asynchronous, atomic checkpoint.
    SIGTERM / SIGINT: checkpoint and return. A non-finite loss or gradient: raise
-   NonFiniteLossError naming the step; the checkpoints before it stay.
+   NonFiniteLossError naming the step; a training image that does not decode:
+   BadImageError naming the file and the step (``config.skip_bad_images``: the next image
+   is taken instead, counted in metrics.jsonl); the checkpoints before it stay.
 5. The final evaluation (localization when the split has boxes).
 """
 from __future__ import annotations
@@ -18,24 +20,28 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
-from camjax import distributed
+from camjax import checks, distributed
+from camjax.checks.resume import config_changes, run_meta
 from camjax.data import pipeline
-from camjax.training import checkpoint, mesh as mesh_lib, state as state_lib, validate
+from camjax.training import checkpoint, mesh as mesh_lib
 from camjax.training.evaluate import evaluate_split, final_evaluation, history_record
-from camjax.training.hooks import MetricsWriter, StopRequest, check_finite
+from camjax.errors import ImageError
+from camjax.training.hooks import BadImageError, MetricsWriter, StopRequest, check_finite
 from camjax.training.state import build_model, compile_train_step, initial_state
 
 
 def open_data(config, workdir: Path):
     """(train, eval, val) sources, checked before training; val is None without
     ``config.val_split``; train is val for the few-shot baseline. Process 0 prepares
-    TFDS datasets first."""
+    TFDS datasets first. ``config`` has its splits resolved (``pipeline.with_splits``)."""
     val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
     # the few-shot baseline trains on val's boxes or masks (pipeline.trains_on_val)
     train = val if pipeline.trains_on_val(config) else pipeline.open_source(
-        config, config.train_split, workdir, join_annotations=False)
+        config, config.train_split, workdir, join_annotations=False,
+        draft_size=pipeline.train_draft_size(config))
     return train, pipeline.open_source(config, config.eval_split, workdir), val
 
 
@@ -51,12 +57,14 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
     workdir = Path(workdir).absolute()
     main = distributed.is_main_process()
     log = print if main else (lambda *args, **kwargs: None)
-    validate.before_training(config, workdir, data_given=data is not None)
+    checks.before_training(config, workdir, data_given=data is not None)
     mesh = mesh_lib.data_mesh()
+    config, note = pipeline.with_splits(config) if data is None else (config, "")
     train_src, eval_src, val_src = open_data(config, workdir) if data is None \
         else (*data, None)[:3]
     num_classes = pipeline.num_classes(train_src)
-    validate.with_classes(config, num_classes)
+    config = checks.with_classes(config, num_classes)
+    checks.writable_folder(workdir)   # created once everything above is right
 
     mngr = checkpoint.manager(workdir, max_to_keep=config.keep_checkpoints)
     data_iter = None
@@ -67,7 +75,7 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
         del model
         train_step = compile_train_step(setup.train_graphdef, setup.tx, mesh, config)
         data_iter = pipeline.train_iterator(train_src, config, seed=config.seed)
-        meta = state_lib.run_meta(config, num_classes)
+        meta = run_meta(config, num_classes)
         state = setup.state
         if resume:
             target = checkpoint.abstract(state, mesh_lib.replicated(mesh))
@@ -78,9 +86,9 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
                 raise checkpoint.CheckpointError(str(err)) from err
             log(f"resumed from {mngr.directory}/{int(state.step)} (data position: {how})")
         if main:
-            save_run_info(workdir, config, eval_src)
-        state, stopped = _train(state, train_step, data_iter, mngr, setup, mesh, config,
-                                workdir, meta, eval_src, log)
+            save_run_info(workdir, config, eval_src, log)
+        state, stopped, skipped = _train(state, train_step, data_iter, mngr, setup, mesh,
+                                         config, workdir, meta, eval_src, log)
     finally:
         try:   # a save in flight completes, even on an error; one that failed is named
             checkpoint.close(mngr, raise_errors=sys.exc_info()[0] is None)
@@ -91,23 +99,28 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
         return stopped
     if not config.eval_at_end:
         return {"step": int(state.step)}
+    skipped = int(distributed.sum_over_processes(np.array([skipped]))[0])
     return final_evaluation(state, eval_src, setup.eval_graphdef, mesh, config, workdir,
-                            val_src=val_src)
+                            val_src=val_src, note=note, skipped_images=skipped)
 
 
 def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, meta,
            eval_src, log):
-    """The step loop; returns (state, None) at the end or (state, stop record)."""
+    """The step loop; returns (state, None or the stop record, training images skipped as
+    unreadable)."""
     main = distributed.is_main_process()
     start, total, batch = int(state.step), config.num_train_steps, config.batch_size
     writer = MetricsWriter(workdir, start, main)
     bar = tqdm(total=max(0, total - start) * batch, unit="img", unit_scale=True,
                desc="train", disable=not main, smoothing=0.1)
-    pending, t_log, seen = [], time.perf_counter(), 0
+    pending, t_log, seen, skipped, skipped_since_log = [], time.perf_counter(), 0, 0, 0
     try:
         with StopRequest(config.stop_check_every_steps) as stop:
             for step in range(start + 1, total + 1):
-                state, metrics = train_step(state, mesh_lib.global_batch(mesh, next(data_iter)))
+                local = _next_batch(data_iter, step, mngr, log)
+                n = _skipped(local, step, log)
+                skipped, skipped_since_log = skipped + n, skipped_since_log + n
+                state, metrics = train_step(state, mesh_lib.global_batch(mesh, local))
                 pending.append((step, metrics))
                 bar.update(batch)
                 seen += batch
@@ -126,6 +139,10 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
                               "grad_norm": float(metrics["grad_norm"]),
                               "learning_rate": float(setup.schedule(step - 1)),
                               "images_per_s": seen / max(now - t_log, 1e-9)}
+                    if config.skip_bad_images:   # every process's reads (a collective)
+                        record["skipped_images"] = int(distributed.sum_over_processes(
+                            np.array([skipped_since_log]))[0])
+                        skipped_since_log = 0
                     t_log, seen = now, 0
                     writer.write(record)
                     bar.set_postfix(step=step, loss=f"{record['loss']:.3f}",
@@ -136,7 +153,7 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
                     checkpoint.wait(mngr)
                     log(f"\n{stop.signal_name or 'stop'} received: checkpoint saved at step "
                         f"{step} in {mngr.directory}; run the same command to resume")
-                    return state, {"stopped_at": step, "signal": stop.signal_name}
+                    return state, {"stopped_at": step, "signal": stop.signal_name}, skipped
                 if config.eval_every_steps and step % config.eval_every_steps == 0 and not last:
                     metrics_eval, _ = evaluate_split(
                         state, eval_src, setup.eval_graphdef, mesh, config, gallery_size=0,
@@ -147,10 +164,44 @@ def _train(state, train_step, data_iter, mngr, setup, mesh, config, workdir, met
     finally:
         bar.close()
         writer.close()
-    return state, None
+    return state, None, skipped
 
 
-def save_run_info(workdir: Path, config, src) -> None:
-    """config.json and class_names.json: what ``camjax localize`` needs to rebuild the model."""
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+def _skipped(local: dict, step: int, log) -> int:
+    """Pops the ``skipped`` fields of a batch (``config.skip_bad_images``) and names the
+    files; returns how many reads were skipped."""
+    if "skipped" not in local:
+        return 0
+    n = int(local.pop("skipped").sum())
+    names = sorted({str(f) for f in local.pop("skipped_file") if f})
+    if n:
+        log(f"\nskipped {n} unreadable image(s) at step {step}: {', '.join(names)} "
+            "(config.skip_bad_images)")
+    return n
+
+
+def _next_batch(data_iter, step: int, mngr, log) -> dict:
+    """The next local batch; an image that does not decode stops training naming the
+    file, the step and the checkpoint to resume from."""
+    try:
+        return next(data_iter)
+    except ImageError as err:
+        last = mngr.latest_step()
+        kept = (f"the checkpoint of step {last} is kept" if last is not None
+                else "no checkpoint was written yet")
+        raise BadImageError(f"{err} (read for step {step}): training stopped, {kept}; "
+                            "replace or remove the file and run the same command to resume, "
+                            "or skip such files with --config.skip_bad_images=True") from None
+
+
+def save_run_info(workdir: Path, config, src, log=print) -> None:
+    """config.json and class_names.json: what ``camjax localize`` needs to rebuild the
+    model. A resumed run whose config differs (in keys that do not change what the
+    checkpoint means: checks.resume refuses the others) says what it rewrites."""
+    path = workdir / "config.json"
+    if path.exists():
+        changes = config_changes(path.read_text(encoding="utf-8"), config)
+        if changes:
+            log(f"{path}: updated ({'; '.join(changes)})")
+    path.write_text(config.to_json_best_effort(indent=2))
     (workdir / "class_names.json").write_text(json.dumps(pipeline.class_names(src)))

@@ -5,8 +5,6 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from camjax.errors import ConfigError
-
 
 def data_mesh() -> jax.sharding.Mesh:
     """All devices of all processes along one ``data`` axis.
@@ -24,15 +22,6 @@ def replicated(mesh) -> NamedSharding:
 
 def batch_sharded(mesh) -> NamedSharding:
     return NamedSharding(mesh, P("data"))
-
-
-def check_batch_size(global_batch: int, name: str = "batch_size") -> int:
-    """The per-process batch; the global batch must divide by the device count."""
-    devices = jax.device_count()
-    if global_batch % devices:
-        raise ConfigError(f"config.{name}={global_batch} must be divisible by the number of "
-                         f"devices ({devices}); choose a multiple of {devices}")
-    return global_batch // jax.process_count()
 
 
 def global_batch(mesh, local: dict) -> dict:

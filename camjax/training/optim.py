@@ -5,13 +5,13 @@ from __future__ import annotations
 import jax
 import optax
 
+from camjax.checks.values import LR_SCHEDULES   # the names implemented here
 from camjax.errors import ConfigError
 
 # Top-level modules a camjax network adds on top of an ImageNet backbone (the WSOL
 # methods' too: ACoL's branches, SPG's layers, the few-shot heads).
 NEW_LAYER_PREFIXES = ("cam_conv", "head", "extra", "classifier_A", "classifier_B", "SPG_",
                       "fewshot_")
-LR_SCHEDULES = ("step", "cosine", "constant")
 
 
 def learning_rate_schedule(config) -> optax.Schedule:
@@ -26,7 +26,7 @@ def learning_rate_schedule(config) -> optax.Schedule:
     elif kind == "constant":
         sched = optax.constant_schedule(base)
     else:
-        raise ConfigError(f"config.lr_schedule must be 'step', 'cosine' or 'constant', "
+        raise ConfigError(f"config.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
                           f"got {kind!r}")
     if warmup:
         sched = optax.join_schedules([optax.linear_schedule(0.0, base, warmup), sched], [warmup])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any, NamedTuple
 
 import jax
@@ -11,10 +10,11 @@ import optax
 from flax import nnx
 
 from camjax import models
+from camjax.checks import values
 from camjax.errors import ConfigError
 from camjax.training import mesh as mesh_lib, optim, step as step_lib, wsol
 
-COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+COMPUTE_DTYPES = dict(zip(values.COMPUTE_DTYPES, (jnp.float32, jnp.bfloat16), strict=True))
 # layers whose computation dtype follows config.compute_dtype (parameters stay float32;
 # BatchNorm statistics are reduced in float32 whatever the dtype)
 _DTYPE_LAYERS = (nnx.Conv, nnx.ConvTranspose, nnx.Linear, nnx.LinearGeneral, nnx.Einsum,
@@ -85,14 +85,3 @@ def compile_train_step(train_graphdef, tx, mesh, config):
                            compute_dtype=compute_dtype(config),
                            method=wsol.from_config(config))
     return jax.jit(fn, in_shardings=(repl, data), out_shardings=(repl, repl), donate_argnums=0)
-
-
-def run_meta(config, num_classes: int) -> dict:
-    """What a checkpoint records about its run (checked when resuming)."""
-    kwargs = config.model_kwargs
-    kwargs = kwargs.to_dict() if hasattr(kwargs, "to_dict") else dict(kwargs)
-    return {"model": config.model, "pooling": config.pooling, "num_classes": int(num_classes),
-            "dataset": config.dataset, "batch_size": int(config.batch_size),
-            "model_kwargs": json.loads(json.dumps(kwargs)),   # tuples -> lists, as stored
-            "seed": int(config.seed), "wsol_method": config.wsol_method,
-            "process_count": jax.process_count(), "device_count": jax.device_count()}

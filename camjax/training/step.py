@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
+from camjax.data import transforms
 from camjax.training import wsol
 
 
@@ -31,10 +32,13 @@ def train_step(state: TrainState, batch: dict, *, graphdef, tx, compute_dtype=jn
                method: wsol.Method = wsol.Method()) -> tuple[TrainState, dict]:
     """One SGD step. The batch is sharded along ``data``: the mean loss, its gradient
     and the BatchNorm statistics are over the global batch (the compiler inserts the
-    all-reduces)."""
+    all-reduces). Images arrive as uint8 (the input pipeline's) and are normalised here,
+    on the device; float images are taken as already normalised."""
+    images = batch["image"]
+    if images.dtype == jnp.uint8:
+        images = transforms.normalize_on_device(images)
     images, labels_b, weight = wsol.inputs(method, wsol.step_key(method, state.step),
-                                           batch["image"].astype(compute_dtype),
-                                           batch["label"])
+                                           images.astype(compute_dtype), batch["label"])
 
     def loss_fn(params, rest):
         # fresh Variables at this trace level, so BatchNorm may update its statistics

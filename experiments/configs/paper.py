@@ -25,8 +25,12 @@ WEIGHTS = {
 
 
 def weights(model: str) -> str:
-    """$CAMJAX_WEIGHTS_DIR/<torchvision file> (default ./weights)."""
-    return os.path.join(os.environ.get("CAMJAX_WEIGHTS_DIR", "weights"), WEIGHTS[model])
+    """$CAMJAX_WEIGHTS_DIR/<torchvision file> (default ./weights): its ``.safetensors`` copy
+    when there is one (read without torch), else the ``.pth`` torchvision publishes (a
+    missing file is named with its download address when the run starts)."""
+    path = os.path.join(os.environ.get("CAMJAX_WEIGHTS_DIR", "weights"), WEIGHTS[model])
+    copy = os.path.splitext(path)[0] + ".safetensors"
+    return copy if os.path.isfile(copy) else path
 
 
 def released_solver(c, model: str):

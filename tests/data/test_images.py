@@ -117,9 +117,11 @@ def test_decompression_bombs_are_refused_before_decoding(tmp_path):
     path = tmp_path / "bomb.png"
     path.write_bytes(_png_header(20_000, 10_000))        # 2e8 pixels, no data behind
     with pytest.raises(ImageError, match=f"^{path}: 20000x10000 = 200,000,000 pixels, more "
-                                         "than the limit of 100,000 "
-                                         r"\(config.max_image_pixels\)"):
+                                         "than the limit of 100,000; if you trust the file, "
+                                         r"raise the limit \(--config.max_image_pixels\)"):
         decode_image(path, max_pixels=100_000)
+    with pytest.raises(ImageError, match=r"raise the limit \(--max_image_pixels\)"):
+        decode_image(path, max_pixels=100_000, limit_name="--max_image_pixels")
     with pytest.raises(ImageError, match=f"^{path}: .*max_image_pixels"):
         decode_image(path)                               # Pillow's own refusal, named
     Image.new("RGB", (400, 300)).save(tmp_path / "ok.png")
@@ -142,3 +144,24 @@ def test_bad_files_are_named(tmp_path):
             decode_image(tmp_path / name)
     with pytest.raises(ImageError, match="is a folder"):
         decode_image(tmp_path)
+
+
+def test_no_bomb_warning_escapes_threads_decoding_at_once(tmp_path):
+    """Pillow warns (DecompressionBombWarning) between its limit and twice it; camjax
+    names the file itself. warnings.catch_warnings is process-wide: threads opening images
+    at once (grain's readers, localize's decoders) must not let the warning through."""
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+    paths = []
+    for k in range(48):
+        paths.append(tmp_path / f"big_{k}.png")
+        paths[-1].write_bytes(_png_header(10_000, 9_500))   # 95e6 pixels: Pillow warns
+
+    def decode(path):
+        with pytest.raises(ImageError, match="95,000,000 pixels"):
+            decode_image(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(decode, paths))
+    assert [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)] == []

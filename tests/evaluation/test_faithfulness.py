@@ -123,24 +123,84 @@ def test_ties_go_in_row_major_order_and_steps_need_not_divide_the_pixels():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
-def test_every_chunk_of_steps_is_one_call_of_the_same_shape():
+def test_every_chunk_is_one_call_and_no_image_is_scored_twice_or_padded():
     calls = []
 
-    def counting(x):
-        calls.append(x.shape)
+    def counting(x):                 # runs where score_fn runs: once per executed chunk
+        jax.debug.callback(lambda m: calls.append(int(m)), x.shape[0])
         return score_fn(x)
 
     rng = np.random.default_rng(0)
     images = rng.normal(0, 0.1, (3, 4, 4, 3)).astype(np.float32)
     maps = rng.uniform(0, 1, (3, 4, 4))
     one = deletion_insertion_curves(counting, images, maps, [0, 1, 0], steps=16, batch_size=5)
-    # 17 points in chunks of 5 (the last padded): 4 calls per curve of 3 x 5 images each
-    assert calls == [(15, 4, 4, 3)] * 8
+    jax.effects_barrier()
+    # 2 x 17 points, the image itself shared: 33 distinct per row, 6 chunks of 5 and one of 3
+    assert sorted(calls) == [3 * 3] + [3 * 5] * 6
     whole = deletion_insertion_curves(score_fn, images, maps, [0, 1, 0], steps=16,
                                       batch_size=64)
     for mode in ("deletion", "insertion"):
         np.testing.assert_allclose(one[mode], whole[mode], rtol=1e-6)
         assert one[mode].shape == (3, 17)
+    np.testing.assert_array_equal(one["deletion"][:, 0], one["insertion"][:, -1])
+
+
+# RISE's CausalMetric.single_run (evaluation.py), transcribed with numpy for one image: the
+# model's softmax after every ``step`` pixels, in decreasing order of the map, are switched
+# from ``start`` to ``finish``; the blur is conv2d with gkern(11, 5) and zero padding.
+def rise_single_run(prob_fn, image_chw, explanation, c, mode, step):
+    hw = explanation.size
+    n_steps = (hw + step - 1) // step
+    substrate = np.stack([scipy.ndimage.convolve(ch, rise_blur_kernel(11, 5.0),
+                                                 mode="constant", cval=0.0)
+                          for ch in image_chw]) if mode == "ins" else np.zeros_like(image_chw)
+    start, finish = ((image_chw.copy(), substrate) if mode == "del"
+                     else (substrate, image_chw.copy()))
+    scores = np.empty(n_steps + 1)
+    salient_order = np.flip(np.argsort(explanation.reshape(-1, hw), axis=1), axis=-1)
+    for i in range(n_steps + 1):
+        scores[i] = prob_fn(start)[c]
+        if i < n_steps:
+            coords = salient_order[0, step * i:step * (i + 1)]
+            start.reshape(3, hw)[:, coords] = finish.reshape(3, hw)[:, coords]
+    return scores
+
+
+def test_curves_equal_a_transcription_of_rises_loop():
+    rng = np.random.default_rng(7)
+    n, h, w, k, classes = 3, 6, 6, 5, 4
+    w1 = rng.normal(0, 0.3, (h * w * 3, k))
+    w2 = rng.normal(0, 1.0, (k, classes))
+
+    def prob_numpy(image_chw):      # a small non-linear classifier of the HWC pixels
+        z = np.tanh(image_chw.transpose(1, 2, 0).ravel() @ w1) @ w2
+        return np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+
+    def prob_jax(x):
+        z = jnp.tanh(x.reshape(x.shape[0], -1) @ jnp.asarray(w1, jnp.float32))
+        return jax.nn.softmax(z @ jnp.asarray(w2, jnp.float32), axis=-1)
+
+    images = rng.normal(0, 1, (n, h, w, 3))
+    maps = rng.uniform(0, 1, (n, h, w))      # no ties: RISE's order is then unambiguous
+    labels = np.array([0, 3, 1])
+    for steps, batch_size in ((12, 5), (36, 16)):     # 3 pixels a step, then 1
+        got = deletion_insertion_curves(prob_jax, images.astype(np.float32), maps, labels,
+                                        steps=steps, batch_size=batch_size)
+        for mode, key in (("del", "deletion"), ("ins", "insertion")):
+            want = np.stack([rise_single_run(prob_numpy, images[i].transpose(2, 0, 1),
+                                             maps[i], labels[i], mode, h * w // steps)
+                             for i in range(n)])
+            np.testing.assert_allclose(np.asarray(got[key]), want, rtol=2e-5, atol=1e-6)
+
+
+def test_deletion_insertion_errors_name_the_input():
+    images = np.zeros((2, 4, 4, 3), np.float32)
+    maps = np.random.default_rng(0).uniform(0, 1, (2, 4, 4))
+    with pytest.raises(ValueError, match="classes must lie"):
+        deletion_insertion_curves(score_fn, images, maps, [0, 2], steps=4)
+    with pytest.raises(ValueError, match=r"score_fn must return \(N=8, C\)"):
+        deletion_insertion_curves(lambda x: score_fn(x)[:1], images, maps, [0, 1], steps=4,
+                                  batch_size=4)
 
 
 def test_blur_is_rise_kernel_with_zero_padding():
@@ -149,10 +209,12 @@ def test_blur_is_rise_kernel_with_zero_padding():
     np.testing.assert_allclose(kernel, kernel.T)
     from camjax.evaluation.perturbation import blur
     image = np.random.default_rng(2).normal(0, 1, (1, 9, 13, 3))
-    got = np.asarray(blur(jnp.asarray(image, jnp.float32), jnp.asarray(kernel)))
-    for c in range(3):
-        want = scipy.ndimage.convolve(image[0, :, :, c], kernel, mode="constant", cval=0.0)
-        np.testing.assert_allclose(got[0, :, :, c], want, rtol=1e-4, atol=1e-5)
+    other = np.random.default_rng(3).normal(0, 1, (4, 4))   # not separable, even size
+    for k in (kernel, other):
+        got = np.asarray(blur(jnp.asarray(image, jnp.float32), k))
+        for c in range(3):       # scipy convolves (flips the kernel); RISE's conv2d correlates
+            want = scipy.ndimage.correlate(image[0, :, :, c], k, mode="constant", cval=0.0)
+            np.testing.assert_allclose(got[0, :, :, c], want, rtol=1e-4, atol=1e-5)
 
 
 def test_deletion_insertion_accumulators_merge():

@@ -16,19 +16,29 @@ from tests.conftest import ROOT
 from tests.methods.conftest import Toy, toy_params
 
 OPTIONS = {"score_cam": {"batch_size": 2}, "smooth_grad": {"samples": 3, "batch_size": 2},
-           "integrated_gradients": {"steps": 4, "batch_size": 3}}
+           "integrated_gradients": {"steps": 4, "batch_size": 3},
+           "ablation_cam": {"batch_size": 2}, "ss_cam": {"samples": 2, "batch_size": 3},
+           "is_cam": {"steps": 2, "batch_size": 3},
+           "rise": {"samples": 6, "grid": 3, "batch_size": 3},
+           "occlusion": {"window": 4, "stride": 2, "batch_size": 5},
+           "blur_ig": {"steps": 3, "max_sigma": 2.0, "batch_size": 3},
+           "guided_ig": {"steps": 3}, "xrai": {"steps": 2, "min_pixel_diff": 8}}
 
 
 def test_registry_lists_every_method_with_its_resolution():
     assert set(methods.METHODS) == set(methods.PURE_METHODS) == {
         "cam", "grad_cam", "grad_cam_plus_plus", "score_cam", "layer_cam", "saliency",
-        "smooth_grad", "integrated_gradients"}
+        "smooth_grad", "integrated_gradients", "ablation_cam", "ss_cam", "is_cam", "rise",
+        "occlusion", "guided_backprop", "guided_grad_cam", "input_x_gradient", "blur_ig",
+        "guided_ig", "xrai"}
     assert methods.get("score_cam") is methods.score_cam
     assert methods.get_pure("layer_cam") is methods.layer_cam_fn
     assert [n for n in methods.METHODS if methods.at_image_resolution(n)] == [
-        "integrated_gradients", "saliency", "smooth_grad"]
+        "blur_ig", "guided_backprop", "guided_grad_cam", "guided_ig", "input_x_gradient",
+        "integrated_gradients", "occlusion", "rise", "saliency", "smooth_grad", "xrai"]
     assert [n for n in methods.METHODS if methods.takes_layer(n)] == [
-        "grad_cam", "grad_cam_plus_plus", "layer_cam", "score_cam"]
+        "ablation_cam", "grad_cam", "grad_cam_plus_plus", "is_cam", "layer_cam", "score_cam",
+        "ss_cam", "guided_grad_cam"]
     assert methods.registry.get("smooth_grad").options["samples"] == 50
     with pytest.raises(ValueError, match="unknown map method 'gradcam'.*grad_cam"):
         methods.get("gradcam")
@@ -82,7 +92,8 @@ def test_a_sharded_batch_gives_the_same_maps_sharded_along_data():
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["devices"] == 4
     assert set(result["methods"]) == set(methods.METHODS) | {
-        "grad_cam@backbone.1", "score_cam@backbone.1", "engine.predict"}
+        "grad_cam@backbone.1", "score_cam@backbone.1", "ablation_cam@backbone.1",
+        "engine.predict"}
     for name, meshes in result["methods"].items():
         for kind, r in meshes.items():     # jax.make_mesh's explicit axes, and auto axes
             assert r["scale"] > 0, (name, kind)

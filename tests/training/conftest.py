@@ -11,11 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import DEMO, ROOT
-
-# the tiny run of tests/conftest.py's tiny_config, as command-line overrides
-TINY = {"dataset": "camjax_shapes/tiny", "image_size": 32, "batch_size": 8,
-        "eval_batch_size": 16, "num_train_steps": 2, "log_every_steps": 1,
-        "checkpoint_every_steps": 1, "warmup_steps": 0, "data_threads": 1}
+from tests.conftest import TINY_OVERRIDES as TINY   # the tiny run, as config overrides
 
 
 @pytest.fixture(scope="session")

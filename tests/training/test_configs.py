@@ -19,7 +19,8 @@ from flax import nnx
 from camjax import config as config_lib, models, training
 from camjax.data import pipeline
 from camjax.models.pretrained import ARCHITECTURES, LoadReport
-from camjax.training import optim, state as state_lib, step as step_lib, validate
+from camjax.checks import values
+from camjax.training import optim, state as state_lib, step as step_lib
 from tests.conftest import CONFIGS
 
 PAPER = ["ilsvrc_vgg16_gap", "ilsvrc_googlenet_gap", "ilsvrc_googlenet_gmp",
@@ -124,7 +125,7 @@ def test_two_steps_on_mock_data(name, tmp_path, monkeypatch):
         loaded.append((type(model).__name__, path))
         return LoadReport(loaded=["features.0.weight"], new=["head.classifier.kernel"])
     monkeypatch.setattr(models, "load_pretrained", fake_load_pretrained)
-    monkeypatch.setattr(validate, "check_pretrained", lambda config: None)   # no weights here
+    monkeypatch.setattr(values, "check_pretrained", lambda config: None)   # no weights here
     real_source = pipeline.tfds_data_source
     monkeypatch.setattr(pipeline, "tfds_data_source", lambda *a: _ValidBoxes(real_source(*a)))
     with tfds.testing.mock_data(num_examples=8):

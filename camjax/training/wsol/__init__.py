@@ -25,10 +25,10 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from camjax.checks.wsol import METHODS, model_kwargs  # noqa: F401  (checked there)
 from camjax.models.wsol import NETWORK_METHODS
 from camjax.training.wsol import augment, losses
 
-METHODS = ("cam", "has", "acol", "spg", "adl", "cutmix", "fewshot")
 _KEY_TAG = 0x57_50_4C   # separates the augmentation stream from the seed's other uses
 
 
@@ -52,18 +52,6 @@ def from_config(config) -> Method:
                   spg_thresholds=tuple(tuple(float(v) for v in p)
                                        for p in config.spg_thresholds),
                   fewshot_cls_weight=float(config.fewshot_cls_weight))
-
-
-def model_kwargs(config) -> dict:
-    """The network arguments of ``config.wsol_method`` (none for methods that do not
-    change the network, so those run on any network)."""
-    name = config.wsol_method
-    if name not in NETWORK_METHODS:
-        return {}
-    extra = {"acol": {"acol_threshold": config.acol_threshold},
-             "adl": {"adl_drop_rate": config.adl_drop_rate,
-                     "adl_threshold": config.adl_threshold}}.get(name, {})
-    return {"wsol_method": name, **extra}
 
 
 def step_key(method: Method, step) -> jax.Array:

@@ -1,21 +1,20 @@
-"""Shape-only probes behind ``camjax.training.validate``: a config's network built and run
-under ``nnx.eval_shape`` / ``jax.eval_shape`` (nothing compiled, no weights allocated),
-its ``pretrained`` file fitted to those shapes, its TFDS dataset looked up.
+"""The network of a config, checked with shapes only: ``model_kwargs`` against the
+constructor, ``image_size`` against the stride (``nnx.eval_shape`` / ``jax.eval_shape``:
+nothing compiled, no weights allocated), the ``pretrained`` file fitted to those shapes.
 """
 from __future__ import annotations
 
-import difflib
 import inspect
-import logging
+import re
 from pathlib import Path
 
 import numpy as np
 
-from camjax.errors import ConfigError, UserError
+from camjax.errors import ConfigError, UserError, did_you_mean
 
 RESERVED = ("num_classes", "pooling", "rngs")    # set by camjax, not by model_kwargs
-_SET_BY = {"num_classes": "the dataset's number of classes", "pooling": "use config.pooling",
-           "rngs": "use config.seed"}
+_SET_BY = {"num_classes": "the dataset's number of classes", "pooling": "use --config.pooling",
+           "rngs": "use --config.seed"}
 _PROBED: dict = {}                               # (model, pooling, kwargs, size) -> (h, w)
 _FITTED: set = set()                             # weights files that fit, with their model
 
@@ -32,7 +31,7 @@ def model_kwargs(config) -> dict:
 
 def build_kwargs(config) -> dict:
     """``model_kwargs`` and the network arguments of ``config.wsol_method``."""
-    from camjax.training import wsol
+    from camjax.checks import wsol
     extra = wsol.model_kwargs(config) if "wsol_method" in config else {}
     return {**model_kwargs(config), **extra}
 
@@ -53,7 +52,7 @@ def check_kwargs(name: str, kwargs: dict) -> None:
     for key in kwargs:
         if key not in takes:
             raise ConfigError(f"config.model_kwargs.{key} is not an argument of {name}; it "
-                              f"takes: {', '.join(takes) or 'none'}")
+                              f"takes: {', '.join(takes) or 'none'}{did_you_mean(key, takes)}")
 
 
 def abstract_model(name: str, pooling: str, kwargs: dict, num_classes: int = 2):
@@ -157,7 +156,8 @@ def check_pretrained(config, num_classes: int = 2) -> None:
     from camjax import models
     path = Path(config.pretrained).expanduser()
     if not path.is_file():
-        raise ConfigError(f"config.pretrained={config.pretrained!r}: no such file")
+        raise ConfigError(f"config.pretrained={config.pretrained!r}: no such file"
+                          f"{weights_origin(path)}")
     key = (str(path.absolute()), path.stat().st_mtime_ns, config.model, config.pooling,
            repr(sorted(build_kwargs(config).items())), num_classes)
     if key in _FITTED:
@@ -172,51 +172,19 @@ def check_pretrained(config, num_classes: int = 2) -> None:
     _FITTED.add(key)
 
 
-class _Quiet:
-    """absl (TFDS) warnings off while a dataset is looked up."""
-
-    def __enter__(self):
-        self.logger = logging.getLogger("absl")
-        self.level = self.logger.level
-        self.logger.setLevel(logging.ERROR)
-
-    def __exit__(self, *exc):
-        self.logger.setLevel(self.level)
+# torchvision's weight files are named <architecture>-<first 8 hex digits of the sha256>
+_TORCHVISION_FILE = re.compile(r"^[a-z0-9_]+-[0-9a-f]{8}$")
+TORCHVISION_URL = "https://download.pytorch.org/models/"
 
 
-def dataset_builder(name: str, directory: str, what: str = "config.dataset"):
-    """The TFDS builder of ``name`` (registered, or prepared in ``directory``); ``what``
-    names the input in the error (``--dataset`` for ``camjax prepare``)."""
-    import tensorflow_datasets as tfds
-
-    from camjax.data import pipeline
-    if name.startswith(pipeline.BUILTIN):
-        from camjax.data.builders import shapes  # noqa: F401  (registers the builder)
-    with _Quiet():
-        try:
-            return tfds.builder(name, data_dir=directory)
-        except tfds.core.registered.DatasetNotFoundError as err:
-            # the error lists the registered names ("\t- mnist"); tfds.list_builders()
-            # would import TensorFlow and ask GCS
-            known = [line.strip()[2:] for line in str(err).splitlines()
-                     if line.strip().startswith("- ")]
-            close = difflib.get_close_matches(name.split("/")[0].split(":")[0], known, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"{what}={name!r} is not a TFDS dataset (nor prepared in "
-                              f"{directory}){hint}") from err
-        except Exception as err:   # a bad builder config or version
-            raise ConfigError(f"{what}={name!r}: {_builder_problem(name, err)}") from err
-
-
-def _builder_problem(name: str, err: BaseException) -> str:
-    """TFDS's "Failed to construct dataset ..." in a few words."""
-    import tensorflow_datasets as tfds
-    base, _, variant = name.partition("/")
-    if "BuilderConfig" in str(err) and variant:
-        try:
-            configs = [c.name for c in tfds.builder_cls(base.split(":")[0]).BUILDER_CONFIGS]
-            return f"{base} has no config {variant.split(':')[0]!r}; it has: {', '.join(configs)}"
-        except Exception:   # noqa: BLE001  (fall back to TFDS's words)
-            pass
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return text.split('": ', 1)[-1][:240]   # drop "Failed to construct dataset X, kwargs"
+def weights_origin(path: Path) -> str:
+    """Where a missing weights file comes from, as advice to append to the error: the
+    torchvision download for torchvision's file names, and how to train without it."""
+    if _TORCHVISION_FILE.match(path.stem):
+        return (f"; it is torchvision's ImageNet weights: download {TORCHVISION_URL}"
+                f"{path.stem}.pth into {path.parent or '.'} (configs look in "
+                "$CAMJAX_WEIGHTS_DIR, default ./weights; a .safetensors copy of the same name "
+                "is read without torch: docs/training.md, \"Pretrained weights\"), or train "
+                "from scratch with --config.pretrained=")
+    return "; give the path of a torchvision .safetensors or .pth file, or train from " \
+           "scratch with --config.pretrained="

@@ -1,14 +1,18 @@
 """The checks of ``config.wsol_method`` and its options, before any work: an unknown
 method, an option out of range, a network that cannot host the method, a method that
-needs a ``val_split``. Each failure is one :class:`camjax.errors.ConfigError` line."""
+needs a ``val_split``. Each failure is one :class:`camjax.errors.ConfigError` line.
+
+The method names and the network arguments a method adds live here, where the config is
+checked, so the checks need nothing of the training stack (``camjax.training.wsol``
+implements the methods and imports both)."""
 from __future__ import annotations
 
 import math
 import numbers
 
 from camjax.errors import ConfigError
-from camjax.models.wsol import NETWORK_METHODS
 
+METHODS = ("cam", "has", "acol", "spg", "adl", "cutmix", "fewshot")
 HOSTS = ("tiny_gap", "vgg16_gap", "resnet50_gap", "inception_v3_gap")
 _UNIT = (lambda v: 0 <= v <= 1, "in [0, 1]")
 RANGES = {
@@ -45,6 +49,7 @@ def check_host(config) -> None:
     """The network can host the method; ACoL averages its maps (GAP only); the few-shot
     baseline trains on ``val_split``."""
     from camjax.models.registry import factory
+    from camjax.models.wsol import NETWORK_METHODS
     method = config.wsol_method
     if method == "fewshot" and not config.get("val_split"):
         raise ConfigError("config.wsol_method='fewshot' trains on the val split's boxes or "
@@ -61,9 +66,22 @@ def check_host(config) -> None:
                           f"{config.pooling!r}")
 
 
+def model_kwargs(config) -> dict:
+    """The network arguments of ``config.wsol_method`` (none for methods that do not
+    change the network, so those run on any network)."""
+    from camjax.models.wsol import NETWORK_METHODS
+    name = config.wsol_method
+    if name not in NETWORK_METHODS:
+        return {}
+    extra = {"acol": {"acol_threshold": config.acol_threshold},
+             "adl": {"adl_drop_rate": config.adl_drop_rate,
+                     "adl_threshold": config.adl_threshold}}.get(name, {})
+    return {"wsol_method": name, **extra}
+
+
 def check(config) -> None:
     """Every check of the method and its options (the method itself is one of
-    ``camjax.training.wsol.METHODS``: ``validate.check_choices``)."""
+    :data:`METHODS`: ``values.check_choices``)."""
     if "wsol_method" not in config:
         return
     check_options(config)

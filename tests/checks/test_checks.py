@@ -1,5 +1,6 @@
-"""The checks before any work (camjax.training.validate, probe) and the named checkpoint
-save failures (save_errors), in process; tests/test_cli_errors.py runs them end to end."""
+"""The checks before any work (camjax.checks: values, model, folders, resume, stages) and
+the named checkpoint save failures (checks.saves), in process; tests/test_cli_errors.py
+runs them through the command line."""
 import errno
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from safetensors.numpy import save_file
 
 from camjax import config as config_lib
 from camjax.errors import ConfigError, RunError
-from camjax.training import checkpoint, probe, save_errors, validate
+from camjax.checks import folders, model as probe, resume, saves as save_errors, values
 from tests.conftest import DEMO, ROOT
 from tests.models.test_pretrained import alexnet_state_dict
 from tests.training.conftest import TINY, cli_env
@@ -33,12 +34,12 @@ def tiny(**overrides):
 ])
 def test_values_out_of_range_name_the_key_and_the_value(key, value, must):
     with pytest.raises(ConfigError, match=rf"config\.{key}={value!r} must be {must}"):
-        validate.check_values(tiny(**{key: value}))
+        values.check_values(tiny(**{key: value}))
 
 
 @pytest.mark.parametrize("key, value, error", [
     ("cam_method", "cam,gradcam", r"config\.cam_method='cam,gradcam' \('gradcam'\) is not one "
-                                  r"of: cam, grad_cam"),
+                                  r"of: (\w+, )*cam, grad_cam, .*did you mean grad_cam\?"),
     ("metrics", "wsol,roads", r"config\.metrics='wsol,roads' \('roads'\) is not one of: "
                               r"wsol, faithfulness, road, pointing, complexity, sanity"),
     ("road_percentiles", (10, 120), r"config\.road_percentiles=\(10, 120\) must be a tuple"),
@@ -46,13 +47,13 @@ def test_values_out_of_range_name_the_key_and_the_value(key, value, must):
 ])
 def test_the_metrics_keys_name_the_bad_value(key, value, error):
     with pytest.raises(ConfigError, match=error):
-        validate.check_config(tiny(**{key: value}))
-    validate.check_choices(tiny(cam_method="cam, grad_cam", metrics="road,sanity"))
+        values.check_config(tiny(**{key: value}))
+    values.check_choices(tiny(cam_method="cam, grad_cam", metrics="road,sanity"))
 
 
 def test_the_defaults_and_the_demo_pass():
-    validate.check_config(config_lib.load("default"))
-    validate.check_config(tiny())
+    values.check_config(config_lib.load("default"))
+    values.check_config(tiny())
 
 
 @pytest.mark.parametrize("model, size, hw", [
@@ -67,7 +68,7 @@ def test_the_probe_finds_the_feature_map_of_each_network(model, size, hw):
 def test_an_image_size_below_the_stride_is_refused_before_any_work():
     with pytest.raises(ConfigError, match=r"config\.image_size=8 is too small for vgg16_gap.*"
                                           r"at 224 px its feature map is 14x14 \(stride 16\)"):
-        validate.check_config(tiny(model="vgg16_gap", image_size=8))
+        values.check_config(tiny(model="vgg16_gap", image_size=8))
 
 
 def test_cam_layer_names_a_module_of_the_network_for_a_method_that_takes_one():
@@ -83,43 +84,54 @@ def test_model_kwargs_are_checked_against_the_constructor():
     with pytest.raises(ConfigError, match=r"config\.model_kwargs\.width is not an argument of "
                                           r"tiny_gap; it takes: widths, strides, kernels, "
                                           r"cam_channels"):
-        validate.check_config(tiny(**{"model_kwargs.width": 8}))
+        values.check_config(tiny(**{"model_kwargs.width": 8}))
     with pytest.raises(ConfigError, match=r"model_kwargs\.pooling is set by camjax"):
-        validate.check_config(tiny(**{"model_kwargs.pooling": "gmp"}))
-    validate.check_config(tiny(**{"model_kwargs.cam_channels": 16}))
+        values.check_config(tiny(**{"model_kwargs.pooling": "gmp"}))
+    values.check_config(tiny(**{"model_kwargs.cam_channels": 16}))
 
 
 def test_pretrained_is_fitted_to_the_network_from_the_header(tmp_path):
     state = alexnet_state_dict()
     save_file(state, str(tmp_path / "ok.safetensors"))
-    validate.check_config(tiny(model="alexnet_gap", image_size=67,
+    values.check_config(tiny(model="alexnet_gap", image_size=67,
                                pretrained=str(tmp_path / "ok.safetensors")))
     state["features.3.weight"] = np.zeros((192, 64, 3, 3), np.float32)    # torchvision: 5x5
     save_file(state, str(tmp_path / "bad.safetensors"))
     with pytest.raises(ConfigError, match=r"config\.pretrained='.*bad\.safetensors': "
                                           r"'features\.3\.weight': shape \(192, 64, 3, 3\)"):
-        validate.check_config(tiny(model="alexnet_gap", image_size=67,
+        values.check_config(tiny(model="alexnet_gap", image_size=67,
                                    pretrained=str(tmp_path / "bad.safetensors")))
     # resuming: the checkpoint holds the weights, the file is not needed
-    validate.check_config(tiny(model="alexnet_gap", image_size=67,
+    values.check_config(tiny(model="alexnet_gap", image_size=67,
                                pretrained=str(tmp_path / "gone.safetensors")), pretrained=False)
+
+
+def test_global_batches_must_divide_by_the_device_count(monkeypatch):
+    import jax
+
+    from camjax.checks import stages
+    monkeypatch.setattr(jax, "device_count", lambda: 8)
+    with pytest.raises(ConfigError, match=r"batch_size=12 must be divisible .* \(8\)"):
+        stages.check_devices(tiny(batch_size=12, eval_batch_size=16))
+    with pytest.raises(ConfigError, match=r"eval_batch_size=12 must be divisible .* \(8\)"):
+        stages.check_devices(tiny(batch_size=16, eval_batch_size=12))
 
 
 def test_a_folder_that_refuses_a_file_is_not_writable(tmp_path, monkeypatch):
     def read_only(**kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
-    with pytest.raises(validate.WorkdirError, match=rf"--workdir {tmp_path} is not writable "
+    with pytest.raises(folders.WorkdirError, match=rf"--workdir {tmp_path} is not writable "
                                                     r"\(Read-only file system\)"):
-        validate.writable_folder(tmp_path)
+        folders.writable_folder(tmp_path)
 
 
 def test_a_different_seed_is_refused_and_a_checkpoint_without_one_accepted():
-    with pytest.raises(checkpoint.CheckpointError, match="written with seed=0, this config has "
+    with pytest.raises(resume.CheckpointError, match="written with seed=0, this config has "
                                                          "seed=1"):
-        checkpoint.check_meta({"seed": 0, "model": "tiny_gap"}, {"seed": 1, "model": "tiny_gap"},
+        resume.check_meta({"seed": 0, "model": "tiny_gap"}, {"seed": 1, "model": "tiny_gap"},
                               "W/checkpoints/2")
-    checkpoint.check_meta({"model": "tiny_gap"}, {"seed": 1, "model": "tiny_gap"}, "W")
+    resume.check_meta({"model": "tiny_gap"}, {"seed": 1, "model": "tiny_gap"}, "W")
 
 
 class FakeManager:
@@ -175,10 +187,10 @@ def test_the_early_checks_leave_jax_uninitialised(tiny_data_dir, tmp_path):
         "import sys",
         "from jax._src import xla_bridge",
         "from camjax import config",
-        "from camjax.training import validate",
+        "from camjax import checks",
         f"c = config.load({str(DEMO)!r}, {{'dataset': 'camjax_shapes/tiny', "
         f"'data_dir': {tiny_data_dir!r}, 'model': 'vgg16_gap', 'image_size': 64}})",
-        f"validate.early(c, 'train', {str(tmp_path / 'w')!r})",
+        f"checks.early(c, 'train', {str(tmp_path / 'w')!r})",
         "print('clean' if not xla_bridge.backends_are_initialized() else 'initialised')"])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=cli_env(), cwd=ROOT, timeout=300)

@@ -250,11 +250,16 @@ def main(argv=None) -> int:
                                   args.bf16).cpu().numpy()
         if not args.bf16:
             assert np.allclose(ours, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max()), "Score-CAM"
+        # the channels Score-CAM skips exactly (constant over the map: the zero image's score)
+        features = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)[1])(state, cast(x_jax))
+        skipped = float(camjax.methods.scorecam.constant_channels(features).mean())
+        print(f"Score-CAM: {skipped:.1%} of the channels constant (skipped)")
         t_sc = median_interleaved({"camjax": jax_score, "torch": lambda: torch_score_cam(
             net, x_torch, classes_torch, n * args.chunk, args.bf16)}, args.repeats)
         rows.append(
             f"| (a) Score-CAM, {CAM_CHANNELS} masked passes per image, {args.chunk} masks x "
-            f"{n} images per pass (PyTorch: torchcam's loop, {n * args.chunk} per pass) | "
+            f"{n} images per pass (PyTorch: torchcam's loop, {n * args.chunk} per pass); "
+            f"{skipped:.0%} of the channels constant, skipped | "
             f"{n / t_sc['camjax']:,.2f} | {n / t_sc['torch']:,.2f} | "
             f"{t_sc['torch'] / t_sc['camjax']:.2f}x |")
 

@@ -15,6 +15,7 @@ import pkgutil
 
 from camjax.methods import base, registry
 from camjax.methods.backprop import input_gradients, input_gradients_fn
+from camjax.methods.guided import guided_gradients, guided_gradients_fn
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in ("base", "registry") and not _module.name.startswith("_"):
@@ -51,4 +52,5 @@ def takes_layer(name: str) -> bool:
 
 __all__ = ["METHODS", "PURE_METHODS", "IMAGE_RESOLUTION", "get", "get_pure",
            "at_image_resolution", "takes_layer", "base", "registry", "input_gradients",
-           "input_gradients_fn", *METHODS, *(f"{name}_fn" for name in METHODS)]
+           "input_gradients_fn", "guided_gradients", "guided_gradients_fn", *METHODS,
+           *(f"{name}_fn" for name in METHODS)]

@@ -114,6 +114,7 @@ def markdown_table() -> str:
     for m in methods().values():
         shown = {**m.options, **({"eigen_smooth": False} if m.eigen_smooth else {})}
         options = ", ".join(f"`{k}={v!r}`" for k, v in shown.items()) or "-"
-        rows.append(f"| `{m.name}` | {m.summary} | {m.resolution} | "
+        summary = m.summary.replace("|", "\\|")        # a bar would end the cell
+        rows.append(f"| `{m.name}` | {summary} | {m.resolution} | "
                     f"{'yes' if m.layer else 'no'} | {options} |")
     return "\n".join(rows)

@@ -25,7 +25,13 @@ from tests.methods.conftest import filled_model
 
 OPTIONS = {"score_cam": {"batch_size": 3}, "smooth_grad": {"samples": 3, "batch_size": 2},
            "integrated_gradients": {"steps": 4, "batch_size": 2},
-           "smooth_grad_cam_plus_plus": {"samples": 3, "batch_size": 2, "sigma": 0.1}}
+           "smooth_grad_cam_plus_plus": {"samples": 3, "batch_size": 2, "sigma": 0.1},
+           "ablation_cam": {"batch_size": 3}, "ss_cam": {"samples": 2, "batch_size": 3},
+           "is_cam": {"steps": 2, "batch_size": 3},
+           "rise": {"samples": 6, "grid": 3, "batch_size": 4},
+           "occlusion": {"window": 8, "stride": 4, "batch_size": 3},
+           "blur_ig": {"steps": 3, "max_sigma": 2.0, "batch_size": 2},
+           "guided_ig": {"steps": 3}, "xrai": {"steps": 2, "batch_size": 2}}
 
 
 def main():
@@ -43,7 +49,7 @@ def main():
             for name, method in methods.METHODS.items()}
     runs.update({f"{name}@backbone.1": (lambda x, c, m=methods.get(name), o=OPTIONS.get(
         name, {}): m(model, x, c, layer="backbone.1", **o))
-        for name in ("grad_cam", "score_cam")})          # the gradient and the forward tap
+        for name in ("grad_cam", "score_cam", "ablation_cam")})   # the gradient, the forward tap
     runs["engine.predict"] = lambda x, c: engine.predict(   # labels first, then the top-2
         graphdef, state, x, c[:, 0], method="grad_cam", k=2, layer="backbone.1")[2]
     runs["engine.predict+smoothing"] = lambda x, c: engine.predict(   # the two map options

@@ -20,7 +20,13 @@ OPTIONS = {"score_cam": {"batch_size": 2}, "smooth_grad": {"samples": 3, "batch_
            "smooth_grad_cam_plus_plus": {"samples": 3, "batch_size": 2, "sigma": 0.1},
            # a fixed key: by default the weights are drawn from the state, which the
            # finite difference moves
-           "random_cam": {"key": jax.random.key(3)}}
+           "random_cam": {"key": jax.random.key(3)},
+           "ablation_cam": {"batch_size": 2}, "ss_cam": {"samples": 2, "batch_size": 3},
+           "is_cam": {"steps": 2, "batch_size": 3},
+           "rise": {"samples": 6, "grid": 3, "batch_size": 3},
+           "occlusion": {"window": 4, "stride": 2, "batch_size": 5},
+           "blur_ig": {"steps": 3, "max_sigma": 2.0, "batch_size": 3},
+           "guided_ig": {"steps": 3}, "xrai": {"steps": 2, "min_pixel_diff": 8}}
 
 
 def test_registry_lists_every_method_with_its_resolution():
@@ -28,17 +34,24 @@ def test_registry_lists_every_method_with_its_resolution():
         "cam", "grad_cam", "grad_cam_plus_plus", "score_cam", "layer_cam", "saliency",
         "smooth_grad", "integrated_gradients", "hires_cam", "grad_cam_element_wise",
         "x_grad_cam", "eigen_cam", "eigen_grad_cam", "kpca_cam", "smooth_grad_cam_plus_plus",
-        "full_grad", "random_cam"}
+        "full_grad", "random_cam", "ablation_cam", "ss_cam", "is_cam", "rise", "occlusion",
+        "guided_backprop", "guided_grad_cam", "input_x_gradient", "blur_ig", "guided_ig",
+        "xrai"}
     assert methods.get("score_cam") is methods.score_cam
     assert methods.get_pure("layer_cam") is methods.layer_cam_fn
-    assert [n for n in methods.METHODS if methods.at_image_resolution(n)] == [
-        "full_grad", "integrated_gradients", "saliency", "smooth_grad"]
-    assert [n for n in methods.METHODS if methods.takes_layer(n)] == [
-        "eigen_cam", "eigen_grad_cam", "grad_cam", "grad_cam_element_wise",
-        "grad_cam_plus_plus", "hires_cam", "kpca_cam", "layer_cam", "random_cam", "score_cam",
-        "smooth_grad_cam_plus_plus", "x_grad_cam"]
-    assert [n for n, m in methods.registry.methods().items() if not m.eigen_smooth] == [
-        "cam", "kpca_cam", "full_grad", "integrated_gradients", "saliency", "smooth_grad"]
+    assert sorted(n for n in methods.METHODS if methods.at_image_resolution(n)) == [
+        "blur_ig", "full_grad", "guided_backprop", "guided_grad_cam", "guided_ig",
+        "input_x_gradient", "integrated_gradients", "occlusion", "rise", "saliency",
+        "smooth_grad", "xrai"]
+    assert sorted(n for n in methods.METHODS if methods.takes_layer(n)) == [
+        "ablation_cam", "eigen_cam", "eigen_grad_cam", "grad_cam", "grad_cam_element_wise",
+        "grad_cam_plus_plus", "guided_grad_cam", "hires_cam", "is_cam", "kpca_cam",
+        "layer_cam", "random_cam", "score_cam", "smooth_grad_cam_plus_plus", "ss_cam",
+        "x_grad_cam"]
+    assert sorted(n for n, m in methods.registry.methods().items() if not m.eigen_smooth) == [
+        "ablation_cam", "blur_ig", "cam", "full_grad", "guided_backprop", "guided_grad_cam",
+        "guided_ig", "input_x_gradient", "integrated_gradients", "is_cam", "kpca_cam",
+        "occlusion", "rise", "saliency", "smooth_grad", "ss_cam", "xrai"]
     assert methods.registry.get("smooth_grad").options["samples"] == 50
     with pytest.raises(ValueError, match="unknown map method 'gradcam'.*grad_cam"):
         methods.get("gradcam")
@@ -93,8 +106,8 @@ def test_a_sharded_batch_gives_the_same_maps_sharded_along_data():
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["devices"] == 4
     assert set(result["methods"]) == set(methods.METHODS) | {
-        "grad_cam@backbone.1", "score_cam@backbone.1", "engine.predict",
-        "engine.predict+smoothing"}
+        "grad_cam@backbone.1", "score_cam@backbone.1", "ablation_cam@backbone.1",
+        "engine.predict", "engine.predict+smoothing"}
     for name, meshes in result["methods"].items():
         for kind, r in meshes.items():     # jax.make_mesh's explicit axes, and auto axes
             assert r["scale"] > 0, (name, kind)

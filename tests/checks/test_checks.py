@@ -40,7 +40,7 @@ def test_values_out_of_range_name_the_key_and_the_value(key, value, must):
 
 @pytest.mark.parametrize("key, value, error", [
     ("cam_method", "cam,gradcam", r"config\.cam_method='cam,gradcam' \('gradcam'\) is not one "
-                                  r"of: (\w+, )*cam, grad_cam, .*did you mean grad_cam\?"),
+                                  r"of: (\w+, )*cam, (\w+, )*grad_cam, .*did you mean grad_cam\?"),
     ("metrics", "wsol,roads", r"config\.metrics='wsol,roads' \('roads'\) is not one of: "
                               r"wsol, faithfulness, road, pointing, complexity, sanity"),
     ("road_percentiles", (10, 120), r"config\.road_percentiles=\(10, 120\) must be a tuple"),

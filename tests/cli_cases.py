@@ -3,6 +3,8 @@ with the words its one-line error must contain, the folders it must not leave be
 and the helpers that set their folders up."""
 from __future__ import annotations
 
+import json
+
 import errno
 import os
 import shutil
@@ -53,6 +55,8 @@ class Case:
     setup: Callable[[Context, Path], Path] | None = None   # -> the workdir to use
     # folders that must not exist afterwards (default: the workdir when no setup made it)
     absent: Callable[[Context, Path], list[Path]] | None = None
+    # what must hold afterwards, given the workdir (the runs that fail on the way)
+    kept: Callable[[Path], None] | None = None
 
 
 class F(str):
@@ -397,14 +401,24 @@ CASES = [
     Case("checkpoint_save_fails", train(num_train_steps=3, eval_at_end=False, val_split="",
                                         lr_schedule="constant"),
          ("could not save the checkpoint of step 2", "checkpoints", "No space left on device"),
-         status=1, up_front=False, patch=full_disk),
+         status=1, up_front=False, patch=full_disk,
+         kept=lambda w: _kept_steps(w, [1])),   # step 2 failed, training stopped before 3
     Case("image_does_not_decode", lambda c, w: train(
         dataset=f"folder:{parent_data(c, w)}", batch_size=4, num_train_steps=6,
         eval_at_end=False, val_split="", lr_schedule="constant")(c, w),
          ("data/train/", "does not decode", "read for step 2", "checkpoint of step 1 is kept",
           "--config.skip_bad_images=True"),
-         status=1, up_front=False, setup=bad_image_folder),
+         status=1, up_front=False, setup=bad_image_folder,
+         kept=lambda w: _kept_steps(w, [1], logged=[1])),
 ]
+
+
+def _kept_steps(workdir: Path, steps: list[int], logged: list[int] | None = None) -> None:
+    kept = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir())
+    assert kept == steps, f"{workdir}: checkpoints {kept}, expected {steps}"
+    if logged is not None:
+        lines = (workdir / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(line)["step"] for line in lines] == logged
 
 
 # ------------------------------------------------------------------------ read-only folders

@@ -197,8 +197,11 @@ def prepared(argv: list[str], trained: Path, tiny_data_dir: str) -> list[str]:
     if config is not None and Path(config).name.startswith(("wsol_", "ilsvrc_", "cub_")):
         cuts.update(NETWORK_CUT)
     workdir = workdir or ("demo_out" if command == "demo" else None)
+    # a copy of the shared run only where the command sets nothing its checkpoint records
+    # (e.g. --config.wsol_method=acol trains afresh: resuming the copy would be refused)
     fresh_train = command in ("train", "demo") and (config in TRAINED_RECIPES
-                                                    or command == "demo")
+                                                    or command == "demo") \
+        and not sets - set(CUTS)
     if workdir and not Path(workdir).exists() and (command == "evaluate" or fresh_train) \
             and "dataset" not in sets:
         shutil.copytree(trained, workdir)

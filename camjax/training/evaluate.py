@@ -91,9 +91,9 @@ def evaluate_split(state, src, graphdef, mesh, config, *, limit=None, gallery_si
     """
     states = (state.params, state.rest)
     config = checks.with_classes(config, pipeline.num_classes(src))   # top_k resolved
-    predict = predict_function(graphdef, states, mesh, config)
+    names = scoring.method_names(config)        # "a,b": the first method's maps by default
+    predict = predict_function(graphdef, states, mesh, config, names[0])
     if _has_boxes(src, config) or pipeline.has_masks(src):   # masks only: PxAP, no boxes
-        names = scoring.method_names(config)
         names = names if gallery_size else names[:1]    # periodic evaluations: the first
         lanes = {m: Lane(predict if m == names[0] else
                          predict_function(graphdef, states, mesh, config, m),

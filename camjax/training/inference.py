@@ -39,8 +39,8 @@ def map_options(config, method: str) -> tuple:
 def predict_function(graphdef, states, mesh, config, method: str | None = None):
     """``(images, labels)`` -> ``(logits, top, maps)``: the predict function of
     ``evaluator.localization``, maps of ``[label, top-1, ..., top-k]`` by the map method
-    ``method`` (default ``config.cam_method``) at ``config.cam_layer`` (for a method that
-    takes a layer); k: ``config.top_k`` as ``checks.with_classes`` resolves it (an
+    ``method`` (default ``config.cam_method``, one method) at ``config.cam_layer`` (for a
+    method that takes a layer); k: ``config.top_k`` as ``checks.with_classes`` resolves it (an
     unresolved 0 is 5). ``states`` is fixed, or chosen per call by ``predict(images,
     labels, states=...)`` (the sanity checks' randomised networks)."""
     size = (map_size(config),) * 2

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export CAMJAX_DATA_DIR ?= $(CURDIR)/.cache/tfds
 
-.PHONY: demo test lint bench experiments install clean
+.PHONY: demo test test-all lint bench experiments install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check camjax tests bench experiments
 
+# make test: everything but the `exhaustive` cases (a family's further members, covered by
+# its first); make test-all runs those too (about twice the time)
 test: lint
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not exhaustive" --durations=25 tests
+
+test-all: lint
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=25 tests
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -87,8 +87,15 @@ def test_every_family_is_listed():
     assert {family(n) for n in camjax.models.available()} == {family(n) for n in listed}
 
 
+# a second member of a family already listed (same module, same code path): run by
+# ``make test-all`` only (pytest -m exhaustive), to keep ``make test`` in its time budget
+SECOND_MEMBERS = ("alexnet_star_gap", "googlenet_gmp", "resnet34", "resnet50",
+                  "efficientnet_v2_s", "regnet_x_400mf")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", EXACT_CAM + NO_CAM)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.exhaustive)
+                                  if n in SECOND_MEMBERS else n for n in EXACT_CAM + NO_CAM])
 def test_shared_gradients_and_cam_on_every_network(name):
     """The gradient at the features (through ``classify`` where the network has it, else
     through the tap at ``features_layer``) against a forward-mode derivative; CAM against

@@ -65,8 +65,9 @@ def torch_cams(features, weight, classes):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
-                                  for n in PUBLISHED])
+# the deep variants repeat resnet50's and densenet121's blocks: make test-all runs them
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.exhaustive) if n in HEAVY
+                                  else n for n in PUBLISHED])
 def test_logits_and_cams_match_pytorch(name, tmp_path):
     torch.manual_seed(0)
     net = randomize_batchnorm(ref.BUILDERS[name]())

@@ -42,6 +42,8 @@ COMPILED = {"inception_v3": ((299, 299), (280, 320)), "googlenet": ((224, 224), 
             "squeezenet1_0": ((224, 224), (200, 168)), "squeezenet1_1": ((224, 224), (200, 168)),
             "convnext_tiny": ((224, 224), (200, 168))}
 BATCH = 2
+# one xdist worker: each family's module-scoped comparison is built and compiled once
+pytestmark = pytest.mark.xdist_group("cnn_families_torch")
 
 
 def torch_cams(features, weights, classes):

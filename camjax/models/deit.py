@@ -147,6 +147,8 @@ def deit(arch: str, *, num_classes: int, pooling: str = "gap", image_size: int =
         drop_path_rate=drop_path_rate, pos_embed_resize=pos_embed_resize, rngs=rngs)
 
 
+deit.torchvision_head = True   # timm's files fill the classifier too: localize --model
+
 for _name in CONFIGS:
     _factory = functools.partial(deit, _name)
     _factory.WSOL_METHODS = WSOL_METHODS   # the WSOL methods it hosts (checks.wsol)

@@ -65,6 +65,10 @@ def load_config(path, **overrides):
                 config.model_kwargs[k] = v
         else:
             config[key] = value
+    if overrides.get("num_train_steps") and config.warmup_steps >= config.num_train_steps:
+        # a shortened run (--steps) keeps the warm-up's share of the recipe, as the
+        # configs' own warm-up is a share of their steps; a warm-up >= the steps is refused
+        config.warmup_steps = config.num_train_steps // 10
     return config
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["gap_vs_gmp", "threshold", "saliency", "class_units", "mapping_resolution",
-         "generic_features"]
+         "generic_features", "wsol_methods"]
 
 
 def main():

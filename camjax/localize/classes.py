@@ -10,16 +10,18 @@ when it picks one class. The classes keep the order given (repeats dropped).
 """
 from __future__ import annotations
 
+from numbers import Integral
+
 from camjax.errors import UserError, did_you_mean
 
 
 def _pieces(value) -> list:
     """The values of one ``--class`` argument: an int, or a string split on commas unless
     it is exactly one name (checked by the caller)."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    if isinstance(value, bool) or not isinstance(value, (Integral, str)):
         raise UserError(f"--class {value!r}: expected a class index or name")
-    if isinstance(value, int):
-        return [value]
+    if isinstance(value, Integral):
+        return [int(value)]
     return [piece.strip() for piece in value.split(",")]
 
 
@@ -54,7 +56,7 @@ def resolve(values, names: list[str], where: str = "the model") -> list[int]:
     as text, comma-separated lists) over the class list ``names``; ``where`` names that
     list in errors (``"ImageNet (camjax.data.imagenet_classes())"``, a class_names.json).
     Raises :class:`UserError` naming the value for an unknown name or index."""
-    values = [values] if isinstance(values, (int, str)) else list(values)
+    values = [values] if isinstance(values, (Integral, str)) else list(values)
     if not values:
         raise UserError("--class: no class given")
     chosen: list[int] = []

@@ -124,9 +124,10 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     :func:`camjax.localize.classes.resolve`) replaces the top-k: every image gets the maps
     and boxes of these classes, in this order (``top_k`` is then ignored, with a warning
     when given). ``save_maps``: each image's maps at its own size in ``maps/<name>.npy``
-    and all of them in ``maps.npz`` (:mod:`camjax.localize.maps`). Raises :class:`UserError` for what the user can fix before anything
-    runs (paths, weights, options), writing nothing; an image that does not decode is
-    recorded in ``result.failed`` instead.
+    and all of them in ``maps.npz`` (:mod:`camjax.localize.maps`). Raises
+    :class:`UserError` for what the user can fix before anything runs (paths, weights,
+    options, classes), writing nothing; an image that does not decode is recorded in
+    ``result.failed`` instead.
     """
     if (workdir is None) == (model is None):
         raise UserError("give either --workdir, or --model with --weights")

@@ -6,12 +6,13 @@
 * ``predictions.csv``: one row per image and rank, the columns of :data:`CSV_COLUMNS`, boxes
   inclusive in original pixels;
 * ``predictions.json``: the run's settings (method, threshold, top_k or the ``--class``
-  indices as ``classes``, the model and its preprocessing), ``interrupted`` (true when SIGINT / SIGTERM stopped the run: then
-  ``images`` holds the images done, ``num_images`` the images found), ``images`` (per
-  image: path, name, overlay, ``map`` with ``--save_maps``, size, the region the model
-  saw, the top-k predictions (or the ``--class`` classes, ranked in their order) with
-  boxes), ``failed`` (path and message of each file that did not
-  decode) and ``skipped`` (files in the folders without an image extension);
+  indices as ``classes``, the model and its preprocessing), ``interrupted`` (true when
+  SIGINT / SIGTERM stopped the run: then ``images`` holds the images done, ``num_images``
+  the images found), ``images`` (per image: path, name, overlay, ``map`` with
+  ``--save_maps``, size, the region the model saw, the top-k predictions, or the
+  ``--class`` classes ranked in their order, with boxes), ``failed`` (path and message of
+  each file that did not decode) and ``skipped`` (files in the folders without an image
+  extension);
 * ``boxes.json``: the same predictions as a list of ``{"image", "overlay", "predictions":
   [{"class", "index", "probability", "box"}]}``, the layout of the first ``camjax
   localize``, kept for the scripts that read it.

@@ -2,9 +2,9 @@
 camjax training workdir's latest checkpoint; and the one jitted call per batch.
 
 :func:`predict_batch` is images -> model -> top-k (or chosen) classes and their
-probabilities -> the chosen method's maps (at the chosen layer) at the input's resolution, normalised to
-[0, 1]: the map engine's ``camjax.engine.predictions``, around the ``predict`` the
-evaluation job calls too.
+probabilities -> the chosen method's maps (at the chosen layer) at the input's
+resolution, normalised to [0, 1]: the map engine's ``camjax.engine.predictions``, around
+the ``predict`` the evaluation job calls too.
 """
 from __future__ import annotations
 

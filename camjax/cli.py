@@ -77,6 +77,16 @@ def _parser(full_help: bool = False) -> argparse.ArgumentParser:
     lo.add_argument("--out", required=True, help="output folder")
     lo.add_argument("--top_k", type=int, default=None,
                     help="classes per image (default: the config's top_k, 5)")
+    lo.add_argument("--class", dest="classes", action="append", default=None,
+                    metavar="N|NAME",
+                    help="map this class in every image instead of the top-k (--class "
+                         "replaces --top_k): an index or a class name as the model's class "
+                         "list spells it (ImageNet's for --model, the run's class_names.json "
+                         "for --workdir); comma-separated or repeated for several")
+    lo.add_argument("--save_maps", action="store_true",
+                    help="also save each image's maps at its own size: OUT/maps/<name>.npy "
+                         "(float32 (H, W) for one class, (k, H, W) for several) and all of "
+                         "them in OUT/maps.npz keyed by <name>")
     lo.add_argument("--method", default="cam",
                     help=f"map method (default cam): {_registered('methods', full_help)}")
     lo.add_argument("--layer", default=None,
@@ -166,14 +176,19 @@ def run(argv: list[str]) -> int:
                           layer=args.layer, aug_smooth=args.aug_smooth,
                           eigen_smooth=args.eigen_smooth,
                           threshold=args.threshold, batch_size=args.batch_size,
-                          progress=not args.no_progress, max_image_pixels=args.max_image_pixels)
+                          progress=not args.no_progress, max_image_pixels=args.max_image_pixels,
+                          classes=args.classes, save_maps=args.save_maps)
+        maps = f", {result.maps_npz}" if result.maps_npz else ""
         if result.interrupted:
             done = len(result.images) + len(result.failed)
             print(f"camjax: {result.interrupted} received: stopped after {done} of "
-                  f"{result.num_inputs} images; wrote them to {result.predictions_json} and "
-                  f"{result.predictions_csv} (\"interrupted\": true)", file=sys.stderr)
+                  f"{result.num_inputs} images; wrote them to {result.predictions_json}"
+                  f"{maps} and {result.predictions_csv} (\"interrupted\": true)",
+                  file=sys.stderr)
             return result.exit_status
-        print(f"wrote {len(result.images)} overlays to {result.out_dir / 'overlays'}, "
+        maps = f", {len(result.images)} maps to {result.out_dir / 'maps'} and " \
+               f"{result.maps_npz}" if result.maps_npz else ""
+        print(f"wrote {len(result.images)} overlays to {result.out_dir / 'overlays'}{maps}, "
               f"{result.predictions_json} and {result.predictions_csv}")
         if result.failed:
             print(f"camjax: {len(result.failed)} of {len(result.images) + len(result.failed)} "

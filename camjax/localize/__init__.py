@@ -4,8 +4,9 @@
 weights file) or ``localize(images, out_dir, workdir=...)`` (a camjax training run) ->
 :class:`LocalizeResult`. Modules: ``inputs`` (files and folders, unique output names),
 ``frames`` (preprocessing and the way back to original pixels), ``predictor`` (the model
-and the one jitted call per batch), ``draw`` (the overlay picture), ``output`` (the
-predictions tables), ``job`` (the run). See docs/localization.md.
+and the one jitted call per batch), ``classes`` (``--class``: the chosen classes),
+``draw`` (the overlay picture), ``output`` (the predictions tables), ``maps``
+(``--save_maps``: .npy files and maps.npz), ``job`` (the run). See docs/localization.md.
 """
 from camjax.localize.job import DEFAULT_BATCH_SIZE, LocalizeResult, localize
 

@@ -6,18 +6,23 @@ the network compiles once), and each batch is one jitted call
 (:func:`camjax.localize.predictor.predict_batch`). Boxes come from the paper rule
 (``camjax.boxes.largest_component_boxes``, ``threshold`` of each map's max) on the maps at
 the model input's resolution and are mapped back to the original pixels
-(:mod:`camjax.engine.frames`). A file that does not decode is reported (stderr and
-predictions.json's ``failed``) and the others are still processed and written.
+(:mod:`camjax.engine.frames`). ``classes`` (``--class``, :mod:`camjax.localize.classes`)
+replaces each image's top-k by chosen classes, through the same engine call;
+``save_maps`` writes each image's maps at its own size (:mod:`camjax.localize.maps`). A
+file that does not decode is reported (stderr and predictions.json's ``failed``) and the
+others are still processed and written.
 
-Nothing is written before the inputs, the options, ``--out`` and the model have passed
-their checks. SIGINT / SIGTERM stop the run after the batch in flight: the images done
-so far are written (overlays and tables, ``"interrupted": true`` in predictions.json) and
-``LocalizeResult.interrupted`` names the signal (the command line exits 130 / 143).
+Nothing is written before the inputs, the options (``--class`` included), ``--out`` and
+the model have passed their checks. SIGINT / SIGTERM stop the run after the batch in
+flight: the images done so far are written (overlays, maps, maps.npz and the tables,
+``"interrupted": true`` in predictions.json) and ``LocalizeResult.interrupted`` names the
+signal (the command line exits 130 / 143).
 """
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +34,7 @@ from tqdm import tqdm
 from camjax import checks, methods
 from camjax.checks.stages import DEFAULT_TOP_K
 from camjax.errors import ImageError, UserError, did_you_mean
-from camjax.localize import draw, output
+from camjax.localize import classes as classes_lib, draw, maps as maps_lib, output
 from camjax.localize.inputs import ImageInput, collect
 from camjax.localize.predictor import (CLASSIFIERS, Predictor, check_layer, from_weights,
                                       from_workdir, predict_batch)
@@ -51,6 +56,7 @@ class LocalizeResult:
     interrupted: str | None = None       # "SIGINT" / "SIGTERM" when a signal stopped it
     exit_status: int = 0                 # the shell status of that signal (130, 143)
     num_inputs: int = 0                  # images found, processed or not
+    maps_npz: Path | None = None         # --save_maps: maps.npz (and the maps/ folder)
 
     @property
     def ok(self) -> bool:
@@ -100,8 +106,8 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
              top_k: int | None = None, method: str = "cam", threshold: float | None = None,
              batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True,
              max_image_pixels: int | None = None, layer: str | None = None,
-             aug_smooth: bool | None = None,
-             eigen_smooth: bool | None = None) -> LocalizeResult:
+             aug_smooth: bool | None = None, eigen_smooth: bool | None = None,
+             classes=None, save_maps: bool = False) -> LocalizeResult:
     """Maps, boxes and overlay pictures of ``images`` (files and folders) into ``out_dir``.
 
     The network is ``model`` (a torchvision classifier name) filled from ``weights``
@@ -114,9 +120,14 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     ``eigen_smooth``: the map options of ``camjax.methods.smoothing`` (None: the config's,
     ``config.aug_smooth`` / ``config.eigen_smooth``, where the method takes it). Images above
     ``max_image_pixels`` (default: the config's ``max_image_pixels``) are refused before
-    they are decoded. Raises :class:`UserError` for what the user can fix before anything
-    runs (paths, weights, options), writing nothing; an image that does not decode is
-    recorded in ``result.failed`` instead.
+    they are decoded. ``classes`` (an index or class name, or a list of them:
+    :func:`camjax.localize.classes.resolve`) replaces the top-k: every image gets the maps
+    and boxes of these classes, in this order (``top_k`` is then ignored, with a warning
+    when given). ``save_maps``: each image's maps at its own size in ``maps/<name>.npy``
+    and all of them in ``maps.npz`` (:mod:`camjax.localize.maps`). Raises
+    :class:`UserError` for what the user can fix before anything runs (paths, weights,
+    options, classes), writing nothing; an image that does not decode is recorded in
+    ``result.failed`` instead.
     """
     if (workdir is None) == (model is None):
         raise UserError("give either --workdir, or --model with --weights")
@@ -142,34 +153,54 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     check_layer(predictor, method, layer)
     options = _map_options(config, method, aug_smooth, eigen_smooth)
     num_classes = len(predictor.class_names)
+    chosen = None
+    if classes is not None:           # the chosen classes replace the top-k
+        chosen = classes_lib.resolve(classes, predictor.class_names, _class_list(predictor))
+        if top_k is not None:
+            warnings.warn(f"--top_k {top_k} is ignored: --class chooses the classes to map",
+                          stacklevel=2)
+        top_k = len(chosen)
     if top_k is not None and top_k > num_classes:
         raise UserError(f"--top_k {top_k} is more than the model's {num_classes} classes")
     k = top_k or min(config.top_k or DEFAULT_TOP_K, num_classes)
     threshold = config.cam_threshold if threshold is None else float(threshold)
     max_pixels = max_image_pixels or predictor.max_pixels
     settings = {**predictor.source, "method": method, "layer": layer, "threshold": threshold,
-                "top_k": k, "aug_smooth": dict(options).get("aug_smooth", False),
+                "top_k": None if chosen else k,
+                **({"classes": chosen} if chosen else {}),
+                "aug_smooth": dict(options).get("aug_smooth", False),
                 "eigen_smooth": dict(options).get("eigen_smooth", False),
                 "preprocessing": predictor.preprocessing.describe(),
                 "upsample": predictor.upsample, "normalize": predictor.normalize,
                 "num_classes": num_classes}
     out_dir = checks.writable_folder(out_dir, "--out")            # everything passed: now
     (out_dir / "overlays").mkdir(exist_ok=True)
+    if save_maps:
+        (out_dir / "maps").mkdir(exist_ok=True)
     with StopSignals() as stop:
         results, failed = _run(inputs, predictor, out_dir, stop, batch_size=batch_size,
                                method=method, k=k, threshold=threshold, layer=layer,
-                               max_pixels=max_pixels, progress=progress, options=options)
+                               max_pixels=max_pixels, progress=progress, options=options,
+                               classes=chosen, save_maps=save_maps)
     interrupted = stop.signal_name
+    npz = maps_lib.write_npz(out_dir, [r.name for r in results]) if save_maps else None
     tables = output.write_tables(out_dir, settings, results, failed,
                                  [str(p) for p in inputs.skipped], interrupted=interrupted,
                                  num_inputs=len(inputs.images))
     return LocalizeResult(out_dir, results, failed, [str(p) for p in inputs.skipped],
                           tables.json, tables.csv, settings, interrupted,
-                          stop.exit_status if interrupted else 0, len(inputs.images))
+                          stop.exit_status if interrupted else 0, len(inputs.images), npz)
+
+
+def _class_list(predictor: Predictor) -> str:
+    """Where the model's class names come from, for ``--class`` errors."""
+    if "workdir" in predictor.source:
+        return str(Path(predictor.source["workdir"]) / "class_names.json")
+    return "ImageNet, camjax.data.imagenet_classes()"
 
 
 def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, layer,
-         max_pixels, progress, options=()):
+         max_pixels, progress, options=(), classes=None, save_maps=False):
     """The batches: decode the next while the current one runs; stop between batches
     when ``stop`` has a signal. Returns (results, failed)."""
     items = inputs.images
@@ -204,7 +235,8 @@ def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, 
             if good:
                 done, drawing = _run_batch(good, predictor, pool, out_dir, batch=batch,
                                            method=method, k=k, threshold=threshold,
-                                           layer=layer, options=options)
+                                           layer=layer, options=options, classes=classes,
+                                           save_maps=save_maps)
                 results.extend(done)
             bar.update(len(loaded))
         for f in drawing:
@@ -228,36 +260,45 @@ def _map_options(config, method, aug_smooth, eigen_smooth) -> tuple:
 
 
 def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, layer,
-               options=()):
+               options=(), classes=None, save_maps=False):
     """One jitted call on the decoded images ``good`` (padded to ``batch``), their boxes
-    in original pixels, and their pictures submitted to ``pool``: (results, futures)."""
+    in original pixels, and their pictures (and ``save_maps``: their maps) submitted to
+    ``pool``: (results, futures). ``classes``: the classes to map, else the top ``k``."""
     from camjax.engine import boxes_on_photos
     size = predictor.preprocessing.size
     xs = np.zeros((batch, size, size, 3), np.float32)
     xs[:len(good)] = np.stack([data[1] for _, data in good])
+    chosen = None if classes is None else np.tile(np.asarray(classes, np.int32), (batch, 1))
     probs, top, maps = jax.device_get(predict_batch(
         predictor.graphdef, predictor.state, xs, method=method, k=k,
         upsample=predictor.upsample, normalize=predictor.normalize, layer=layer,
-        options=options))
+        options=options, classes=chosen))
     boxes = boxes_on_photos(maps[:len(good)], [frame for _, (_, _, frame) in good],
                             threshold)
     title = f"{method}: heat of class 1; boxes at {threshold:g} of each map's max"
     results, futures = [], []
     for j, (item, (shown, _, frame)) in enumerate(good):
-        result = _result(item, frame, out_dir, predictor, top[j], probs[j], boxes[j])
+        result = _result(item, frame, out_dir, predictor, top[j], probs[j], boxes[j],
+                         save_maps)
         results.append(result)
         labels = [f"{n}  {100 * p:.1f}%" for n, p in zip(result.class_names,
                                                          result.probabilities)]
         futures.append(pool.submit(_save_picture, output.overlay_path(out_dir, item.name),
                                    shown, frame, maps[j, 0], result.boxes, labels, title))
+        if save_maps:
+            futures.append(pool.submit(maps_lib.save, out_dir, item.name, frame, maps[j]))
     return results, futures
 
 
-def _result(item, frame, out_dir, predictor, classes, probs, boxes) -> output.ImageResult:
+def _result(item, frame, out_dir, predictor, classes, probs, boxes,
+            save_maps=False) -> output.ImageResult:
     overlay = output.overlay_path(out_dir, item.name).relative_to(out_dir).as_posix()
+    saved = maps_lib.map_path(out_dir, item.name).relative_to(out_dir).as_posix() \
+        if save_maps else None
     return output.ImageResult(
         path=str(item.path), name=item.name, overlay=overlay, height=frame.height,
         width=frame.width, region=[int(v) for v in frame.region()],
         classes=[int(c) for c in classes],
         class_names=[predictor.class_names[int(c)] for c in classes],
-        probabilities=[float(p) for p in probs], boxes=[[int(v) for v in b] for b in boxes])
+        probabilities=[float(p) for p in probs], boxes=[[int(v) for v in b] for b in boxes],
+        map=saved)

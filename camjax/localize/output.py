@@ -5,12 +5,14 @@
   ``photos/a/x.jpg`` found under the argument ``photos`` -> ``overlays/a/x.jpg.png``;
 * ``predictions.csv``: one row per image and rank, the columns of :data:`CSV_COLUMNS`, boxes
   inclusive in original pixels;
-* ``predictions.json``: the run's settings (method, threshold, top_k, the model and its
-  preprocessing), ``interrupted`` (true when SIGINT / SIGTERM stopped the run: then
-  ``images`` holds the images done, ``num_images`` the images found), ``images`` (per
-  image: path, name, overlay, size, the region the model saw, the top-k predictions with
-  boxes), ``failed`` (path and message of each file that did not
-  decode) and ``skipped`` (files in the folders without an image extension);
+* ``predictions.json``: the run's settings (method, threshold, top_k or the ``--class``
+  indices as ``classes``, the model and its preprocessing), ``interrupted`` (true when
+  SIGINT / SIGTERM stopped the run: then ``images`` holds the images done, ``num_images``
+  the images found), ``images`` (per image: path, name, overlay, ``map`` with
+  ``--save_maps``, size, the region the model saw, the top-k predictions, or the
+  ``--class`` classes ranked in their order, with boxes), ``failed`` (path and message of
+  each file that did not decode) and ``skipped`` (files in the folders without an image
+  extension);
 * ``boxes.json``: the same predictions as a list of ``{"image", "overlay", "predictions":
   [{"class", "index", "probability", "box"}]}``, the layout of the first ``camjax
   localize``, kept for the scripts that read it.
@@ -44,6 +46,7 @@ class ImageResult:
     class_names: list[str]
     probabilities: list[float]
     boxes: list[list[int]]
+    map: str | None = None        # --save_maps: maps/<name>.npy, relative to --out
 
     def predictions(self) -> list[dict]:
         return [{"rank": r + 1, "class_index": c, "class_name": n, "probability": p, "box": b}
@@ -98,6 +101,7 @@ def write_tables(out_dir: Path, settings: dict, results: list[ImageResult],
                 "num_processed": done,
                 "images": [{"image": r.path, "name": r.name, "overlay": r.overlay,
                             "height": r.height, "width": r.width, "region": r.region,
+                            **({"map": r.map} if r.map else {}),
                             "predictions": r.predictions()} for r in results],
                 "failed": [{"image": f.path, "error": f.error} for f in failed],
                 "skipped": list(skipped)}

@@ -1,10 +1,10 @@
 """The model a ``camjax localize`` runs: a torchvision classifier from a weights file, or a
 camjax training workdir's latest checkpoint; and the one jitted call per batch.
 
-:func:`predict_batch` is images -> model -> top-k classes and their probabilities -> the
-chosen method's maps (at the chosen layer) at the input's resolution, normalised to
-[0, 1]: the map engine's ``camjax.engine.predictions``, around the ``predict`` the
-evaluation job calls too.
+:func:`predict_batch` is images -> model -> top-k (or chosen) classes and their
+probabilities -> the chosen method's maps (at the chosen layer) at the input's
+resolution, normalised to [0, 1]: the map engine's ``camjax.engine.predictions``, around
+the ``predict`` the evaluation job calls too.
 """
 from __future__ import annotations
 
@@ -151,14 +151,16 @@ def _ready(model, class_names, preprocessing, config, source) -> Predictor:
 
 
 def predict_batch(graphdef, state, images, *, method: str, k: int, upsample: str,
-                  normalize: str, layer: str | None = None, options: tuple = ()):
+                  normalize: str, layer: str | None = None, options: tuple = (),
+                  classes=None):
     """(B, S, S, 3) inputs -> (top-k probabilities (B, k), classes (B, k), maps (B, k, S, S)
     in [0, 1]) for ``method`` (a ``camjax.methods`` name) at ``layer`` with ``options``
     (static ``(name, value)`` pairs: ``aug_smooth``, ``eigen_smooth``): one jitted call of
-    the map engine."""
+    the map engine. ``classes`` (B, n) int: the maps and probabilities of these classes
+    instead of the top ``k``."""
     top, probabilities, maps, _ = engine.predictions(
-        graphdef, state, images, method=method, k=k, layer=layer, upsample=upsample,
-        normalize=normalize, options=options)
+        graphdef, state, images, classes, method=method, k=k, layer=layer,
+        upsample=upsample, normalize=normalize, options=options)
     return probabilities, top, maps
 
 

@@ -1,11 +1,13 @@
-"""Score-CAM and deletion/insertion images/s: camjax against plain PyTorch, same run.
+"""Score-CAM, deletion/insertion, Ablation-CAM and RISE images/s: camjax against plain
+PyTorch, same run.
 
     python bench/methods.py [--images 8] [--image-size 64] [--repeats 3] [--threads 1]
+    python bench/methods.py --no-score-cam --no-ablation-cam --no-rise   # (b) only
     python bench/methods.py --torch-device cuda --bf16 --channels-last   # an accelerator
 
 The network is tiny_gap (five 3x3 conv + BN + ReLU layers, the CAM conv, GAP, a dense
 layer without bias; 8 x 8 x 128 features at 64 px), with the same random weights copied
-into a PyTorch twin written here (NCHW; the bench asserts the logits agree). Two workloads
+into a PyTorch twin written here (NCHW; the bench asserts the logits agree). Four workloads
 on the same images, for the top-1 class:
 
 (a) Score-CAM, every one of the 128 channels a masked forward pass: camjax's
@@ -18,7 +20,21 @@ on the same images, for the top-1 class:
     ``CausalMetric.evaluate`` loop (one forward pass of the batch per step and mode:
     2 (steps + 1) images per row); the curves must agree. The same work: both give the
     same two curves. Beside it, each side's bare forward pass over the images it scores
-    (how close the metric runs to its network's speed).
+    (how close the metric runs to its network's speed);
+(c) Ablation-CAM, every one of the 128 channels zeroed in turn: camjax's
+    ``camjax.methods.ablation_cam`` (the network's ``classify`` on ``--chunk`` ablated
+    channels x the batch per pass, ``lax.map`` over chunks) against pytorch-grad-cam's
+    ``AblationCAM`` loop with the features as the target layer (per image, batches of
+    ``--chunk`` x images copies of its activations, one channel ablated in each by the
+    ``AblationLayer`` rule, the rest of the network forwarded, each score read back with
+    ``.item()``); weights (score - ablated) / score; the maps must agree after max-scaling.
+    (With a target layer inside the network, e.g. ``layer4[-1]``, pytorch-grad-cam's loop
+    also recomputes every layer before it on each batch of copies; not charged here.)
+(d) RISE with ``--rise-masks`` masks (7 x 7 grid, p = 0.5, drawn once, the same array on
+    both sides): ``camjax.methods.rise(masks=...)`` (``--chunk`` masks x the batch per
+    pass, ``lax.scan``) against RISE's ``explanations.RISE.forward`` per image (the masked
+    stack, softmax, ``--chunk`` x images masked copies per pass, probabilities^T @ masks /
+    N / p1); the maps must agree after max-scaling.
 
 Medians of ``--repeats`` interleaved runs after a warm-up (compilation not timed).
 ``--threads N`` pins both libraries to the same N cores (the stable comparison on a shared
@@ -48,6 +64,7 @@ sys.path.insert(0, str(ROOT))
 import camjax  # noqa: E402
 from camjax.evaluation import deletion_insertion_curves  # noqa: E402
 from camjax.evaluation.perturbation import rise_blur_kernel  # noqa: E402
+from camjax.methods.rise import draw_masks  # noqa: E402  (camjax.methods.rise: the method)
 from camjax.models.layers import pad_rgb_convs  # noqa: E402
 from camjax.training.state import set_compute_dtype  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
@@ -56,6 +73,7 @@ import torch_device  # noqa: E402  (bench/torch_device.py)
 from sections import write_section  # noqa: E402  (bench/sections.py)
 
 NUM_CLASSES = 100
+RISE_GRID, RISE_P = 7, 0.5                  # the RISE paper's s and p1
 WIDTHS, STRIDES, CAM_CHANNELS = (24, 32, 48, 64, 96), (2, 2, 1, 2, 1), 128
 
 
@@ -103,9 +121,12 @@ def torch_twin(model):
             self.features = nn.Sequential(*layers)
             self.fc = nn.Linear(CAM_CHANNELS, NUM_CLASSES, bias=False)
 
+        def head(self, f):                      # the rest of the network from the features
+            return self.fc(f.mean(dim=(2, 3)))
+
         def forward(self, x):                   # (logits, features) like camjax
             f = self.features(x)
-            return self.fc(f.mean(dim=(2, 3))), f
+            return self.head(f), f
 
     net = Net().eval()
     with torch.no_grad():
@@ -135,6 +156,61 @@ def torch_score_cam(net, x, classes, chunk, bf16=False):
             scores[i:i + chunk] = logits.float().gather(1, classes[owner[i:i + chunk], None])[:, 0]
         weights = torch.softmax(scores.view(b, k), dim=1)
         out = torch.relu((weights[:, :, None, None] * acts).sum(1))
+    torch_device.sync(x.device)
+    return out
+
+
+def torch_ablation_cam(net, x, classes, batch_size, bf16=False):
+    """pytorch-grad-cam's AblationCAM with the features as its target layer: per image,
+    batches of ``batch_size`` copies of its activations, channel i of copy i ablated by
+    the ``AblationLayer`` rule (0 where the activations' minimum is 0, else min - 1e7), the
+    rest of the network forwarded from them, each score read back with ``.item()``;
+    weights (score - ablated) / score, map ReLU(sum_K w_K A_K)."""
+    import torch
+    with torch.no_grad(), torch_device.autocast(x.device, bf16):
+        logits, acts = net(x)
+        original = [logits[i, c].float().item() for i, c in enumerate(classes.tolist())]
+        k = acts.shape[1]
+        weights = []
+        for i, c in enumerate(classes.tolist()):
+            new_scores, indices = [], list(range(k))
+            for start in range(0, k, batch_size):
+                copies = min(batch_size, k - start)
+                output = acts[i].clone().unsqueeze(0).repeat(copies, 1, 1, 1)
+                for j in range(copies):               # AblationLayer.__call__
+                    if torch.min(output) == 0:
+                        output[j, indices[j], :] = 0
+                    else:
+                        output[j, indices[j], :] = torch.min(output) - 1e7
+                new_scores += [o[c].float().item() for o in net.head(output)]
+                indices = indices[copies:]
+            weights.append([(original[i] - s) / original[i] for s in new_scores])
+        weights = torch.tensor(weights, device=x.device)
+        out = torch.relu((weights[:, :, None, None] * acts.float()).sum(1))
+    torch_device.sync(x.device)
+    return out
+
+
+def torch_rise(net, x, classes, masks, p1, gpu_batch, bf16=False):
+    """RISE's ``explanations.RISE.forward`` per image: the masked stack, softmax
+    probabilities ``gpu_batch`` images per pass, saliency = probabilities^T @ masks / N /
+    p1 (every class, as RISE), the map of the image's class kept."""
+    import torch
+    n_masks, h, w = masks.shape
+    masks = masks[:, None]                          # (N, 1, H, W) as RISE keeps them
+    out = []
+    with torch.no_grad():
+        for image, c in zip(x, classes.tolist()):
+            stack = torch.mul(masks, image[None])
+            p = []
+            for i in range(0, n_masks, gpu_batch):
+                with torch_device.autocast(x.device, bf16):
+                    logits, _ = net(stack[i:min(i + gpu_batch, n_masks)])
+                p.append(torch.softmax(logits.float(), dim=1))
+            p = torch.cat(p)
+            sal = torch.matmul(p.transpose(0, 1), masks.view(n_masks, h * w))
+            out.append((sal.view(-1, h, w) / n_masks / p1)[c])
+        out = torch.stack(out)
     torch_device.sync(x.device)
     return out
 
@@ -185,6 +261,15 @@ def torch_forward(net, x, bf16=False):
 
 
 # ------------------------------------------------------------------------------ report
+def check_maps(ours, ref, name):
+    """Equal maps after max-scaling (each map divided by its maximum, as the libraries'
+    min-max display does for non-negative maps)."""
+    def scaled(m):
+        return m / np.maximum(m.max(axis=(1, 2), keepdims=True), 1e-30)
+    assert ours.shape == ref.shape, (name, ours.shape, ref.shape)
+    assert np.allclose(scaled(ours), scaled(ref), atol=1e-4), name
+
+
 def median_interleaved(runs: dict, repeats: int) -> dict:
     times = {name: [] for name in runs}
     for _ in range(repeats):
@@ -209,7 +294,10 @@ def main(argv=None) -> int:
                    "cpu | cuda")
     p.add_argument("--bf16", action="store_true", help="bfloat16 compute on both sides")
     p.add_argument("--channels-last", action="store_true", help="PyTorch in channels-last")
-    p.add_argument("--no-score-cam", action="store_true", help="deletion/insertion only")
+    p.add_argument("--rise-masks", type=int, default=512, help="RISE's N (masks per image)")
+    p.add_argument("--no-score-cam", action="store_true", help="skip (a) Score-CAM")
+    p.add_argument("--no-ablation-cam", action="store_true", help="skip (c) Ablation-CAM")
+    p.add_argument("--no-rise", action="store_true", help="skip (d) RISE")
     p.add_argument("--section", default="methods", help="BENCHMARKS.md section to write")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
@@ -254,6 +342,7 @@ def main(argv=None) -> int:
         features = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)[1])(state, cast(x_jax))
         skipped = float(camjax.methods.scorecam.constant_channels(features).mean())
         print(f"Score-CAM: {skipped:.1%} of the channels constant (skipped)")
+        jax_score()          # compiled at the default precision (checked at highest)
         t_sc = median_interleaved({"camjax": jax_score, "torch": lambda: torch_score_cam(
             net, x_torch, classes_torch, n * args.chunk, args.bf16)}, args.repeats)
         rows.append(
@@ -325,6 +414,57 @@ def main(argv=None) -> int:
         f"| (b') the same, camjax's network with its plain first convolution (see below) | "
         f"{n / t_di['camjax plain']:,.2f} | {n / t_di['torch']:,.2f} | "
         f"{t_di['torch'] / t_di['camjax plain']:.2f}x |")
+
+    # (c) Ablation-CAM
+    if not args.no_ablation_cam:
+        per_pass = n * args.chunk
+
+        def jax_ablation():
+            return camjax.methods.ablation_cam(model, cast(x_jax), c_jax, batch_size=args.chunk
+                                               ).block_until_ready()
+        with torch_device.exact():
+            ours = np.asarray(jax_ablation(), np.float32)[:, 0]
+            ref = torch_ablation_cam(net, x_torch, classes_torch, per_pass,
+                                     args.bf16).cpu().numpy()
+        if not args.bf16:
+            check_maps(ours, ref, "Ablation-CAM")
+        jax_ablation()          # compiled at the default precision (checked at highest)
+        t_ab = median_interleaved({"camjax": jax_ablation, "torch": lambda: torch_ablation_cam(
+            net, x_torch, classes_torch, per_pass, args.bf16)}, args.repeats)
+        rows.append(
+            f"| (c) Ablation-CAM, {CAM_CHANNELS} channels ablated per image, the rest of the "
+            f"network from the features: {args.chunk} channels x {n} images per pass "
+            f"(PyTorch: pytorch-grad-cam's loop, {per_pass} copies of one image's "
+            f"activations per pass) | {n / t_ab['camjax']:,.2f} | {n / t_ab['torch']:,.2f} | "
+            f"{t_ab['torch'] / t_ab['camjax']:.2f}x |")
+
+    # (d) RISE, the same masks on both sides
+    if not args.no_rise:
+        per_pass = n * args.chunk
+        rise_masks = np.asarray(draw_masks(
+            jax.random.key(2), args.rise_masks, RISE_GRID, RISE_P, (size, size)), np.float32)
+        masks_jax = jnp.asarray(rise_masks)
+        masks_torch = torch.from_numpy(rise_masks.copy()).to(dev)
+
+        def jax_rise():
+            return camjax.methods.rise(model, cast(x_jax), c_jax, masks=masks_jax, p=RISE_P,
+                                       batch_size=args.chunk).block_until_ready()
+        with torch_device.exact():
+            ours = np.asarray(jax_rise(), np.float32)[:, 0]
+            ref = torch_rise(net, x_torch, classes_torch, masks_torch, RISE_P, per_pass,
+                             args.bf16).cpu().numpy()
+        if not args.bf16:
+            check_maps(ours, ref, "RISE")
+        jax_rise()          # compiled at the default precision (checked at highest)
+        t_ri = median_interleaved({"camjax": jax_rise, "torch": lambda: torch_rise(
+            net, x_torch, classes_torch, masks_torch, RISE_P, per_pass, args.bf16)},
+            args.repeats)
+        rows.append(
+            f"| (d) RISE, {args.rise_masks} masks ({RISE_GRID} x {RISE_GRID} grid, p = "
+            f"{RISE_P}) per image: {args.chunk} masks x {n} images per pass (PyTorch: RISE's "
+            f"loop, {per_pass} masked copies of one image per pass) | "
+            f"{n / t_ri['camjax']:,.2f} | {n / t_ri['torch']:,.2f} | "
+            f"{t_ri['torch'] / t_ri['camjax']:.2f}x |")
 
     lines = [
         stamp.line(),

@@ -12,7 +12,7 @@ each ``--image-sizes`` S, every variant does the same work per image: decode, re
 S * 256 / 224 square, random S crop, random flip, stack into uint8 batches of
 ``--batch`` (the train step normalises them on the device):
 
-* camjax: ``pipeline.open_source`` + ``pipeline.train_iterator`` (``augment =
+* camjax: ``pipeline.open_source`` + ``train_stream.train_iterator`` (``augment =
   "resize_crop"``), with ``data_threads`` grain threads, or ``data_workers`` processes;
   JPEG draft decoding on (the default: libjpeg decodes at 1/2, 1/4 or 1/8 scale when the
   image stays at least S * 256 / 224 on both sides; at 224 a 500 x 375 image does not
@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from camjax import config as config_lib  # noqa: E402
-from camjax.data import pipeline, transforms  # noqa: E402
+from camjax.data import pipeline, train_stream, transforms  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
 from sections import write_section  # noqa: E402  (bench/sections.py)
 
@@ -90,8 +90,8 @@ def write_dataset(root: Path, n: int, classes: int = 10) -> tuple[Path, Path]:
 def camjax_rate(config, batches: int) -> float:
     """Images/s of ``batches`` batches after the first one."""
     src = pipeline.open_source(config, "train", config.image_root,
-                               draft_size=pipeline.train_draft_size(config))
-    it = pipeline.train_iterator(src, config, seed=0)
+                               draft_size=train_stream.train_draft_size(config))
+    it = train_stream.train_iterator(src, config, seed=0)
     size = config.image_size
     try:
         next(it)

@@ -36,7 +36,7 @@ import common  # noqa: F401  (sys.path, CAMJAX_DATA_DIR)
 import jax
 import numpy as np
 
-from camjax.data import pipeline
+from camjax.data import pipeline, train_stream
 from camjax.training import evaluate, mesh as mesh_lib, state as state_lib
 from gmp_probes import apply_probes, probe
 
@@ -72,7 +72,7 @@ def run_one(args, name: str, overrides: dict, diag: dict) -> dict:
     model = apply_probes(state_lib.build_model(config, num_classes), diag, num_classes)
     setup = state_lib.initial_state(model, config, mesh)
     train_step = state_lib.compile_train_step(setup.train_graphdef, setup.tx, mesh, config)
-    data_iter = pipeline.train_iterator(train_src, config, seed=config.seed)
+    data_iter = train_stream.train_iterator(train_src, config, seed=config.seed)
     state, losses, probes = setup.state, [], []
     t0 = time.perf_counter()
     for step in range(1, config.num_train_steps + 1):

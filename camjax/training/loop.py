@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from camjax import checks, distributed
 from camjax.checks.resume import config_changes, run_meta
-from camjax.data import pipeline
+from camjax.data import pipeline, train_stream
 from camjax.training import checkpoint, mesh as mesh_lib
 from camjax.training.evaluate import evaluate_split, final_evaluation, history_record
 from camjax.errors import ImageError
@@ -38,10 +38,10 @@ def open_data(config, workdir: Path):
     ``config.val_split``; train is val for the few-shot baseline. Process 0 prepares
     TFDS datasets first. ``config`` has its splits resolved (``pipeline.with_splits``)."""
     val = pipeline.open_source(config, config.val_split, workdir) if config.val_split else None
-    # the few-shot baseline trains on val's boxes or masks (pipeline.trains_on_val)
-    train = val if pipeline.trains_on_val(config) else pipeline.open_source(
+    # the few-shot baseline trains on val's boxes or masks (train_stream.trains_on_val)
+    train = val if train_stream.trains_on_val(config) else pipeline.open_source(
         config, config.train_split, workdir, join_annotations=False,
-        draft_size=pipeline.train_draft_size(config))
+        draft_size=train_stream.train_draft_size(config))
     return train, pipeline.open_source(config, config.eval_split, workdir), val
 
 
@@ -74,14 +74,14 @@ def train_and_evaluate(config, workdir, data=None) -> dict:
         setup = initial_state(model, config, mesh)
         del model
         train_step = compile_train_step(setup.train_graphdef, setup.tx, mesh, config)
-        data_iter = pipeline.train_iterator(train_src, config, seed=config.seed)
+        data_iter = train_stream.train_iterator(train_src, config, seed=config.seed)
         meta = run_meta(config, num_classes)
         state = setup.state
         if resume:
             target = checkpoint.abstract(state, mesh_lib.replicated(mesh))
             state, data_state, _ = checkpoint.restore(mngr, target, expect=meta)
             try:
-                how = pipeline.restore_iterator(data_iter, data_state, int(state.step))
+                how = train_stream.restore_iterator(data_iter, data_state, int(state.step))
             except ValueError as err:
                 raise checkpoint.CheckpointError(str(err)) from err
             log(f"resumed from {mngr.directory}/{int(state.step)} (data position: {how})")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from camjax import config as config_lib
-from camjax.data import pipeline
+from camjax.data import pipeline, train_stream
 from tests.conftest import DEMO
 from tests.data.fixtures import make_folders, make_wsol
 
@@ -38,7 +38,7 @@ def as_process(monkeypatch, index, count):
 
 def train_batches(cfg, tmp_path, n):
     src = pipeline.open_source(cfg, cfg.train_split, tmp_path, join_annotations=False)
-    it = pipeline.train_iterator(src, cfg, seed=cfg.seed)
+    it = train_stream.train_iterator(src, cfg, seed=cfg.seed)
     return list(itertools.islice(it, n))
 
 

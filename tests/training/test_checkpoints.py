@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from camjax import cli, config as config_lib, training
-from camjax.data import pipeline
+from camjax.data import pipeline, train_stream
 from camjax.training import checkpoint, loop, mesh as mesh_lib
 from tests.conftest import DEMO
 from tests.training.conftest import TINY, tiny_args
@@ -25,15 +25,15 @@ def tiny(data_dir, **overrides):
 def test_data_iterator_state_restores_the_exact_batches(tiny_data_dir):
     cfg = tiny(tiny_data_dir, data_threads=2, batch_size=8)
     src = pipeline.source(cfg.dataset, cfg.train_split, tiny_data_dir)
-    it = pipeline.train_iterator(src, cfg, seed=3)
+    it = train_stream.train_iterator(src, cfg, seed=3)
     for _ in range(9):            # past the end of the 64-image epoch: 72 images
         next(it)
     state = json.loads(json.dumps(it.get_state()))
     assert state == {"next_index": 9}
     expected = [next(it) for _ in range(3)]
     for saved in (state, None):   # the saved state; recomputed from the step
-        again = pipeline.train_iterator(src, cfg, seed=3)
-        pipeline.restore_iterator(again, saved, step=9)
+        again = train_stream.train_iterator(src, cfg, seed=3)
+        train_stream.restore_iterator(again, saved, step=9)
         for want in expected:
             got = next(again)
             np.testing.assert_array_equal(got["image"], want["image"])
@@ -45,12 +45,12 @@ def test_each_process_reads_its_block_of_the_same_global_batches(tiny_data_dir, 
     1-process global batch s: a run's batches do not depend on the process count."""
     cfg = tiny(tiny_data_dir, batch_size=8)
     src = pipeline.source(cfg.dataset, cfg.train_split, tiny_data_dir)
-    one = pipeline._train_dataset(src, cfg, seed=1)
+    one = train_stream._train_dataset(src, cfg, seed=1)
     monkeypatch.setattr(jax, "process_count", lambda: 2)
     parts = []
     for p in (0, 1):
         monkeypatch.setattr(jax, "process_index", lambda p=p: p)
-        parts.append(pipeline._train_dataset(src, cfg, seed=1))
+        parts.append(train_stream._train_dataset(src, cfg, seed=1))
     for s in (0, 1, 8, 9):
         np.testing.assert_array_equal(
             np.concatenate([parts[0][s]["image"], parts[1][s]["image"]]), one[s]["image"])

@@ -31,10 +31,11 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from camjax import checks, methods
+from camjax import checks
 from camjax.checks.stages import DEFAULT_TOP_K
 from camjax.errors import ImageError, UserError, did_you_mean
 from camjax.localize import classes as classes_lib, draw, maps as maps_lib, output
+from camjax.localize import options as options_lib
 from camjax.localize.inputs import ImageInput, collect
 from camjax.localize.predictor import (CLASSIFIERS, Predictor, check_layer, from_weights,
                                       from_workdir, predict_batch)
@@ -62,23 +63,6 @@ class LocalizeResult:
     def ok(self) -> bool:
         """True when every image was processed (the CLI exits 0, else 1)."""
         return not self.failed and not self.interrupted
-
-
-def _check_options(method, top_k, threshold, batch_size, eigen_smooth=None) -> None:
-    if method not in methods.METHODS:
-        raise UserError(f"--method {method!r}: unknown map method; available: "
-                        f"{', '.join(methods.METHODS)}{did_you_mean(method, methods.METHODS)}")
-    if eigen_smooth and not methods.registry.get(method).eigen_smooth:
-        takers = ", ".join(n for n in methods.METHODS if methods.registry.get(n).eigen_smooth)
-        raise UserError(f"--eigen_smooth: the method {method!r} has no weighted channels to "
-                        f"project (these do: {takers})")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise UserError(f"--top_k must be a positive integer, got {top_k!r}")
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise UserError(f"--threshold must lie in [0, 1] (a fraction of each map's max), "
-                        f"got {threshold!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise UserError(f"--batch_size must be a positive integer, got {batch_size!r}")
 
 
 def _load(item: ImageInput, predictor: Predictor, max_pixels: int):
@@ -140,7 +124,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     if model is not None and weights is None:
         raise UserError(f"--model {model} needs --weights (a torchvision .safetensors or "
                         ".pth file)")
-    _check_options(method, top_k, threshold, batch_size, eigen_smooth)
+    options_lib.check_options(method, top_k, threshold, batch_size, eigen_smooth)
     if max_image_pixels is not None and (not isinstance(max_image_pixels, int)
                                          or max_image_pixels < 1):
         raise UserError(f"--max_image_pixels must be a positive integer, got "
@@ -151,7 +135,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     config = predictor.config
     layer = layer or config.get("cam_layer") or None
     check_layer(predictor, method, layer)
-    options = _map_options(config, method, aug_smooth, eigen_smooth)
+    options = options_lib.map_options(config, method, aug_smooth, eigen_smooth)
     num_classes = len(predictor.class_names)
     chosen = None
     if classes is not None:           # the chosen classes replace the top-k
@@ -245,18 +229,6 @@ def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, 
         pool.shutdown(wait=True, cancel_futures=True)   # the next batch's decoding, if any
         bar.close()
     return results, failed
-
-
-def _map_options(config, method, aug_smooth, eigen_smooth) -> tuple:
-    """``(("aug_smooth", bool), ("eigen_smooth", bool))`` as given, else the config's
-    (``eigen_smooth`` only where the method takes it)."""
-    if aug_smooth is None:
-        aug_smooth = bool(config.get("aug_smooth"))
-    if eigen_smooth is None:
-        eigen_smooth = bool(config.get("eigen_smooth")) and \
-            methods.registry.get(method).eigen_smooth
-    return (("aug_smooth", bool(aug_smooth)),) + (
-        (("eigen_smooth", True),) if eigen_smooth else ())
 
 
 def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, layer,

@@ -12,7 +12,7 @@ figure: the ground-truth class's map of each method's seed-0 model on the same i
     .venv/bin/python experiments/wsol_methods.py [--config experiments/configs/ablation_shapes.py]
         [--seeds 0 1 2] [--methods cam has ...] [--steps N]
 
-Default config: experiments/configs/wsol_methods_shapes.py (the ablation base at 250 steps).
+Default config: experiments/configs/wsol_methods_shapes.py (the ablation base at 450 steps, 10x new-layer rate).
 """
 from __future__ import annotations
 

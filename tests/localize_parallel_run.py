@@ -32,8 +32,11 @@ def tiny_predictor(workdir):
 def run(photos, out):
     """``localize`` of ``photos`` into ``out`` with the tiny network (:data:`OPTIONS`)."""
     from camjax.localize import job
-    job.from_workdir = tiny_predictor
-    return job.localize([photos], out, workdir=photos, **OPTIONS)
+    loader, job.from_workdir = job.from_workdir, tiny_predictor
+    try:
+        return job.localize([photos], out, workdir=photos, **OPTIONS)
+    finally:                            # the other tests of this process load workdirs
+        job.from_workdir = loader
 
 
 if __name__ == "__main__":

@@ -63,3 +63,14 @@ def local_batch(mesh, local: dict, rows: int | None = None) -> dict:
             value = np.concatenate([value, np.repeat(value[-1:], size - len(value), 0)])
         out[key] = jax.device_put(value, sharding)
     return out
+
+
+def local_copy(tree, mesh):
+    """``tree`` (arrays replicated over any mesh) replicated over ``mesh``, a mesh of this
+    process's devices: a replicated array spanning several processes gives its local
+    shard, which is its whole value (a no-op on one process, where the meshes agree)."""
+    def one(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            x = x.addressable_data(0)
+        return jax.device_put(x, replicated(mesh))
+    return jax.tree.map(one, tree)

@@ -185,6 +185,11 @@ def run(argv: list[str]) -> int:
                           classes=args.classes, save_maps=args.save_maps,
                           distributed=args.distributed)
         maps = f", {result.maps_npz}" if result.maps_npz else ""
+        if result.process:          # several processes: process 0 writes the tables
+            print(f"process {result.process}: wrote {len(result.images)} overlays to "
+                  f"{result.out_dir / 'overlays'}; process 0 writes the tables",
+                  file=sys.stderr)
+            return result.exit_status or (0 if result.ok else 1)
         if result.interrupted:
             done = len(result.images) + len(result.failed)
             print(f"camjax: {result.interrupted} received: stopped after {done} of "

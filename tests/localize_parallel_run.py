@@ -21,10 +21,19 @@ def tiny_predictor(workdir):
     """The predictor ``from_workdir`` would give: tiny_gap at 32 px, camjax's resize."""
     from camjax import config as config_lib
     from camjax.engine.frames import Preprocessing
+    import jax
+    import numpy as np
+    from flax import nnx
+
     from camjax.localize import predictor
+    from camjax.training import mesh as mesh_lib
     from tests.methods.conftest import filled_model
     model = filled_model("tiny_gap", num_classes=len(NAMES), widths=(8, 16), strides=(2, 2),
                          cam_channels=8, gain=1.0, head_std=0.3)
+    # replicated over every process's devices, as a restored checkpoint is
+    replicated = mesh_lib.replicated(mesh_lib.data_mesh())
+    nnx.update(model, jax.tree.map(lambda a: jax.device_put(np.asarray(a), replicated),
+                                   nnx.state(model)))
     return predictor._ready(model, NAMES, Preprocessing("resize", 32, 0),
                             config_lib.defaults(), {"workdir": str(workdir)})
 

@@ -37,8 +37,8 @@ import numpy as np
 from tqdm import tqdm
 
 from camjax import checks
-from camjax.distributed import maybe_initialize
 from camjax.checks.stages import DEFAULT_TOP_K
+from camjax.distributed import maybe_initialize
 from camjax.errors import UserError, did_you_mean
 from camjax.localize import classes as classes_lib, draw, maps as maps_lib, output
 from camjax.localize import options as options_lib, shares
@@ -65,6 +65,7 @@ class LocalizeResult:
     exit_status: int = 0                 # the shell status of that signal (130, 143)
     num_inputs: int = 0                  # images found, processed or not
     maps_npz: Path | None = None         # --save_maps: maps.npz (and the maps/ folder)
+    process: int = 0                     # jax.process_index(): 0 wrote the tables
 
     @property
     def ok(self) -> bool:
@@ -169,7 +170,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
             return LocalizeResult(out_dir, results, failed, [str(p) for p in inputs.skipped],
                                   out_dir / "predictions.json", out_dir / "predictions.csv",
                                   settings, interrupted, stop.exit_status if interrupted
-                                  else 0, len(mine))
+                                  else 0, len(mine), process=index)
         results, failed, interrupted = merged
     npz = maps_lib.write_npz(out_dir, [r.name for r in results]) if save_maps else None
     tables = output.write_tables(out_dir, settings, results, failed,

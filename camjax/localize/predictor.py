@@ -150,9 +150,10 @@ def _ready(model, class_names, preprocessing, config, source) -> Predictor:
     model.eval()
     graphdef, state = nnx.split(model)
     # this process's devices only: each process localizes its own share of the files
-    # (job.py), so no batch waits for another process
+    # (job.py), so no batch waits for another process. A restored checkpoint is
+    # replicated over every process's devices: its local copy.
     mesh = mesh_lib.data_mesh(local=True)
-    state = jax.device_put(state, mesh_lib.replicated(mesh))
+    state = mesh_lib.local_copy(state, mesh)
     return Predictor(graphdef, state, list(class_names), preprocessing, config.upsample,
                      config.normalize, config.max_image_pixels, config, source, mesh)
 

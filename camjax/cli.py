@@ -108,6 +108,11 @@ def _parser(full_help: bool = False) -> argparse.ArgumentParser:
                     help="refuse larger image files before decoding them (default: the "
                          "config's max_image_pixels, 89,478,485, Pillow's limit)")
     lo.add_argument("--no_progress", action="store_true", help="no progress bar")
+    lo.add_argument("--distributed", action="store_true",
+                    help="start jax.distributed with JAX's auto-detection (SLURM, TPU pods): "
+                         "each process localizes a share of the files, process 0 writes the "
+                         "tables; by hand: CAMJAX_COORDINATOR, CAMJAX_NUM_PROCESSES, "
+                         "CAMJAX_PROCESS_ID (docs/localization.md)")
     lo.add_argument("images", nargs="+", help="image files and folders")
     sc = sub.add_parser("score", help="score saved maps against wsolevaluation metadata",
                         description="MaxBoxAcc (V1, V2) or PxAP of score maps saved by any "
@@ -177,8 +182,14 @@ def run(argv: list[str]) -> int:
                           eigen_smooth=args.eigen_smooth,
                           threshold=args.threshold, batch_size=args.batch_size,
                           progress=not args.no_progress, max_image_pixels=args.max_image_pixels,
-                          classes=args.classes, save_maps=args.save_maps)
+                          classes=args.classes, save_maps=args.save_maps,
+                          distributed=args.distributed)
         maps = f", {result.maps_npz}" if result.maps_npz else ""
+        if result.process:          # several processes: process 0 writes the tables
+            print(f"process {result.process}: wrote {len(result.images)} overlays to "
+                  f"{result.out_dir / 'overlays'}; process 0 writes the tables",
+                  file=sys.stderr)
+            return result.exit_status or (0 if result.ok else 1)
         if result.interrupted:
             done = len(result.images) + len(result.failed)
             print(f"camjax: {result.interrupted} received: stopped after {done} of "

@@ -21,6 +21,8 @@ TINY_ARGS = {
     "methods.py": ["--images", "1", "--image-size", "32", "--chunk", "3", "--steps", "4",
                    "--rise-masks", "16", "--repeats", "1"],
     "forward_cam.py": ["--images", "1", "--image-size", "32", "--repeats", "1"],
+    "localize_devices.py": ["--images", "3", "--model", "tiny_gap", "--runs", "2",
+                            "--repeats", "1"],
     "vit_gradcam.py": ["--batch", "2", "--image-size", "32", "--num-layers", "2", "--layer",
                        "encoder.layers.encoder_layer_0", "--repeats", "1"],
 }

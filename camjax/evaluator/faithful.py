@@ -4,24 +4,37 @@ over processes. A scorer of the job (``evaluator.scorers``).
 
 ``score_fn(images) -> class probabilities`` is supplied by the caller (the model's softmax);
 the maps are the job's normalised maps, resized to the images' size when they differ.
+``place`` (optional, from the caller: ``camjax.training.scoring.local_scoring``) puts a
+batch's rows on the devices, padded to a multiple of their count and sharded along
+``data``; the padded rows' scores are dropped before they are counted.
 """
 from __future__ import annotations
 
-from camjax.evaluation.faithfulness import ConfidenceAccumulator, DeletionInsertionAccumulator
+import numpy as np
+
+from camjax.evaluation.faithfulness import (ConfidenceAccumulator, DeletionInsertionAccumulator,
+                                            confidence_scores, deletion_insertion_curves)
 from camjax.evaluator.scorers import Batch, at_image_size, summed
 
 
 class Faithfulness:
     key = "faithfulness"
 
-    def __init__(self, score_fn, *, steps: int = 100, batch_size: int = 16):
+    def __init__(self, score_fn, *, steps: int = 100, batch_size: int = 16, place=None):
+        self.score_fn, self.place = score_fn, place or (lambda arrays: arrays)
         self.confidence = ConfidenceAccumulator(score_fn)
         self.curves = DeletionInsertionAccumulator(score_fn, steps=steps, batch_size=batch_size)
 
     def update(self, batch: Batch) -> None:
-        maps = at_image_size(batch.maps[:, 1], batch.images)
-        self.confidence.update(batch.images, maps, batch.top[:, 0])
-        self.curves.update(batch.images, maps, batch.top[:, 0])
+        n = len(batch.images)
+        rows = self.place({"images": batch.images, "classes": batch.top[:, 0],
+                           "maps": at_image_size(batch.maps[:, 1], batch.images)})
+        args = (self.score_fn, rows["images"], rows["maps"], rows["classes"])
+        y, o = confidence_scores(*args)
+        self.confidence.update_scores(np.asarray(y)[:n], np.asarray(o)[:n])
+        curves = deletion_insertion_curves(*args, **self.curves.options)
+        self.curves.update_curves(np.asarray(curves["deletion"])[:n],
+                                  np.asarray(curves["insertion"])[:n])
 
     def merge(self, other: "Faithfulness") -> "Faithfulness":
         self.confidence.merge(other.confidence)

@@ -99,3 +99,12 @@ def picture(shown: np.ndarray, frame: Frame, heat: np.ndarray, boxes, labels: li
         text = _fit(draw, f"{rank + 1}. {label}", font, canvas_w - 20 - font_px)
         draw.text((12 + font_px, y), text, fill=(0, 0, 0), font=font)
     return np.asarray(canvas)
+
+
+def save_picture(path, *args) -> None:
+    """:func:`picture` of ``args`` saved as the PNG ``path``."""
+    from camjax.errors import UserError
+    try:
+        viz.save_png(path, picture(*args))
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from None

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camjax.data.images import IMAGE_EXTENSIONS
-from camjax.errors import UserError
+from camjax.errors import ImageError, UserError
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,19 @@ def collect(arguments) -> Inputs:
                         f"extensions: {' '.join(IMAGE_EXTENSIONS)})")
     inputs.images = [ImageInput(p, n) for p, n in zip(paths, unique_names(names))]
     return inputs
+
+
+def load(item: ImageInput, preprocessing, max_pixels: int):
+    """(item, (shown image, model input, frame) or None, error message or None): one image
+    decoded (refused above ``max_pixels``) and preprocessed (``preprocessing``: a
+    :class:`camjax.engine.Preprocessing`), on a worker thread."""
+    from camjax.data.images import decode_image
+    from camjax.localize.draw import shown_image
+    try:
+        image = decode_image(item.path, max_pixels=max_pixels, limit_name="--max_image_pixels")
+        x, frame = preprocessing(image)
+        return item, (shown_image(image), x, frame), None
+    except ImageError as err:
+        return item, None, str(err)
+    except (ValueError, OSError, MemoryError) as err:   # a decoded image the transform refuses
+        return item, None, f"{item.path}: cannot preprocess ({type(err).__name__}: {err})"

@@ -1,16 +1,21 @@
 """``localize``: maps, boxes and overlays for a user's own image files, batched and jitted.
 
 Images are decoded and preprocessed on the host by a pool of threads (the next batch
-while the current one runs), stacked ``batch_size`` at a time (the last batch padded, so
-the network compiles once), and each batch is one jitted call
-(:func:`camjax.localize.predictor.predict_batch`). Boxes come from the paper rule
-(``camjax.boxes.largest_component_boxes``, ``threshold`` of each map's max) on the maps at
-the model input's resolution and are mapped back to the original pixels
-(:mod:`camjax.engine.frames`). ``classes`` (``--class``, :mod:`camjax.localize.classes`)
-replaces each image's top-k by chosen classes, through the same engine call;
-``save_maps`` writes each image's maps at its own size (:mod:`camjax.localize.maps`). A
-file that does not decode is reported (stderr and predictions.json's ``failed``) and the
-others are still processed and written.
+while the current one runs), stacked ``batch_size`` at a time (rounded up to a multiple of
+this process's device count; the last batch padded, so the network compiles once), and
+each batch is one jitted call (:func:`camjax.localize.predictor.predict_batch`) sharded
+over this process's devices along ``data``; the padded rows' outputs are dropped. With
+several processes (``jax.distributed``: ``CAMJAX_COORDINATOR``, ``CAMJAX_NUM_PROCESSES``,
+``CAMJAX_PROCESS_ID``, or ``distributed=True``), each localizes its contiguous share of
+the files and process 0 writes the merged tables (:mod:`camjax.localize.shares`).
+
+Boxes come from the paper rule (``camjax.boxes.largest_component_boxes``, ``threshold`` of
+each map's max) on the maps at the model input's resolution and are mapped back to the
+original pixels (:mod:`camjax.engine.frames`). ``classes`` (``--class``,
+:mod:`camjax.localize.classes`) replaces each image's top-k by chosen classes, through
+the same engine call; ``save_maps`` writes each image's maps at its own size
+(:mod:`camjax.localize.maps`). A file that does not decode is reported (stderr and
+predictions.json's ``failed``) and the others are still processed and written.
 
 Nothing is written before the inputs, the options (``--class`` included), ``--out`` and
 the model have passed their checks. SIGINT / SIGTERM stop the run after the batch in
@@ -33,13 +38,15 @@ from tqdm import tqdm
 
 from camjax import checks
 from camjax.checks.stages import DEFAULT_TOP_K
-from camjax.errors import ImageError, UserError, did_you_mean
+from camjax.distributed import maybe_initialize
+from camjax.errors import UserError, did_you_mean
 from camjax.localize import classes as classes_lib, draw, maps as maps_lib, output
-from camjax.localize import options as options_lib
-from camjax.localize.inputs import ImageInput, collect
+from camjax.localize import options as options_lib, shares
+from camjax.localize.inputs import collect, load
 from camjax.localize.predictor import (CLASSIFIERS, Predictor, check_layer, from_weights,
                                       from_workdir, predict_batch)
 from camjax.signals import StopSignals
+from camjax.training import mesh as mesh_lib
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -58,6 +65,7 @@ class LocalizeResult:
     exit_status: int = 0                 # the shell status of that signal (130, 143)
     num_inputs: int = 0                  # images found, processed or not
     maps_npz: Path | None = None         # --save_maps: maps.npz (and the maps/ folder)
+    process: int = 0                     # jax.process_index(): 0 wrote the tables
 
     @property
     def ok(self) -> bool:
@@ -65,33 +73,13 @@ class LocalizeResult:
         return not self.failed and not self.interrupted
 
 
-def _load(item: ImageInput, predictor: Predictor, max_pixels: int):
-    """(item, (shown image, model input, frame) or None, error message or None)."""
-    from camjax.data.images import decode_image
-    try:
-        image = decode_image(item.path, max_pixels=max_pixels, limit_name="--max_image_pixels")
-        x, frame = predictor.preprocessing(image)
-        return item, (draw.shown_image(image), x, frame), None
-    except ImageError as err:
-        return item, None, str(err)
-    except (ValueError, OSError, MemoryError) as err:   # a decoded image the transform refuses
-        return item, None, f"{item.path}: cannot preprocess ({type(err).__name__}: {err})"
-
-
-def _save_picture(path: Path, *args) -> None:
-    from camjax import viz
-    try:
-        viz.save_png(path, draw.picture(*args))
-    except OSError as err:
-        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
-
-
 def localize(images, out_dir, *, model: str | None = None, weights=None, workdir=None,
              top_k: int | None = None, method: str = "cam", threshold: float | None = None,
              batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True,
              max_image_pixels: int | None = None, layer: str | None = None,
              aug_smooth: bool | None = None, eigen_smooth: bool | None = None,
-             classes=None, save_maps: bool = False) -> LocalizeResult:
+             classes=None, save_maps: bool = False,
+             distributed: bool = False) -> LocalizeResult:
     """Maps, boxes and overlay pictures of ``images`` (files and folders) into ``out_dir``.
 
     The network is ``model`` (a torchvision classifier name) filled from ``weights``
@@ -112,7 +100,13 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     :class:`UserError` for what the user can fix before anything runs (paths, weights,
     options, classes), writing nothing; an image that does not decode is recorded in
     ``result.failed`` instead.
+
+    Several processes (``jax.distributed``, started here from the ``CAMJAX_*`` variables
+    or, with ``distributed``, JAX's auto-detection) split the files: each writes its
+    overlays and maps, process 0 the merged tables, and its result holds every image;
+    another process's result holds its own share.
     """
+    maybe_initialize(distributed)
     if (workdir is None) == (model is None):
         raise UserError("give either --workdir, or --model with --weights")
     if workdir is not None and weights is not None:
@@ -161,19 +155,30 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     (out_dir / "overlays").mkdir(exist_ok=True)
     if save_maps:
         (out_dir / "maps").mkdir(exist_ok=True)
+    index, count = jax.process_index(), jax.process_count()
+    mine = shares.share(inputs.images, index, count)
     with StopSignals() as stop:
-        results, failed = _run(inputs, predictor, out_dir, stop, batch_size=batch_size,
-                               method=method, k=k, threshold=threshold, layer=layer,
-                               max_pixels=max_pixels, progress=progress, options=options,
+        results, failed = _run(mine, inputs.skipped, predictor, out_dir, stop,
+                               batch_size=batch_size, method=method, k=k,
+                               threshold=threshold, layer=layer, max_pixels=max_pixels,
+                               progress=progress and index == 0, options=options,
                                classes=chosen, save_maps=save_maps)
     interrupted = stop.signal_name
+    if count > 1:                 # process 0 writes the tables of every share
+        merged = shares.gather(out_dir, results, failed, interrupted)
+        if merged is None:        # another process: its own share's result
+            return LocalizeResult(out_dir, results, failed, [str(p) for p in inputs.skipped],
+                                  out_dir / "predictions.json", out_dir / "predictions.csv",
+                                  settings, interrupted, stop.exit_status if interrupted
+                                  else 0, len(mine), process=index)
+        results, failed, interrupted = merged
     npz = maps_lib.write_npz(out_dir, [r.name for r in results]) if save_maps else None
     tables = output.write_tables(out_dir, settings, results, failed,
                                  [str(p) for p in inputs.skipped], interrupted=interrupted,
                                  num_inputs=len(inputs.images))
     return LocalizeResult(out_dir, results, failed, [str(p) for p in inputs.skipped],
                           tables.json, tables.csv, settings, interrupted,
-                          stop.exit_status if interrupted else 0, len(inputs.images), npz)
+                          shares.exit_status(interrupted), len(inputs.images), npz)
 
 
 def _class_list(predictor: Predictor) -> str:
@@ -183,22 +188,23 @@ def _class_list(predictor: Predictor) -> str:
     return "ImageNet, camjax.data.imagenet_classes()"
 
 
-def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, layer,
-         max_pixels, progress, options=(), classes=None, save_maps=False):
-    """The batches: decode the next while the current one runs; stop between batches
-    when ``stop`` has a signal. Returns (results, failed)."""
-    items = inputs.images
-    batch = min(batch_size, len(items))
+def _run(items, skipped, predictor, out_dir, stop, *, batch_size, method, k, threshold,
+         layer, max_pixels, progress, options=(), classes=None, save_maps=False):
+    """The batches of ``items`` (this process's share): decode the next while the current
+    one runs; stop between batches when ``stop`` has a signal. Returns (results, failed)."""
+    # a multiple of the devices, each batch sharded over them
+    batch = mesh_lib.round_up(max(1, min(batch_size, len(items))), predictor.mesh)
     results, failed = [], []
     chunks = [items[i:i + batch] for i in range(0, len(items), batch)]
     bar = tqdm(total=len(items), unit="image", desc="localize", disable=not progress,
                file=sys.stderr)
-    if inputs.skipped:
-        tqdm.write(f"camjax: skipped {len(inputs.skipped)} files without an image extension "
+    if skipped and progress:
+        tqdm.write(f"camjax: skipped {len(skipped)} files without an image extension "
                    "(listed in predictions.json)", file=sys.stderr)
     pool = ThreadPoolExecutor(min(8, os.cpu_count() or 1))
     try:
-        pending = [pool.submit(_load, item, predictor, max_pixels) for item in chunks[0]]
+        pending = [pool.submit(load, item, predictor.preprocessing, max_pixels)
+                   for item in (chunks[0] if chunks else [])]
         drawing = []
         for index in range(len(chunks)):
             if stop.requested:
@@ -206,7 +212,7 @@ def _run(inputs, predictor, out_dir, stop, *, batch_size, method, k, threshold, 
             loaded = [f.result() for f in pending]
             if stop.requested:          # decoded but not predicted: not done, not written
                 break
-            pending = ([pool.submit(_load, item, predictor, max_pixels)
+            pending = ([pool.submit(load, item, predictor.preprocessing, max_pixels)
                         for item in chunks[index + 1]] if index + 1 < len(chunks) else [])
             for item, _, error in loaded:
                 if error is not None:
@@ -240,11 +246,13 @@ def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, l
     size = predictor.preprocessing.size
     xs = np.zeros((batch, size, size, 3), np.float32)
     xs[:len(good)] = np.stack([data[1] for _, data in good])
-    chosen = None if classes is None else np.tile(np.asarray(classes, np.int32), (batch, 1))
+    arrays = {"images": xs} if classes is None else {
+        "images": xs, "classes": np.tile(np.asarray(classes, np.int32), (batch, 1))}
+    arrays = mesh_lib.local_batch(predictor.mesh, arrays, rows=batch)   # sharded: data
     probs, top, maps = jax.device_get(predict_batch(
-        predictor.graphdef, predictor.state, xs, method=method, k=k,
+        predictor.graphdef, predictor.state, arrays["images"], method=method, k=k,
         upsample=predictor.upsample, normalize=predictor.normalize, layer=layer,
-        options=options, classes=chosen))
+        options=options, classes=arrays.get("classes")))
     boxes = boxes_on_photos(maps[:len(good)], [frame for _, (_, _, frame) in good],
                             threshold)
     title = f"{method}: heat of class 1; boxes at {threshold:g} of each map's max"
@@ -255,7 +263,7 @@ def _run_batch(good, predictor, pool, out_dir, *, batch, method, k, threshold, l
         results.append(result)
         labels = [f"{n}  {100 * p:.1f}%" for n, p in zip(result.class_names,
                                                          result.probabilities)]
-        futures.append(pool.submit(_save_picture, output.overlay_path(out_dir, item.name),
+        futures.append(pool.submit(draw.save_picture, output.overlay_path(out_dir, item.name),
                                    shown, frame, maps[j, 0], result.boxes, labels, title))
         if save_maps:
             futures.append(pool.submit(maps_lib.save, out_dir, item.name, frame, maps[j]))

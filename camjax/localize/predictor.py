@@ -4,7 +4,9 @@ camjax training workdir's latest checkpoint; and the one jitted call per batch.
 :func:`predict_batch` is images -> model -> top-k (or chosen) classes and their
 probabilities -> the chosen method's maps (at the chosen layer) at the input's
 resolution, normalised to [0, 1]: the map engine's ``camjax.engine.predictions``, around
-the ``predict`` the evaluation job calls too.
+the ``predict`` the evaluation job calls too. The network is replicated on every device of
+this process (``Predictor.mesh``, the ``data`` mesh of ``camjax.training.mesh`` over the
+local devices) and each batch is sharded over them along ``data``.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from flax import nnx
 from camjax import engine, models
 from camjax.engine.frames import Preprocessing
 from camjax.errors import UserError
+from camjax.training import mesh as mesh_lib
 
 # torchvision's (and timm's) classifiers that camjax builds whole (docs/models.md)
 CLASSIFIERS = tuple(models.classifiers())
@@ -38,6 +41,7 @@ class Predictor:
     max_pixels: int
     config: Any                                  # the run's config, or the defaults
     source: dict = field(default_factory=dict)   # what was loaded, for predictions.json
+    mesh: Any = None                             # this process's devices along ``data``
 
 
 def _read_weights(weights: Path) -> dict:
@@ -145,9 +149,13 @@ def from_workdir(workdir) -> Predictor:
 def _ready(model, class_names, preprocessing, config, source) -> Predictor:
     model.eval()
     graphdef, state = nnx.split(model)
-    state = jax.device_put(state, jax.local_devices()[0])   # one device: batches are small
+    # this process's devices only: each process localizes its own share of the files
+    # (job.py), so no batch waits for another process. A restored checkpoint is
+    # replicated over every process's devices: its local copy.
+    mesh = mesh_lib.data_mesh(local=True)
+    state = mesh_lib.local_copy(state, mesh)
     return Predictor(graphdef, state, list(class_names), preprocessing, config.upsample,
-                     config.normalize, config.max_image_pixels, config, source)
+                     config.normalize, config.max_image_pixels, config, source, mesh)
 
 
 def predict_batch(graphdef, state, images, *, method: str, k: int, upsample: str,

@@ -80,5 +80,6 @@ def _probabilities(graphdef, states, images):
 
 def score_function(graphdef, states):
     """``images -> class probabilities``: the ``score_fn`` of the faithfulness metrics,
-    on this process's default device (the perturbed batches are not sharded)."""
+    traced into their jitted programs: it runs where the images are (sharded along
+    ``data`` over this process's devices by ``scoring.local_scoring``'s ``place``)."""
     return partial(_probabilities, graphdef, states)

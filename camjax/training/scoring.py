@@ -28,6 +28,7 @@ from camjax.evaluator.sanity import Sanity
 from camjax.evaluator.scorers import ROAD, Complexity, Pointing
 from camjax.models import randomise
 from camjax.models.layers import pad_rgb_convs
+from camjax.training import mesh as mesh_lib
 from camjax.training.inference import map_size, score_function
 
 
@@ -85,6 +86,19 @@ def _rgb_padded(graphdef, states):
     return nnx.graphdef(pad_rgb_convs(nnx.merge(graphdef, *states)))
 
 
+def local_scoring(graphdef, states):
+    """``(score_fn, place)`` of the faithfulness scorer, data-parallel over this process's
+    devices: the network replicated on them (``data_mesh(local=True)``) and ``place``,
+    which pads a batch's rows to a multiple of their count and shards them along
+    ``data`` (``mesh.local_batch``). Each process scores its own rows, with no collective
+    per batch (their counts may differ on the last batch); the scorer sums over processes
+    at the end."""
+    mesh = mesh_lib.data_mesh(local=True)
+    states = mesh_lib.local_copy(states, mesh)
+    return (score_function(_rgb_padded(graphdef, states), states),
+            lambda arrays: mesh_lib.local_batch(mesh, arrays))
+
+
 def scorers(config, predict, graphdef, states, *, num_classes: int) -> list:
     """The scorers ``config.metrics`` names besides ``wsol``, for the method whose predict
     function is ``predict``."""
@@ -92,8 +106,9 @@ def scorers(config, predict, graphdef, states, *, num_classes: int) -> list:
     score_fn = score_function(_rgb_padded(graphdef, states), states)
     out = []
     if "faithfulness" in chosen:
-        out.append(Faithfulness(score_fn, steps=config.faithfulness_steps,
-                                batch_size=config.faithfulness_batch_size))
+        local_fn, place = local_scoring(graphdef, states)
+        out.append(Faithfulness(local_fn, steps=config.faithfulness_steps,
+                                batch_size=config.faithfulness_batch_size, place=place))
     if "road" in chosen:
         out.append(ROAD(score_fn, percentiles=tuple(config.road_percentiles),
                         noise=config.road_noise, key=jax.random.key(config.seed),

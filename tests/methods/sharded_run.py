@@ -7,8 +7,9 @@ sharded and the unsharded maps and the output's partition spec; the same for the
 methods at a named inner layer (``layer=``, the zero-perturbation tap), for the map
 engine's jitted ``predict`` (labels and maps; and with ``aug_smooth`` and ``eigen_smooth``),
 and for the deletion and insertion curves
-of camjax.evaluation (score_fn on the sharded perturbed images). Run in a subprocess by
-test_grad_and_sharding.py (the device count is fixed when JAX starts).
+of camjax.evaluation (score_fn on the sharded perturbed images) and the evaluation job's
+faithfulness scorer on an odd number of images (padded, sharded, the padding dropped).
+Run in a subprocess by test_grad_and_sharding.py (the device count is fixed when JAX starts).
 """
 import json
 
@@ -21,6 +22,9 @@ from flax import nnx
 
 from camjax import engine, methods
 from camjax.evaluation import deletion_insertion_curves
+from camjax.evaluator.faithful import Faithfulness
+from camjax.evaluator.scorers import Batch
+from camjax.training.scoring import local_scoring
 from tests.methods.conftest import filled_model
 
 OPTIONS = {"score_cam": {"batch_size": 3}, "smooth_grad": {"samples": 3, "batch_size": 2},
@@ -79,7 +83,29 @@ def main():
     out["curves"] = {m: {"max_diff": float(np.abs(np.asarray(sharded[m] - plain[m])).max()),
                          "spec": [str(x) for x in sharded[m].sharding.spec]}
                      for m in plain}
+    out["faithfulness_scorer"] = faithfulness_scorer(graphdef, state, score_fn, rng)
     print(json.dumps(out))
+
+
+def faithfulness_scorer(graphdef, state, score_fn, rng):
+    """The evaluation job's faithfulness scorer on 2 n - 1 images (padded to 2 n, sharded
+    over this process's n devices) against the same scorer on one device, unpadded."""
+    m = 2 * jax.device_count() - 1
+    images = rng.normal(0, 1, (m, 16, 16, 3)).astype(np.float32)
+    maps = rng.uniform(0, 1, (m, 2, 16, 16)).astype(np.float32)
+    top = rng.integers(0, 5, (m, 2)).astype(np.int32)
+    batch = Batch(images, top[:, 0], top, maps, None, None, np.arange(m))
+    local_fn, place = local_scoring(graphdef, (state,))
+    results = []
+    for scorer in (Faithfulness(score_fn, steps=8, batch_size=4),
+                   Faithfulness(local_fn, steps=8, batch_size=4, place=place)):
+        scorer.update(batch)
+        results.append(scorer.result())
+    placed = place({"x": images})["x"]
+    return {"max_diff": max(float(np.abs(np.subtract(results[0][k], results[1][k])).max())
+                            for k in results[0]),
+            "num_images": results[1]["num_images"], "rows": placed.shape[0],
+            "shards": len(placed.sharding.device_set)}
 
 
 if __name__ == "__main__":

@@ -115,3 +115,6 @@ def test_a_sharded_batch_gives_the_same_maps_sharded_along_data():
             assert r["spec"][0] == "data" and r["shards"] == 4, (name, kind, r)
     for mode, r in result["curves"].items():    # faithfulness on the sharded batch
         assert r["max_diff"] <= 1e-6 and r["spec"][0] == "data", (mode, r)
+    r = result["faithfulness_scorer"]           # 7 images on 4 devices: padded to 8
+    assert r["num_images"] == 7 and r["rows"] == 8 and r["shards"] == 4, r
+    assert r["max_diff"] <= 1e-4, r

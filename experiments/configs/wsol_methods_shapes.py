@@ -1,6 +1,6 @@
 """The base of experiments/wsol_methods.py: the ablation base (tiny_gap on camjax_shapes)
 at 450 steps with the paper solver's 10x rate on the new layers (the CAM conv and the
-classifier), so that its 30 trainings (every method's grid on the first seed, the chosen
+classifier), so that its 25 trainings (every method's grid on the first seed, the chosen
 value on the other seeds) fit the 90 minutes the comparison may take on 2 CPU cores.
 
 Why the 10x rate: without it tiny_gap's GAP stays at chance for the first ~250 steps

@@ -1,17 +1,19 @@
 """HiResCAM, Grad-CAM element-wise, XGrad-CAM, Eigen-CAM, Eigen-Grad-CAM, KPCA-CAM,
 Smooth Grad-CAM++, FullGrad, and Grad-CAM with ``eigen_smooth`` and ``aug_smooth``, against
 plain-PyTorch references written from the papers (pytorch-grad-cam's formula where the
-paper is silent), with forward hooks, on a plain-PyTorch twin of ``tiny_gap`` (the same
-module names, BatchNorm statistics not the identity, eval mode) loaded with camjax's
-weights.
+paper is silent), with forward hooks, on torchvision's ``resnet18`` with random weights
+and its plain-PyTorch twin with torchvision's names (``torch_refs.resnet_pair``: random
+BatchNorm statistics, eval mode, float64), at 32 x 32 px.
 
-The feature methods look at ``backbone.2`` (8 x 8 at 32 x 32), whose gradient flows through
-two more layers and the CAM conv and so varies per position (at the features, a GAP
-head's gradient is constant and every method would collapse to CAM). Maps are compared
-after scaling each by its largest magnitude, to 1e-4, signed where the method has
+The feature methods look at ``layer2`` (4 x 4 at 32 x 32), whose gradient flows through
+layer3, layer4 and the head and so varies per position (at the features, a GAP head's
+gradient is constant and every method would collapse to CAM). Maps are compared after
+scaling each by its largest magnitude, to 1e-4, signed where the method has
 ``relu=False``. Smooth Grad-CAM++ gets the noise camjax draws (``jax.random.normal(
 fold_in(key, s))``, written out here) as arrays; KPCA-CAM's reference is scikit-learn's
-``KernelPCA``. One compile of the network (every camjax map in one jitted program).
+``KernelPCA``; FullGrad's hooks every BatchNorm (bn1, each block's, the downsamples').
+One compile of ResNet-18 (every camjax map in one jitted program, the gradients at layer2
+shared by the methods that use them).
 """
 from __future__ import annotations
 
@@ -25,58 +27,25 @@ from camjax import methods
 from tests.methods.conftest import forward
 
 torch = pytest.importorskip("torch", reason="PyTorch is needed for the hook reference")
-from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-CLASSES = np.array([[3, 5], [0, 3]])        # two classes per image, one shared
-LAYER = "backbone.2"
+from tests.methods import torch_refs as refs  # noqa: E402  (needs torch)
+
+CLASSES = np.array([[3, 5], [1, 3]])        # two classes per image, one shared
+LAYER = "layer2"
 KEY, SAMPLES, SIGMA = jax.random.key(5), 3, 0.2
 
 
-def conv_bn_relu(conv, norm):
-    """torch's Conv2d (no bias) + BatchNorm2d + ReLU from a camjax conv and BatchNorm."""
-    kernel = np.asarray(conv.kernel[...])                      # (kh, kw, in, out)
-    stride = conv.strides if isinstance(conv.strides, int) else conv.strides[0]
-    c = nn.Conv2d(kernel.shape[2], kernel.shape[3], kernel.shape[0], stride=stride,
-                  padding=kernel.shape[0] // 2, bias=False)
-    bn = nn.BatchNorm2d(kernel.shape[3], eps=norm.epsilon)
-    with torch.no_grad():
-        c.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()))
-        for name, value in (("weight", norm.scale), ("bias", norm.bias),
-                            ("running_mean", norm.mean), ("running_var", norm.var)):
-            getattr(bn, name).copy_(torch.from_numpy(np.array(value[...])))
-    return nn.Sequential(c, bn, nn.ReLU())
-
-
-class TorchTinyGAP(nn.Module):
-    """tiny_gap in plain PyTorch: the backbone's conv-BN-ReLU layers, the CAM conv (conv,
-    BN, ReLU), global average pooling and a linear layer without bias."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.backbone = nn.ModuleList([conv_bn_relu(b.conv, b.norm) for b in model.backbone])
-        self.cam_conv = conv_bn_relu(model.cam_conv.conv, model.cam_conv.norm)
-        weights = np.asarray(model.head.classifier.kernel[...])       # (K, C)
-        self.fc = nn.Linear(*weights.shape, bias=False)
-        with torch.no_grad():
-            self.fc.weight.copy_(torch.from_numpy(weights.T.copy()))
-        self.eval()
-
-    def forward(self, x):
-        for layer in self.backbone:
-            x = layer(x)
-        return self.fc(self.cam_conv(x).mean(dim=(2, 3)))
-
-
 @pytest.fixture(scope="module")
-def nets(tiny_gap):
-    net = TorchTinyGAP(tiny_gap)
-    images = np.random.default_rng(0).normal(0, 1, (2, 32, 32, 3)).astype(np.float32)
+def nets():
+    net, model = refs.resnet_pair()
+    images = np.random.default_rng(0).normal(0, 1, (2, refs.SIZE, refs.SIZE, 3)).astype(
+        np.float32)
     with torch.no_grad():          # the twin is the network: the same logits
         want = net(nchw(images)).numpy()
-    np.testing.assert_allclose(np.asarray(forward(tiny_gap, images)[0]), want,
+    np.testing.assert_allclose(np.asarray(forward(model, images)[0]), want,
                                rtol=1e-4, atol=1e-5)
-    return net, tiny_gap, images
+    return net, model, images
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +77,7 @@ def maps(nets):
 
 # ------------------------------------------------------------------- the references
 def nchw(images):
-    return torch.from_numpy(np.ascontiguousarray(np.asarray(images).transpose(0, 3, 1, 2)))
+    return refs.nchw(images)                      # float64, as the twin
 
 
 def hooked(net, x, module):
@@ -148,13 +117,13 @@ def kernel_projection(x):
 
 
 def per_class(net, images, fn):
-    act, grads = hooked(net, nchw(images), net.backbone[int(LAYER.split('.')[1])])
+    act, grads = hooked(net, nchw(images), dict(net.named_modules())[LAYER])
     return np.stack([fn(act, g).detach().numpy() for g in grads], axis=1)     # (B, k, h, w)
 
 
 def smooth_plus_plus(net, images):
     x = nchw(images)
-    module = net.backbone[int(LAYER.split('.')[1])]
+    module = dict(net.named_modules())[LAYER]
     act, _ = hooked(net, x, module)
     span = images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3))
     moments = [[0, 0, 0] for _ in range(CLASSES.shape[1])]

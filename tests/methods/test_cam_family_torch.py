@@ -12,8 +12,13 @@ scaling each by its largest magnitude, to 1e-4, signed where the method has
 ``relu=False``. Smooth Grad-CAM++ gets the noise camjax draws (``jax.random.normal(
 fold_in(key, s))``, written out here) as arrays; KPCA-CAM's reference is scikit-learn's
 ``KernelPCA``; FullGrad's hooks every BatchNorm (bn1, each block's, the downsamples').
-One compile of ResNet-18 (every camjax map in one jitted program, the gradients at layer2
-shared by the methods that use them).
+Grad-CAM, Grad-CAM++ and LayerCAM are checked here too on the torchvision network (their
+closed forms on the toy network are in test_feature_methods.py).
+
+Two compiles of ResNet-18: the methods reading the gradients at layer2 in one program
+(``make test``), the three with more passes (Smooth Grad-CAM++'s noise samples, FullGrad's
+every BatchNorm, aug_smooth's six augmentations) in a second (``exhaustive``: ``make
+test-all``).
 """
 from __future__ import annotations
 
@@ -48,30 +53,49 @@ def nets():
     return net, model, images
 
 
+SHARED = ("grad_cam", "hires_cam", "grad_cam_element_wise", "x_grad_cam", "eigen_cam",
+          "eigen_grad_cam", "kpca_cam", "grad_cam_plus_plus", "layer_cam", "eigen_smooth")
+MORE = ("smooth_grad_cam_plus_plus", "full_grad", "aug_smooth")      # more passes each
+
+
 @pytest.fixture(scope="module")
 def maps(nets):
-    """Every camjax map of this module from one jitted program."""
+    """The camjax maps of ``SHARED``, from one jitted program: they all read the
+    activations and gradients at layer2 (the same computation, which XLA computes once)."""
     _, model, images = nets
     graphdef, state = nnx.split(model)
 
     def run(s, x, c):
         def pure(name, **options):
-            return methods.get_pure(name)(graphdef, s, x, c, **options)
-        at = {"layer": LAYER}
-        return {"hires_cam": pure("hires_cam", relu=False, **at),
-                "grad_cam_element_wise": pure("grad_cam_element_wise", **at),
-                "x_grad_cam": pure("x_grad_cam", relu=False, **at),
-                "eigen_cam": pure("eigen_cam", relu=False, **at),
-                "eigen_grad_cam": pure("eigen_grad_cam", relu=False, **at),
-                "kpca_cam": pure("kpca_cam", relu=False, **at),
-                "smooth_grad_cam_plus_plus": pure(
-                    "smooth_grad_cam_plus_plus", relu=False, samples=SAMPLES, sigma=SIGMA,
-                    key=KEY, batch_size=2, **at),
-                "full_grad": pure("full_grad"),
-                "eigen_smooth": pure("grad_cam", relu=False, eigen_smooth=True, **at),
+            return methods.get_pure(name)(graphdef, s, x, c, layer=LAYER, **options)
+        return {"grad_cam": pure("grad_cam", relu=False),
+                "hires_cam": pure("hires_cam", relu=False),
+                "grad_cam_element_wise": pure("grad_cam_element_wise"),
+                "x_grad_cam": pure("x_grad_cam", relu=False),
+                "eigen_cam": pure("eigen_cam", relu=False),
+                "eigen_grad_cam": pure("eigen_grad_cam", relu=False),
+                "kpca_cam": pure("kpca_cam", relu=False),
+                "grad_cam_plus_plus": pure("grad_cam_plus_plus", relu=False),
+                "layer_cam": pure("layer_cam"),
+                "eigen_smooth": pure("grad_cam", relu=False, eigen_smooth=True)}
+    return jax.jit(run)(state, jnp.asarray(images), jnp.asarray(CLASSES))
+
+
+@pytest.fixture(scope="module")
+def more_maps(nets):
+    """The camjax maps of ``MORE`` (noise samples, every BatchNorm, six augmentations),
+    from a second program."""
+    _, model, images = nets
+    graphdef, state = nnx.split(model)
+
+    def run(s, x, c):
+        return {"smooth_grad_cam_plus_plus": methods.get_pure("smooth_grad_cam_plus_plus")(
+                    graphdef, s, x, c, layer=LAYER, relu=False, samples=SAMPLES,
+                    sigma=SIGMA, key=KEY, batch_size=2),
+                "full_grad": methods.get_pure("full_grad")(graphdef, s, x, c),
                 "aug_smooth": methods.smoothing.run(methods.registry.get("grad_cam"),
                                                     graphdef, s, x, c, aug_smooth=True,
-                                                    relu=False, **at)}
+                                                    relu=False, layer=LAYER)}
     return jax.jit(run)(state, jnp.asarray(images), jnp.asarray(CLASSES))
 
 
@@ -133,15 +157,18 @@ def smooth_plus_plus(net, images):
         _, grads = hooked(net, nchw(noisy.astype(np.float32)), module)
         for j, g in enumerate(grads):
             moments[j] = [m + g ** p / SAMPLES for m, p in zip(moments[j], (1, 2, 3))]
-    maps = []
-    for d1, d2, d3 in moments:       # Grad-CAM++'s closed form on the averaged powers
-        total = act.sum(dim=(2, 3), keepdim=True)
-        denominator = 2 * d2 + total * d3
-        alpha = torch.where(denominator != 0, d2 / torch.where(denominator != 0,
-                                                               denominator, 1), 0)
-        weights = (alpha * torch.relu(d1)).sum(dim=(2, 3), keepdim=True)
-        maps.append((weights * act).sum(dim=1).numpy())
-    return np.stack(maps, axis=1)
+    return np.stack([plus_plus(act, *m).numpy() for m in moments], axis=1)
+
+
+def plus_plus(act, d1, d2, d3):
+    """Grad-CAM++'s closed form (pytorch-grad-cam's) from the gradient's first three powers
+    (or their averages over noise), signed."""
+    total = act.sum(dim=(2, 3), keepdim=True)
+    denominator = 2 * d2 + total * d3
+    alpha = torch.where(denominator != 0, d2 / torch.where(denominator != 0,
+                                                           denominator, 1), 0)
+    weights = (alpha * torch.relu(d1)).sum(dim=(2, 3), keepdim=True)
+    return (weights * act).sum(dim=1)
 
 
 def full_grad(net, images):
@@ -194,6 +221,11 @@ def aug_smooth(net, images):
 
 
 REFERENCES = {
+    "grad_cam": lambda net, x: per_class(net, x, grad_cam_map),
+    "grad_cam_plus_plus": lambda net, x: per_class(
+        net, x, lambda a, g: plus_plus(a, g, g ** 2, g ** 3)),
+    "layer_cam": lambda net, x: per_class(net, x, lambda a, g: torch.relu(
+        (torch.relu(g) * a).sum(dim=1))),
     "hires_cam": lambda net, x: per_class(net, x, lambda a, g: (g * a).sum(dim=1)),
     "grad_cam_element_wise": lambda net, x: per_class(
         net, x, lambda a, g: torch.relu(g * a).sum(dim=1)),
@@ -218,13 +250,15 @@ def scaled(m):
     return m / scale
 
 
-@pytest.mark.parametrize("name", list(REFERENCES))
-def test_maps_equal_the_torch_reference_up_to_a_positive_scale(nets, maps, name):
+@pytest.mark.parametrize("name", [*SHARED, *(pytest.param(n, marks=pytest.mark.exhaustive)
+                                              for n in MORE)])
+def test_maps_equal_the_torch_reference_up_to_a_positive_scale(nets, request, name):
     net, _, images = nets
     want = REFERENCES[name](net, images)
-    got = maps[name]
+    got = request.getfixturevalue("maps" if name in SHARED else "more_maps")[name]
     assert got.shape == want.shape
-    if name not in ("grad_cam_element_wise", "full_grad", "aug_smooth",
+    if name not in ("grad_cam_element_wise", "full_grad", "aug_smooth", "layer_cam",
+                    "grad_cam_plus_plus",               # ReLU(g) weights, ReLU activations
                     "smooth_grad_cam_plus_plus"):      # non-negative by construction
         assert (np.asarray(got) < 0).any()         # signed maps: a sign error would show
     np.testing.assert_allclose(scaled(got), scaled(want), rtol=0, atol=1e-4, err_msg=name)

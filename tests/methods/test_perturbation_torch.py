@@ -11,7 +11,7 @@ choice.
 
 Each test compiles ResNet-18 once or twice, and the references run it hundreds of times:
 ``make test`` runs one method of each family (Score-CAM with its skipping, Ablation-CAM,
-guided backprop); the others are ``exhaustive`` (``make test-all``)."""
+Input x Gradient); the others are ``exhaustive`` (``make test-all``)."""
 from __future__ import annotations
 
 import importlib
@@ -142,11 +142,13 @@ def test_occlusion_equals_the_sliding_patch_loop(tiny, images):
 
 
 # --------------------------------------------------------------------- pixel-space methods
-def test_guided_backprop_equals_the_guided_relu_modules(tiny, images):
+@exhaustive
+def test_guided_backprop_and_saliency_equal_the_relu_modules_guided_or_not(tiny, images):
     net, model = tiny
     got = methods.guided_backprop(model, images, CLASSES)
     same(got, refs.guided_backprop(net, images, CLASSES))
     plain = methods.saliency(model, images, CLASSES)          # the guided rule changes it
+    same(plain, refs.saliency(net, images, CLASSES))
     assert np.abs(refs.scaled(got) - refs.scaled(plain)).max() > 0.05
 
 
@@ -157,7 +159,6 @@ def test_guided_grad_cam_equals_the_reference(tiny, images):
     same(got, refs.guided_grad_cam(net, images, CLASSES, "layer2"))
 
 
-@exhaustive
 def test_input_x_gradient_equals_the_reference(tiny, images):
     net, model = tiny
     same(methods.input_x_gradient(model, images, CLASSES),

@@ -216,6 +216,12 @@ def per_image(fn, images, classes, net):
     return np.array([[fn(x[b:b + 1], int(c)) for c in classes[b]] for b in range(len(x))])
 
 
+def saliency(net, images, classes):
+    """Simonyan et al.: the largest magnitude of the input gradient over colour channels."""
+    return per_image(lambda x, c: input_grad(net, x, c)[0].abs().amax(0).numpy(),
+                     images, classes, net)
+
+
 def guided_backprop(net, images, classes):
     guided = guided_copy(net)
     return per_image(lambda x, c: input_grad(guided, x, c)[0].abs().amax(0).numpy(),

@@ -68,8 +68,9 @@ def test_ablation_cam_equals_the_channel_by_channel_reference(tiny, images, laye
 
 def test_score_cam_skips_constant_channels_and_equals_scoring_every_channel(tiny, images):
     net, model = tiny
-    _, f = methods.base.layer_activations(*nnx.split(model), jnp.asarray(images), "layer1")
-    constant = np.asarray(scorecam.constant_channels(f))
+    _, f = refs.layer_output(net, "layer1", refs.nchw(images, net))   # the twin's layer1
+    constant = np.asarray(scorecam.constant_channels(jnp.asarray(
+        f.detach().numpy().transpose(0, 2, 3, 1), jnp.float32)))
     assert (constant == np.isin(np.arange(64), refs.DEAD)).all()      # a quarter skipped
     got = methods.score_cam(model, images, CLASSES, layer="layer1", batch_size=16)
     same(got, refs.score_family(net, images, CLASSES, "layer1"))

@@ -1,17 +1,19 @@
 """The perturbation and pixel-space methods against plain-PyTorch references
 (tests/methods/torch_refs.py), written from the papers: Ablation-CAM, Score-CAM (constant
 channels skipped), SS-CAM, IS-CAM, RISE, occlusion, guided backprop, guided Grad-CAM,
-Input x Gradient, Blur IG, Guided IG and XRAI, on torchvision's ``resnet18`` (random
-weights) and its plain-PyTorch twin with torchvision's names (``torch_refs.resnet_pair``),
-at 32 x 32 px; the channel methods at ``layer1`` (64 channels, 8 x 8, a quarter of them
-dead) or the default ``layer4``. The stochastic methods are given the same noise and masks
-as arrays. Maps are compared after scaling each by its largest magnitude, to 1e-4; the
-methods with discrete choices (Guided IG, XRAI) in float64, where rounding cannot change a
-choice.
+Input x Gradient, Blur IG, Guided IG and XRAI, and CAM, saliency, SmoothGrad and
+Integrated Gradients, on torchvision's ``resnet18`` (random weights) and its plain-PyTorch
+twin with torchvision's names (``torch_refs.resnet_pair``), at 32 x 32 px: the Score-CAM
+family at ``layer1`` (64 channels, 8 x 8, a quarter of them dead), Ablation-CAM at
+``layer2`` and, at 64 px, at the default layer4 (2 x 2). The stochastic methods are given
+the same noise and masks as arrays. Maps are compared after scaling each by its largest
+magnitude, to 1e-4; the methods with discrete choices (Guided IG, XRAI) in float64, where
+rounding cannot change a choice.
 
 Each test compiles ResNet-18 once or twice, and the references run it hundreds of times:
 ``make test`` runs one method of each family (Score-CAM with its skipping, Ablation-CAM,
-Input x Gradient); the others are ``exhaustive`` (``make test-all``)."""
+Input x Gradient; the gradient and eigen methods are in test_cam_family_torch.py); the
+others are ``exhaustive`` (``make test-all``), about 3 minutes more on 2 cores."""
 from __future__ import annotations
 
 import importlib
@@ -164,6 +166,23 @@ def test_input_x_gradient_equals_the_reference(tiny, images):
     net, model = tiny
     same(methods.input_x_gradient(model, images, CLASSES),
          refs.input_x_gradient(net, images, CLASSES))
+
+
+@exhaustive
+def test_cam_smooth_grad_and_integrated_gradients_equal_the_references(tiny, images):
+    """CAM at 64 px (layer4 2 x 2); SmoothGrad given camjax's documented noise (sample s:
+    ``normal(fold_in(key, s))`` over the batch) as arrays."""
+    net, model = tiny
+    big = np.random.default_rng(1).normal(0, 1, (2, 2 * S, 2 * S, 3)).astype(np.float32)
+    same(methods.cam(model, big, CLASSES), refs.cam(net, big, CLASSES))
+    key, samples, sigma = jax.random.key(11), 3, 0.2
+    noise = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(key, s), images.shape))
+                      for s in range(samples)])
+    got = methods.smooth_grad(model, images, CLASSES, samples=samples, sigma=sigma, key=key,
+                              batch_size=2)
+    same(got, refs.smooth_grad(net, images, CLASSES, noise, sigma))
+    got = methods.integrated_gradients(model, images, CLASSES, steps=4, batch_size=5)
+    same(got, refs.integrated_gradients(net, images, CLASSES, 4))
 
 
 @exhaustive

@@ -222,6 +222,36 @@ def saliency(net, images, classes):
                      images, classes, net)
 
 
+def smooth_grad(net, images, classes, noise, sigma):
+    """Smilkov et al.: the input gradient averaged over the noisy copies ``x + sigma (max -
+    min) noise_s`` (``noise`` (S, B, H, W, 3), the draws passed in), largest magnitude over
+    colour channels."""
+    span = images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3))
+    grads = [per_image(lambda x, c: input_grad(net, x, c)[0].numpy(),
+                       images + sigma * span[:, None, None, None] * n, classes, net)
+             for n in noise]
+    return np.abs(np.mean(grads, axis=0)).max(axis=2)
+
+
+def integrated_gradients(net, images, classes, steps):
+    """Sundararajan et al. from the zero image, the trapezoid rule on steps + 1 points,
+    summed over colour channels."""
+    def one(x, c):
+        total = 0
+        for s in range(steps + 1):
+            weight = 0.5 if s in (0, steps) else 1.0
+            total = total + weight * input_grad(net, x * (s / steps), c)[0]
+        return (total / steps * x[0]).sum(0).numpy()
+    return per_image(one, images, classes, net)
+
+
+def cam(net, images, classes):
+    """Zhou et al.: the classifier's weights on layer4's output."""
+    _, act = layer_output(net, "layer4", nchw(images, net))
+    w = net.fc.weight.detach()[torch.from_numpy(np.asarray(classes))]        # (B, k, K)
+    return torch.einsum("bjk,bkyx->bjyx", w, act.detach()).numpy()
+
+
 def guided_backprop(net, images, classes):
     guided = guided_copy(net)
     return per_image(lambda x, c: input_grad(guided, x, c)[0].abs().amax(0).numpy(),

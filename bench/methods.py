@@ -328,6 +328,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-score-cam", action="store_true", help="skip (a) Score-CAM")
     p.add_argument("--no-ablation-cam", action="store_true", help="skip (c) Ablation-CAM")
     p.add_argument("--no-rise", action="store_true", help="skip (d) RISE")
+    p.add_argument("--resnet18-images", type=int, default=4,
+                   help="images for Score-CAM's skipped fraction on resnet18 at 224 px "
+                        "(0: not measured)")
     p.add_argument("--section", default="methods", help="BENCHMARKS.md section to write")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
@@ -372,10 +375,11 @@ def main(argv=None) -> int:
         features = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)[1])(state, cast(x_jax))
         skipped = float(camjax.methods.scorecam.constant_channels(features).mean())
         print(f"Score-CAM: {skipped:.1%} of the channels constant (skipped)")
-        resnet_skipped = resnet18_constant_fraction()
-        print(f"Score-CAM on torchvision's resnet18 (224 px, torchvision's random "
-              f"initialisation, not trained weights): {resnet_skipped:.1%} of layer4's "
-              f"channels constant (skipped)")
+        if args.resnet18_images:
+            resnet_skipped = resnet18_constant_fraction(args.resnet18_images)
+            print(f"Score-CAM on torchvision's resnet18 (224 px, torchvision's random "
+                  f"initialisation, not trained weights): {resnet_skipped:.1%} of layer4's "
+                  f"channels constant (skipped)")
         jax_score()          # compiled at the default precision (checked at highest)
         t_sc = median_interleaved({"camjax": jax_score, "torch": lambda: torch_score_cam(
             net, x_torch, classes_torch, n * args.chunk, args.bf16)}, args.repeats)

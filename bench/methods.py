@@ -13,7 +13,10 @@ on the same images, for the top-1 class:
 (a) Score-CAM, every one of the 128 channels a masked forward pass: camjax's
     ``camjax.methods.score_cam`` (masks chunked through ``lax.map``, ``--chunk`` channels
     x the batch per forward pass) against torchcam's loop (upsample, min-max, mask, then
-    one forward pass per slice of masked images of the same size); the maps must agree;
+    one forward pass per slice of masked images of the same size); the maps must agree.
+    Printed beside it: the fraction of channels Score-CAM skips (constant over the map),
+    here and on torchvision's ``resnet18`` at 224 px with torchvision's random
+    initialisation (random weights, not trained ones: about 2% of layer4's channels);
 (b) deletion and insertion curves, ``--steps`` steps each: camjax's
     ``deletion_insertion_curves`` (one jitted program: the 2 steps + 1 distinct images of
     each row, ``--chunk`` of them x the batch per forward pass) against RISE's
@@ -93,6 +96,33 @@ def camjax_model(seed: int = 0):
         var.set_value(jnp.asarray(value, x.dtype))
     model.eval()
     return model
+
+
+def resnet18_constant_fraction(images: int = 4, size: int = 224, seed: int = 0) -> float:
+    """The fraction of layer4's channels (the Score-CAM layer) constant over the map on
+    torchvision's ``resnet18`` at ``size`` px, initialised as torchvision initialises it
+    (He-normal fan-out kernels, BatchNorm the identity, the classifier uniform in +-1 /
+    sqrt(512)): random, not trained, weights; N(0, 1) images (normalised pixels)."""
+    model = nnx.eval_shape(lambda: camjax.models.create("resnet18", num_classes=1000,
+                                                        rngs=nnx.Rngs(0)))
+    rng = np.random.default_rng(seed)
+    for path, var in nnx.to_flat_state(nnx.state(model)):
+        x = var.get_value()
+        if path[-1] == "kernel" and len(x.shape) == 4:       # HWIO: fan-out = h w O
+            value = rng.normal(0, math.sqrt(2 / (x.shape[0] * x.shape[1] * x.shape[3])),
+                               x.shape)
+        elif "classifier" in path:
+            value = rng.uniform(-1, 1, x.shape) / math.sqrt(512)
+        elif path[-1] in ("scale", "var"):
+            value = np.ones(x.shape)
+        else:                                   # BatchNorm bias and mean
+            value = np.zeros(x.shape)
+        var.set_value(jnp.asarray(value, x.dtype))
+    model.eval()
+    graphdef, state = nnx.split(model)
+    x = jnp.asarray(rng.normal(0, 1, (images, size, size, 3)), jnp.float32)
+    features = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)[1])(state, x)
+    return float(camjax.methods.scorecam.constant_channels(features).mean())
 
 
 # ---------------------------------------------------------------------------- PyTorch
@@ -298,6 +328,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-score-cam", action="store_true", help="skip (a) Score-CAM")
     p.add_argument("--no-ablation-cam", action="store_true", help="skip (c) Ablation-CAM")
     p.add_argument("--no-rise", action="store_true", help="skip (d) RISE")
+    p.add_argument("--resnet18-images", type=int, default=4,
+                   help="images for Score-CAM's skipped fraction on resnet18 at 224 px "
+                        "(0: not measured)")
     p.add_argument("--section", default="methods", help="BENCHMARKS.md section to write")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
@@ -342,6 +375,11 @@ def main(argv=None) -> int:
         features = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x)[1])(state, cast(x_jax))
         skipped = float(camjax.methods.scorecam.constant_channels(features).mean())
         print(f"Score-CAM: {skipped:.1%} of the channels constant (skipped)")
+        if args.resnet18_images:
+            resnet_skipped = resnet18_constant_fraction(args.resnet18_images)
+            print(f"Score-CAM on torchvision's resnet18 (224 px, torchvision's random "
+                  f"initialisation, not trained weights): {resnet_skipped:.1%} of layer4's "
+                  f"channels constant (skipped)")
         jax_score()          # compiled at the default precision (checked at highest)
         t_sc = median_interleaved({"camjax": jax_score, "torch": lambda: torch_score_cam(
             net, x_torch, classes_torch, n * args.chunk, args.bf16)}, args.repeats)

@@ -19,7 +19,7 @@ TINY_ARGS = {
     "input_pipeline.py": ["--images", "8", "--image-sizes", "32", "--batch", "4",
                           "--batches", "1", "--threads", "1", "--workers", "--repeats", "1"],
     "methods.py": ["--images", "1", "--image-size", "32", "--chunk", "3", "--steps", "4",
-                   "--rise-masks", "16", "--repeats", "1"],
+                   "--rise-masks", "16", "--repeats", "1", "--resnet18-images", "0"],
     "forward_cam.py": ["--images", "1", "--image-size", "32", "--repeats", "1"],
     "localize_devices.py": ["--images", "3", "--model", "tiny_gap", "--runs", "2",
                             "--repeats", "1"],

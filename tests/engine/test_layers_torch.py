@@ -4,7 +4,10 @@ torchvision-named ResNet-50 (random weights, randomised BatchNorm statistics and
 parameters, eval mode) whose state dict is loaded into camjax. Maps are compared after
 scaling each by its largest magnitude, to 1e-4; Grad-CAM's signed map (``relu=False``),
 so that no map is compared as all zeros. One compile of ResNet-50 (both methods in one
-program, at 64 x 64)."""
+program, at 64 x 64). ``exhaustive`` (make test-all): the same code path (``layer=`` at a
+named stage of a torchvision-named ResNet against torch hooks) runs in make test on
+``resnet18`` (tests/methods/test_cam_family_torch.py: Grad-CAM, LayerCAM and eight more
+methods at ``layer2``)."""
 from __future__ import annotations
 
 import jax
@@ -55,6 +58,7 @@ def scaled(maps):
     return maps / scale
 
 
+@pytest.mark.exhaustive      # make test: resnet18's layer2 (tests/methods/test_cam_family_torch)
 def test_resnet50_grad_cam_at_layer3_and_layer_cam_at_layer2_equal_torch_hooks():
     torch.manual_seed(0)
     net = randomize_batchnorm(ref.ResNet(50, num_classes=10))

@@ -1,17 +1,24 @@
 """HiResCAM, Grad-CAM element-wise, XGrad-CAM, Eigen-CAM, Eigen-Grad-CAM, KPCA-CAM,
 Smooth Grad-CAM++, FullGrad, and Grad-CAM with ``eigen_smooth`` and ``aug_smooth``, against
 plain-PyTorch references written from the papers (pytorch-grad-cam's formula where the
-paper is silent), with forward hooks, on a plain-PyTorch twin of ``tiny_gap`` (the same
-module names, BatchNorm statistics not the identity, eval mode) loaded with camjax's
-weights.
+paper is silent), with forward hooks, on torchvision's ``resnet18`` with random weights
+and its plain-PyTorch twin with torchvision's names (``torch_refs.resnet_pair``: random
+BatchNorm statistics, eval mode, float64), at 32 x 32 px.
 
-The feature methods look at ``backbone.2`` (8 x 8 at 32 x 32), whose gradient flows through
-two more layers and the CAM conv and so varies per position (at the features, a GAP
-head's gradient is constant and every method would collapse to CAM). Maps are compared
-after scaling each by its largest magnitude, to 1e-4, signed where the method has
+The feature methods look at ``layer2`` (4 x 4 at 32 x 32), whose gradient flows through
+layer3, layer4 and the head and so varies per position (at the features, a GAP head's
+gradient is constant and every method would collapse to CAM). Maps are compared after
+scaling each by its largest magnitude, to 1e-4, signed where the method has
 ``relu=False``. Smooth Grad-CAM++ gets the noise camjax draws (``jax.random.normal(
 fold_in(key, s))``, written out here) as arrays; KPCA-CAM's reference is scikit-learn's
-``KernelPCA``. One compile of the network (every camjax map in one jitted program).
+``KernelPCA``; FullGrad's hooks every BatchNorm (bn1, each block's, the downsamples').
+Grad-CAM, Grad-CAM++ and LayerCAM are checked here too on the torchvision network (their
+closed forms on the toy network are in test_feature_methods.py).
+
+Two compiles of ResNet-18: the methods reading the gradients at layer2 in one program
+(``make test``), the three with more passes (Smooth Grad-CAM++'s noise samples, FullGrad's
+every BatchNorm, aug_smooth's six augmentations) in a second (``exhaustive``: ``make
+test-all``).
 """
 from __future__ import annotations
 
@@ -22,93 +29,75 @@ import pytest
 from flax import nnx
 
 from camjax import methods
-from tests.methods.conftest import forward
 
 torch = pytest.importorskip("torch", reason="PyTorch is needed for the hook reference")
-from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-CLASSES = np.array([[3, 5], [0, 3]])        # two classes per image, one shared
-LAYER = "backbone.2"
+from tests.methods import torch_refs as refs  # noqa: E402  (needs torch)
+
+CLASSES = np.array([[3, 5], [1, 3]])        # two classes per image, one shared
+LAYER = "layer2"
 KEY, SAMPLES, SIGMA = jax.random.key(5), 3, 0.2
 
 
-def conv_bn_relu(conv, norm):
-    """torch's Conv2d (no bias) + BatchNorm2d + ReLU from a camjax conv and BatchNorm."""
-    kernel = np.asarray(conv.kernel[...])                      # (kh, kw, in, out)
-    stride = conv.strides if isinstance(conv.strides, int) else conv.strides[0]
-    c = nn.Conv2d(kernel.shape[2], kernel.shape[3], kernel.shape[0], stride=stride,
-                  padding=kernel.shape[0] // 2, bias=False)
-    bn = nn.BatchNorm2d(kernel.shape[3], eps=norm.epsilon)
-    with torch.no_grad():
-        c.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()))
-        for name, value in (("weight", norm.scale), ("bias", norm.bias),
-                            ("running_mean", norm.mean), ("running_var", norm.var)):
-            getattr(bn, name).copy_(torch.from_numpy(np.array(value[...])))
-    return nn.Sequential(c, bn, nn.ReLU())
-
-
-class TorchTinyGAP(nn.Module):
-    """tiny_gap in plain PyTorch: the backbone's conv-BN-ReLU layers, the CAM conv (conv,
-    BN, ReLU), global average pooling and a linear layer without bias."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.backbone = nn.ModuleList([conv_bn_relu(b.conv, b.norm) for b in model.backbone])
-        self.cam_conv = conv_bn_relu(model.cam_conv.conv, model.cam_conv.norm)
-        weights = np.asarray(model.head.classifier.kernel[...])       # (K, C)
-        self.fc = nn.Linear(*weights.shape, bias=False)
-        with torch.no_grad():
-            self.fc.weight.copy_(torch.from_numpy(weights.T.copy()))
-        self.eval()
-
-    def forward(self, x):
-        for layer in self.backbone:
-            x = layer(x)
-        return self.fc(self.cam_conv(x).mean(dim=(2, 3)))
-
-
 @pytest.fixture(scope="module")
-def nets(tiny_gap):
-    net = TorchTinyGAP(tiny_gap)
-    images = np.random.default_rng(0).normal(0, 1, (2, 32, 32, 3)).astype(np.float32)
-    with torch.no_grad():          # the twin is the network: the same logits
-        want = net(nchw(images)).numpy()
-    np.testing.assert_allclose(np.asarray(forward(tiny_gap, images)[0]), want,
-                               rtol=1e-4, atol=1e-5)
-    return net, tiny_gap, images
+def nets():
+    net, model = refs.resnet_pair()
+    images = np.random.default_rng(0).normal(0, 1, (2, refs.SIZE, refs.SIZE, 3)).astype(
+        np.float32)
+    return net, model, images
+
+
+SHARED = ("grad_cam", "hires_cam", "grad_cam_element_wise", "x_grad_cam", "eigen_cam",
+          "eigen_grad_cam", "kpca_cam", "grad_cam_plus_plus", "layer_cam", "eigen_smooth")
+MORE = ("smooth_grad_cam_plus_plus", "full_grad", "aug_smooth")      # more passes each
 
 
 @pytest.fixture(scope="module")
 def maps(nets):
-    """Every camjax map of this module from one jitted program."""
+    """The camjax maps of ``SHARED``, from one jitted program: they all read the
+    activations and gradients at layer2 (the same computation, which XLA computes once)."""
     _, model, images = nets
     graphdef, state = nnx.split(model)
 
     def run(s, x, c):
         def pure(name, **options):
-            return methods.get_pure(name)(graphdef, s, x, c, **options)
-        at = {"layer": LAYER}
-        return {"hires_cam": pure("hires_cam", relu=False, **at),
-                "grad_cam_element_wise": pure("grad_cam_element_wise", **at),
-                "x_grad_cam": pure("x_grad_cam", relu=False, **at),
-                "eigen_cam": pure("eigen_cam", relu=False, **at),
-                "eigen_grad_cam": pure("eigen_grad_cam", relu=False, **at),
-                "kpca_cam": pure("kpca_cam", relu=False, **at),
-                "smooth_grad_cam_plus_plus": pure(
-                    "smooth_grad_cam_plus_plus", relu=False, samples=SAMPLES, sigma=SIGMA,
-                    key=KEY, batch_size=2, **at),
-                "full_grad": pure("full_grad"),
-                "eigen_smooth": pure("grad_cam", relu=False, eigen_smooth=True, **at),
+            return methods.get_pure(name)(graphdef, s, x, c, layer=LAYER, **options)
+        return {"logits": nnx.merge(graphdef, s)(x)[0],
+                "grad_cam": pure("grad_cam", relu=False),
+                "hires_cam": pure("hires_cam", relu=False),
+                "grad_cam_element_wise": pure("grad_cam_element_wise"),
+                "x_grad_cam": pure("x_grad_cam", relu=False),
+                "eigen_cam": pure("eigen_cam", relu=False),
+                "eigen_grad_cam": pure("eigen_grad_cam", relu=False),
+                "kpca_cam": pure("kpca_cam", relu=False),
+                "grad_cam_plus_plus": pure("grad_cam_plus_plus", relu=False),
+                "layer_cam": pure("layer_cam"),
+                "eigen_smooth": pure("grad_cam", relu=False, eigen_smooth=True)}
+    return jax.jit(run)(state, jnp.asarray(images), jnp.asarray(CLASSES))
+
+
+@pytest.fixture(scope="module")
+def more_maps(nets):
+    """The camjax maps of ``MORE`` (noise samples, every BatchNorm, six augmentations),
+    from a second program."""
+    _, model, images = nets
+    graphdef, state = nnx.split(model)
+
+    def run(s, x, c):
+        return {"smooth_grad_cam_plus_plus": methods.get_pure("smooth_grad_cam_plus_plus")(
+                    graphdef, s, x, c, layer=LAYER, relu=False, samples=SAMPLES,
+                    sigma=SIGMA, key=KEY, batch_size=2),
+                "full_grad": methods.get_pure("full_grad")(graphdef, s, x, c),
                 "aug_smooth": methods.smoothing.run(methods.registry.get("grad_cam"),
                                                     graphdef, s, x, c, aug_smooth=True,
-                                                    relu=False, **at)}
+                                                    relu=False, layer=LAYER)}
     return jax.jit(run)(state, jnp.asarray(images), jnp.asarray(CLASSES))
 
 
 # ------------------------------------------------------------------- the references
 def nchw(images):
-    return torch.from_numpy(np.ascontiguousarray(np.asarray(images).transpose(0, 3, 1, 2)))
+    return refs.nchw(images)                      # float64, as the twin
 
 
 def hooked(net, x, module):
@@ -148,13 +137,13 @@ def kernel_projection(x):
 
 
 def per_class(net, images, fn):
-    act, grads = hooked(net, nchw(images), net.backbone[int(LAYER.split('.')[1])])
+    act, grads = hooked(net, nchw(images), dict(net.named_modules())[LAYER])
     return np.stack([fn(act, g).detach().numpy() for g in grads], axis=1)     # (B, k, h, w)
 
 
 def smooth_plus_plus(net, images):
     x = nchw(images)
-    module = net.backbone[int(LAYER.split('.')[1])]
+    module = dict(net.named_modules())[LAYER]
     act, _ = hooked(net, x, module)
     span = images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3))
     moments = [[0, 0, 0] for _ in range(CLASSES.shape[1])]
@@ -164,15 +153,18 @@ def smooth_plus_plus(net, images):
         _, grads = hooked(net, nchw(noisy.astype(np.float32)), module)
         for j, g in enumerate(grads):
             moments[j] = [m + g ** p / SAMPLES for m, p in zip(moments[j], (1, 2, 3))]
-    maps = []
-    for d1, d2, d3 in moments:       # Grad-CAM++'s closed form on the averaged powers
-        total = act.sum(dim=(2, 3), keepdim=True)
-        denominator = 2 * d2 + total * d3
-        alpha = torch.where(denominator != 0, d2 / torch.where(denominator != 0,
-                                                               denominator, 1), 0)
-        weights = (alpha * torch.relu(d1)).sum(dim=(2, 3), keepdim=True)
-        maps.append((weights * act).sum(dim=1).numpy())
-    return np.stack(maps, axis=1)
+    return np.stack([plus_plus(act, *m).numpy() for m in moments], axis=1)
+
+
+def plus_plus(act, d1, d2, d3):
+    """Grad-CAM++'s closed form (pytorch-grad-cam's) from the gradient's first three powers
+    (or their averages over noise), signed."""
+    total = act.sum(dim=(2, 3), keepdim=True)
+    denominator = 2 * d2 + total * d3
+    alpha = torch.where(denominator != 0, d2 / torch.where(denominator != 0,
+                                                           denominator, 1), 0)
+    weights = (alpha * torch.relu(d1)).sum(dim=(2, 3), keepdim=True)
+    return (weights * act).sum(dim=1)
 
 
 def full_grad(net, images):
@@ -225,6 +217,11 @@ def aug_smooth(net, images):
 
 
 REFERENCES = {
+    "grad_cam": lambda net, x: per_class(net, x, grad_cam_map),
+    "grad_cam_plus_plus": lambda net, x: per_class(
+        net, x, lambda a, g: plus_plus(a, g, g ** 2, g ** 3)),
+    "layer_cam": lambda net, x: per_class(net, x, lambda a, g: torch.relu(
+        (torch.relu(g) * a).sum(dim=1))),
     "hires_cam": lambda net, x: per_class(net, x, lambda a, g: (g * a).sum(dim=1)),
     "grad_cam_element_wise": lambda net, x: per_class(
         net, x, lambda a, g: torch.relu(g * a).sum(dim=1)),
@@ -249,13 +246,22 @@ def scaled(m):
     return m / scale
 
 
-@pytest.mark.parametrize("name", list(REFERENCES))
-def test_maps_equal_the_torch_reference_up_to_a_positive_scale(nets, maps, name):
+def test_the_twin_is_the_network(nets, maps):
+    net, _, images = nets
+    with torch.no_grad():
+        want = net(nchw(images)).numpy()
+    np.testing.assert_allclose(maps["logits"], want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", [*SHARED, *(pytest.param(n, marks=pytest.mark.exhaustive)
+                                              for n in MORE)])
+def test_maps_equal_the_torch_reference_up_to_a_positive_scale(nets, request, name):
     net, _, images = nets
     want = REFERENCES[name](net, images)
-    got = maps[name]
+    got = request.getfixturevalue("maps" if name in SHARED else "more_maps")[name]
     assert got.shape == want.shape
-    if name not in ("grad_cam_element_wise", "full_grad", "aug_smooth",
+    if name not in ("grad_cam_element_wise", "full_grad", "aug_smooth", "layer_cam",
+                    "grad_cam_plus_plus",               # ReLU(g) weights, ReLU activations
                     "smooth_grad_cam_plus_plus"):      # non-negative by construction
         assert (np.asarray(got) < 0).any()         # signed maps: a sign error would show
     np.testing.assert_allclose(scaled(got), scaled(want), rtol=0, atol=1e-4, err_msg=name)

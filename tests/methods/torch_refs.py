@@ -1,96 +1,66 @@
-"""Plain-PyTorch references for the perturbation and pixel-space methods, written from the
-papers (or the peers' formulas where the papers are silent), and the network they run on:
-:class:`TinyTwin`, a plain-PyTorch copy of a small ``tiny_gap`` with camjax's module names,
-given the camjax network's weights (quick to compile). The references take any network
-whose modules they name (``layer_output`` hooks ``named_modules()``). NCHW in torch, NHWC
-in camjax: the helpers convert."""
+"""Plain-PyTorch references for the map methods, written from the papers (or the peers'
+formulas where the papers are silent), and the network they run on: torchvision's
+``resnet18`` with random weights (torchvision's own initialisation, random BatchNorm
+statistics and affine parameters, eval mode), as the plain-PyTorch twin of
+tests/models/torch_classifiers.py with torchvision's module and parameter names, its state
+dict loaded into camjax's ``resnet18`` by those names (``load_pretrained``). At 32 x 32
+px layer1 is 8 x 8, layer2 4 x 4, layer3 2 x 2, layer4 1 x 1: the methods look at layer1 or
+layer2. One build of each network, shared by every test (:func:`resnet_pair`). The
+references take any network whose modules they name (``layer_output`` hooks
+``named_modules()``). NCHW in torch, NHWC in camjax: the helpers convert."""
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from flax import nnx
-from torch import nn
 
 from camjax import models
-from tests.random_weights import fill
+from tests.models.torch_classifiers import ResNet
+from tests.models.torch_reference import randomize_batchnorm
 
 NUM_CLASSES = 10
+SIZE = 32                                  # images are SIZE x SIZE
+DEAD = np.arange(0, 64, 4)                 # layer1's output channels killed: constant (zero)
+STAGES = ("layer1", "layer2", "layer3", "layer4")
 
 
-class Block(nn.Module):
-    """tiny_gap's ConvBNReLU (and its CamConv with BatchNorm): conv, BatchNorm, ReLU."""
-
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU()
-
-    def forward(self, x):
-        return self.relu(self.norm(self.conv(x)))
+def torchvision_init(net: torch.nn.Module) -> torch.nn.Module:
+    """torchvision's ResNet initialisation: He-normal (fan_out) convolutions; its linear
+    layer keeps torch's default."""
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return net
 
 
-class Head(nn.Module):
-    def __init__(self, k, c):
-        super().__init__()
-        self.classifier = nn.Linear(k, c, bias=False)
-
-
-class TinyTwin(nn.Module):
-    """tiny_gap in PyTorch with camjax's module names (``backbone.1``, ``cam_conv``,
-    ``head.classifier``): convs, the CAM conv, global average pooling, a linear layer."""
-
-    def __init__(self, widths, strides, cam_channels, num_classes):
-        super().__init__()
-        chans = (3, *widths)
-        self.backbone = nn.ModuleList([Block(a, b, s) for a, b, s
-                                       in zip(chans[:-1], chans[1:], strides)])
-        self.cam_conv = Block(widths[-1], cam_channels, 1)
-        self.head = Head(cam_channels, num_classes)
-
-    def tail(self, layer, a):
-        """The rest of the network after ``layer`` (a name of named_modules())."""
-        names = [f"backbone.{i}" for i in range(len(self.backbone))] + ["cam_conv"]
-        for name in names[names.index(layer) + 1:]:
-            a = dict(self.named_modules())[name](a)
-        return self.head.classifier(a.mean(dim=(2, 3)))
-
-    def forward(self, x):
-        for block in self.backbone:
-            x = block(x)
-        return self.tail("cam_conv", self.cam_conv(x))
-
-
-TINY = {"widths": (8, 12), "strides": (2, 2), "cam_channels": 24}
-TINY_DEAD = np.arange(0, 24, 3)     # cam_conv channels killed: constant (zero) activations
-TORCH_NAMES = {"kernel": "weight", "scale": "weight", "bias": "bias", "mean": "running_mean",
-               "var": "running_var"}
-
-
-def tiny_pair(seed: int = 3, num_classes: int = NUM_CLASSES):
-    """(TinyTwin in float64, camjax tiny_gap) with the same random weights and BatchNorm
-    statistics; every third channel of ``cam_conv`` is dead (a large negative BatchNorm
-    bias), so Score-CAM has constant channels to skip."""
-    model = nnx.eval_shape(lambda: models.create("tiny_gap", num_classes=num_classes,
-                                                 rngs=nnx.Rngs(0), **TINY))
-    fill(model, seed, gain=2.0, head_std=0.5)
-    model.cam_conv.norm.bias[...] = model.cam_conv.norm.bias[...].at[TINY_DEAD].set(-1e4)
+@functools.cache
+def resnet_pair(seed: int = 3):
+    """(the torch twin in float64, camjax ``resnet18``) with the same weights; channels
+    ``DEAD`` of layer1's output are dead (a large negative bias of ``layer1.1.bn2``, before
+    the residual sum and ReLU), so Score-CAM has constant channels to skip."""
+    torch.manual_seed(seed)
+    net = randomize_batchnorm(torchvision_init(ResNet(18, num_classes=NUM_CLASSES)), seed)
+    with torch.no_grad():
+        net.layer1[1].bn2.bias[torch.from_numpy(DEAD)] = -1e4
+    for m in net.modules():      # hooks read layer outputs an in-place ReLU would overwrite
+        if isinstance(m, torch.nn.ReLU):
+            m.inplace = False
+    model = models.create_abstract("resnet18", num_classes=NUM_CLASSES)
+    report = models.load_pretrained(model, {k: v.detach().numpy()
+                                            for k, v in net.state_dict().items()})
+    assert report.classifier_loaded
     model.eval()
-    net = TinyTwin(**TINY, num_classes=num_classes).double().eval()
-    state = {}
-    for path, var in nnx.to_flat_state(nnx.state(model)):
-        x = np.asarray(var.get_value(), np.float64)
-        if path[-1] not in TORCH_NAMES:
-            continue
-        x = x.transpose(3, 2, 0, 1) if x.ndim == 4 else x.T   # HWIO -> OIHW, (K, C) -> (C, K)
-        state[".".join(map(str, path[:-1] + (TORCH_NAMES[path[-1]],)))] = torch.from_numpy(
-            np.ascontiguousarray(x))
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
-    return net, model
+    return net.double().eval(), model
+
+
+def tail(net, layer, a):
+    """The rest of the ResNet after the stage ``layer`` (``"layer1"`` ... ``"layer4"``)."""
+    for name in STAGES[STAGES.index(layer) + 1:]:
+        a = getattr(net, name)(a)
+    return net.fc(torch.flatten(net.avgpool(a), 1))
 
 
 def nchw(images, like=None):
@@ -244,6 +214,42 @@ def guided_copy(net):
 def per_image(fn, images, classes, net):
     x = nchw(images, net)
     return np.array([[fn(x[b:b + 1], int(c)) for c in classes[b]] for b in range(len(x))])
+
+
+def saliency(net, images, classes):
+    """Simonyan et al.: the largest magnitude of the input gradient over colour channels."""
+    return per_image(lambda x, c: input_grad(net, x, c)[0].abs().amax(0).numpy(),
+                     images, classes, net)
+
+
+def smooth_grad(net, images, classes, noise, sigma):
+    """Smilkov et al.: the input gradient averaged over the noisy copies ``x + sigma (max -
+    min) noise_s`` (``noise`` (S, B, H, W, 3), the draws passed in), largest magnitude over
+    colour channels."""
+    span = images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3))
+    grads = [per_image(lambda x, c: input_grad(net, x, c)[0].numpy(),
+                       images + sigma * span[:, None, None, None] * n, classes, net)
+             for n in noise]
+    return np.abs(np.mean(grads, axis=0)).max(axis=2)
+
+
+def integrated_gradients(net, images, classes, steps):
+    """Sundararajan et al. from the zero image, the trapezoid rule on steps + 1 points,
+    summed over colour channels."""
+    def one(x, c):
+        total = 0
+        for s in range(steps + 1):
+            weight = 0.5 if s in (0, steps) else 1.0
+            total = total + weight * input_grad(net, x * (s / steps), c)[0]
+        return (total / steps * x[0]).sum(0).numpy()
+    return per_image(one, images, classes, net)
+
+
+def cam(net, images, classes):
+    """Zhou et al.: the classifier's weights on layer4's output."""
+    _, act = layer_output(net, "layer4", nchw(images, net))
+    w = net.fc.weight.detach()[torch.from_numpy(np.asarray(classes))]        # (B, k, K)
+    return torch.einsum("bjk,bkyx->bjyx", w, act.detach()).numpy()
 
 
 def guided_backprop(net, images, classes):

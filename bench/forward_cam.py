@@ -19,9 +19,7 @@ and maps agree (float32), then reports medians of ``--repeats`` interleaved runs
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -37,7 +35,8 @@ from camjax.training.state import set_compute_dtype  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
 import threads  # noqa: E402  (bench/threads.py)
 import torch_device  # noqa: E402  (bench/torch_device.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
+from timing import median_interleaved, setup_line  # noqa: E402  (bench/timing.py)
 
 NUM_CLASSES, TOP = 1000, 5
 
@@ -159,20 +158,13 @@ def main(argv=None) -> int:
         jax.block_until_ready(run(graphdef, state, x_jax, size))
     ours()                                                   # compile (bf16), warm up
     torch_maps(net, x_torch, args.bf16)
-    times = {"camjax": [], "torch": []}
-    for _ in range(args.repeats):
-        for name, fn in (("camjax", ours),
-                         ("torch", lambda: torch_maps(net, x_torch, args.bf16))):
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = median_interleaved({"camjax": ours,
+                              "torch": lambda: torch_maps(net, x_torch, args.bf16)},
+                             args.repeats)
     lines = [
         stamp.line(),
-        f"jax {jax.__version__} on {jax.devices()[0].platform}; "
-        f"{torch_device.describe(dev, args.bf16, args.channels_last)}; {pinned}; "
-        f"{'bfloat16' if args.bf16 else 'float32'}; medians of {args.repeats} interleaved "
-        "runs after a warm-up",
+        setup_line(torch_device.describe(dev, args.bf16, args.channels_last), pinned,
+                   "bfloat16" if args.bf16 else "float32", args.repeats),
         "",
         f"VGG16-GAP at {size} px, batch {n}: forward, top-{TOP} classes, CAMs ({size // 16} x "
         f"{size // 16} -> "
@@ -188,10 +180,8 @@ def main(argv=None) -> int:
                      f"{n * TOP / med[name]:,.0f} | {med['torch'] / med[name]:.2f}x |")
     text = "\n".join(lines)
     print(text)
-    if not args.no_write:
-        write_section(args.section, "## Forward + top-5 CAMs, VGG16-GAP "
-                      "(bench/forward_cam.py)\n\n" + text)
-        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
+    publish(args.section, "Forward + top-5 CAMs, VGG16-GAP (bench/forward_cam.py)", text,
+            write=not args.no_write)
     return 0
 
 

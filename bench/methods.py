@@ -48,9 +48,7 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -70,7 +68,8 @@ from camjax.training.state import set_compute_dtype  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
 import threads  # noqa: E402  (bench/threads.py)
 import torch_device  # noqa: E402  (bench/torch_device.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
+from timing import median_interleaved, setup_line  # noqa: E402  (bench/timing.py)
 
 NUM_CLASSES = 100
 RISE_GRID, RISE_P = 7, 0.5                  # the RISE paper's s and p1
@@ -270,16 +269,6 @@ def check_maps(ours, ref, name):
     assert np.allclose(scaled(ours), scaled(ref), atol=1e-4), name
 
 
-def median_interleaved(runs: dict, repeats: int) -> dict:
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=8)
@@ -468,10 +457,8 @@ def main(argv=None) -> int:
 
     lines = [
         stamp.line(),
-        f"jax {jax.__version__} on {len(jax.devices())} x {jax.devices()[0].platform}; "
-        f"{torch_device.describe(dev, args.bf16, args.channels_last)}; {pinned}; "
-        f"{'bfloat16' if args.bf16 else 'float32'}; medians of {args.repeats} interleaved "
-        "runs after a warm-up",
+        setup_line(torch_device.describe(dev, args.bf16, args.channels_last), pinned,
+                   "bfloat16" if args.bf16 else "float32", args.repeats),
         "",
         f"tiny_gap at {size} px ({CAM_CHANNELS} feature channels), {n} images, top-1 class; "
         + ("maps and curves checked equal to the PyTorch reference's." if not args.bf16 else
@@ -494,10 +481,8 @@ def main(argv=None) -> int:
     ]
     text = "\n".join(lines)
     print(text)
-    if not args.no_write:
-        write_section(args.section,
-                      "## Map methods and faithfulness (bench/methods.py)\n\n" + text)
-        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
+    publish(args.section, "Map methods and faithfulness (bench/methods.py)", text,
+            write=not args.no_write)
     return 0
 
 

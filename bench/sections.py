@@ -19,3 +19,12 @@ def write_section(name: str, text: str, path: Path = BENCHMARKS) -> Path:
         new = old.rstrip("\n") + "\n\n" + block
     path.write_text(new)
     return path
+
+
+def publish(name: str, heading: str, text: str, *, write: bool = True,
+            path: Path = BENCHMARKS) -> None:
+    """Write ``text`` under ``## heading`` as section ``name`` (unless ``write`` is False:
+    a ``--no-write`` run) and say so."""
+    if write:
+        write_section(name, f"## {heading}\n\n{text}", path)
+        print(f"\nwrote the {name} section of {path}")

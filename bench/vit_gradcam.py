@@ -30,7 +30,6 @@ reported apart). Results go to the ``vit_gradcam`` section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,8 @@ import camjax  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
 import threads  # noqa: E402  (bench/threads.py)
 import torch_device  # noqa: E402  (bench/torch_device.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
+from timing import median_interleaved, setup_line  # noqa: E402  (bench/timing.py)
 
 NAME = "vit_b_16"
 
@@ -96,16 +96,6 @@ def torch_grad_cam(net, x, layer: str):
     return top.cpu().numpy(), maps.cpu().numpy()
 
 
-def median_interleaved(runs: dict, repeats: int) -> dict:
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=32)
@@ -152,9 +142,7 @@ def main(argv=None) -> int:
     grid = side // 16
     lines = [
         stamp.line(),
-        f"jax {jax.__version__} on {jax.devices()[0].platform}; "
-        f"{torch_device.describe(dev, False, False)}; {pinned}; float32; medians "
-        f"of {args.repeats} interleaved runs after a warm-up",
+        setup_line(torch_device.describe(dev, False, False), pinned, "float32", args.repeats),
         "",
         f"{NAME} ({args.num_layers} blocks, random weights, the same in both), batch {n} at "
         f"{side}x{side}: logits, the top-1 class, its Grad-CAM at `{args.layer}` "
@@ -172,10 +160,8 @@ def main(argv=None) -> int:
     ]
     text = "\n".join(lines)
     print(text)
-    if not args.no_write:
-        write_section(args.section,
-                      "## ViT-B/16 Grad-CAM at a named block (bench/vit_gradcam.py)\n\n" + text)
-        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
+    publish(args.section, "ViT-B/16 Grad-CAM at a named block (bench/vit_gradcam.py)", text,
+            write=not args.no_write)
     return 0
 
 

@@ -1,10 +1,41 @@
-"""The benches' clocks, written once: medians of interleaved repeats (each contender
-timed in turn, so all see the same machine load), a wall + CPU clock, and the line that
-says what ran and how it was timed."""
+"""What the benches share, written once: the options and the start of a camjax against
+PyTorch comparison (:func:`comparison_options`, :func:`start`), medians of interleaved
+repeats (each contender timed in turn, so all see the same machine load), a wall + CPU
+clock, and the line that says what ran and how it was timed."""
 from __future__ import annotations
 
 import statistics
 import time
+
+
+def comparison_options(parser, section: str, *, repeats: int = 3, dtypes: bool = True):
+    """``--repeats``, ``--threads``, ``--torch-device``, (``dtypes``: ``--bf16``,
+    ``--channels-last``), ``--section`` (default ``section``) and ``--no-write``."""
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--threads", type=int, default=0, help="pin both libraries to N "
+                        "cores (0: all cores, default threads)")
+    parser.add_argument("--torch-device", default="auto", help="auto (CUDA when available) "
+                        "| cpu | cuda")
+    if dtypes:
+        parser.add_argument("--bf16", action="store_true",
+                            help="bfloat16 compute on both sides")
+        parser.add_argument("--channels-last", action="store_true",
+                            help="PyTorch in channels-last")
+    parser.add_argument("--section", default=section, help="BENCHMARKS.md section to write")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    return parser
+
+
+def start(args):
+    """``(pinned note, machine.Stamp, torch.device)`` for :func:`comparison_options`'
+    ``args``: the cores pinned first (before JAX starts its CPU backend), then the machine
+    stamped, then PyTorch's device picked."""
+    import machine
+    import threads
+    import torch_device
+    pinned = threads.pin(args.threads)
+    stamp = machine.Stamp()
+    return pinned, stamp, torch_device.pick(args.torch_device)
 
 
 def median_interleaved(runs: dict, repeats: int) -> dict:

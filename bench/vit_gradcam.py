@@ -43,10 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 import camjax  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
-import threads  # noqa: E402  (bench/threads.py)
 import torch_device  # noqa: E402  (bench/torch_device.py)
 from sections import publish  # noqa: E402  (bench/sections.py)
-from timing import median_interleaved, setup_line  # noqa: E402  (bench/timing.py)
+import timing  # noqa: E402  (bench/timing.py)
 
 NAME = "vit_b_16"
 
@@ -102,17 +101,11 @@ def main(argv=None) -> int:
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--layer", default="encoder.layers.encoder_layer_10")
     p.add_argument("--num-layers", type=int, default=12, help="encoder blocks (12: ViT-B)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="pin both libraries to N cores")
-    p.add_argument("--torch-device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--section", default="vit_gradcam", help="BENCHMARKS.md section to write")
-    p.add_argument("--no-write", action="store_true", help="print only")
+    timing.comparison_options(p, "vit_gradcam", dtypes=False)
     args = p.parse_args(argv)
-    pinned = threads.pin(args.threads)
-    stamp = machine.Stamp()
+    pinned, stamp, dev = timing.start(args)
     import torch
 
-    dev = torch_device.pick(args.torch_device)
     net, model = networks(args.num_layers, args.image_size)
     net = net.to(dev)
     images = np.random.default_rng(1).normal(
@@ -134,15 +127,16 @@ def main(argv=None) -> int:
     np.testing.assert_allclose(np.asarray(maps)[same, 0], want[same], rtol=0, atol=1e-3)
     ours()                                     # default precision: compiled again
     torch_grad_cam(net, x_torch, args.layer)
-    t = median_interleaved({"camjax": ours,
-                            "torch": lambda: torch_grad_cam(net, x_torch, args.layer)},
-                           args.repeats)
+    t = timing.median_interleaved(
+        {"camjax": ours, "torch": lambda: torch_grad_cam(net, x_torch, args.layer)},
+        args.repeats)
 
     n, side = args.batch, args.image_size
     grid = side // 16
     lines = [
         stamp.line(),
-        setup_line(torch_device.describe(dev, False, False), pinned, "float32", args.repeats),
+        timing.setup_line(torch_device.describe(dev, False, False), pinned, "float32",
+                          args.repeats),
         "",
         f"{NAME} ({args.num_layers} blocks, random weights, the same in both), batch {n} at "
         f"{side}x{side}: logits, the top-1 class, its Grad-CAM at `{args.layer}` "

@@ -168,9 +168,7 @@ def main(argv=None) -> int:
                         ("camjax", "camjax, one jitted call")):
         lines.append(f"| {label} | {med[name] * 1e3:,.1f} | {n / med[name]:,.1f} | "
                      f"{n * TOP / med[name]:,.0f} | {med['torch'] / med[name]:.2f}x |")
-    text = "\n".join(lines)
-    print(text)
-    publish(args.section, "Forward + top-5 CAMs, VGG16-GAP (bench/forward_cam.py)", text,
+    publish(args.section, "Forward + top-5 CAMs, VGG16-GAP (bench/forward_cam.py)", lines,
             write=not args.no_write)
     return 0
 

@@ -199,8 +199,8 @@ def main(argv=None):
                 "needs proportionally more.")
         else:
             say(f"At {size} px: {one_core:,.0f} images/s per core (camjax, 1 grain thread).")
-    publish(args.section, "Input pipeline (bench/input_pipeline.py)", "\n".join(lines),
-            write=not args.no_write)
+    publish(args.section, "Input pipeline (bench/input_pipeline.py)", lines,
+            write=not args.no_write, echo=False)
     return 0
 
 

@@ -158,8 +158,8 @@ def main(argv=None):
         f"({t_cam / nm * 1e3:.3f} ms/map)")
     lines.insert(0, stamp.line())
     print(lines[0])
-    publish("localization", "Localization (bench/localization.py)", "\n".join(lines),
-            write=not args.no_write)
+    publish("localization", "Localization (bench/localization.py)", lines,
+            write=not args.no_write, echo=False)
 
 
 if __name__ == "__main__":

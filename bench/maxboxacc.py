@@ -141,9 +141,7 @@ def main(argv=None) -> int:
                   "least of repeated runs; the compiled phases timed cumulatively, "
                   "bench/maxboxacc_phases.py):", "",
                   *table]
-    text = "\n".join(lines)
-    print("\n" + text)
-    publish("maxboxacc", "MaxBoxAcc and PxAP, maps to metric (bench/maxboxacc.py)", text,
+    publish("maxboxacc", "MaxBoxAcc and PxAP, maps to metric (bench/maxboxacc.py)", lines,
             write=not args.no_write)
     return 0
 

@@ -470,9 +470,7 @@ def main(argv=None) -> int:
         "zero fourth channel on the CPU (`models.layers.pad_rgb_convs`: XLA:CPU runs "
         "3-in, 24-out convolutions ~10x slower than 4-in ones); (b') is the plain network.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    publish(args.section, "Map methods and faithfulness (bench/methods.py)", text,
+    publish(args.section, "Map methods and faithfulness (bench/methods.py)", lines,
             write=not args.no_write)
     return 0
 

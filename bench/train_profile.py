@@ -248,7 +248,7 @@ def main(argv=None) -> int:
                      f"{r['camjax_ips'] / r['torch_ips']:.2f}x" for r in res["rows"]]
             say(f"| {label} | " + " | ".join(cells) + " |")
     publish("train_profile", "Train step profile, XLA:CPU against PyTorch "
-            "(bench/train_profile.py)", "\n".join(lines), write=not args.no_write)
+            "(bench/train_profile.py)", lines, write=not args.no_write, echo=False)
     return 0
 
 

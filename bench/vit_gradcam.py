@@ -152,9 +152,7 @@ def main(argv=None) -> int:
         "",
         f"camjax's first call (compile and run): {first:.1f} s.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    publish(args.section, "ViT-B/16 Grad-CAM at a named block (bench/vit_gradcam.py)", text,
+    publish(args.section, "ViT-B/16 Grad-CAM at a named block (bench/vit_gradcam.py)", lines,
             write=not args.no_write)
     return 0
 

@@ -19,9 +19,7 @@ and maps agree (float32), then reports medians of ``--repeats`` interleaved runs
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -35,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 import camjax  # noqa: E402
 from camjax.training.state import set_compute_dtype  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
-import threads  # noqa: E402  (bench/threads.py)
 import torch_device  # noqa: E402  (bench/torch_device.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
+import timing  # noqa: E402  (bench/timing.py)
 
 NUM_CLASSES, TOP = 1000, 5
 
@@ -118,19 +116,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=8, help="batch size")
     p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=0, help="pin both libraries to N cores")
-    p.add_argument("--torch-device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 compute on both sides")
-    p.add_argument("--channels-last", action="store_true", help="PyTorch in channels-last")
-    p.add_argument("--section", default="forward_cam", help="BENCHMARKS.md section to write")
-    p.add_argument("--no-write", action="store_true", help="print only")
+    timing.comparison_options(p, "forward_cam", repeats=5)
     args = p.parse_args(argv)
-    pinned = threads.pin(args.threads)
-    stamp = machine.Stamp()
+    pinned, stamp, dev = timing.start(args)
     import torch
 
-    dev = torch_device.pick(args.torch_device)
     n, size = args.images, args.image_size
     net = torch_vgg16_gap()
     model = camjax_twin(net)
@@ -159,20 +149,12 @@ def main(argv=None) -> int:
         jax.block_until_ready(run(graphdef, state, x_jax, size))
     ours()                                                   # compile (bf16), warm up
     torch_maps(net, x_torch, args.bf16)
-    times = {"camjax": [], "torch": []}
-    for _ in range(args.repeats):
-        for name, fn in (("camjax", ours),
-                         ("torch", lambda: torch_maps(net, x_torch, args.bf16))):
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = timing.median_interleaved(
+        {"camjax": ours, "torch": lambda: torch_maps(net, x_torch, args.bf16)}, args.repeats)
     lines = [
         stamp.line(),
-        f"jax {jax.__version__} on {jax.devices()[0].platform}; "
-        f"{torch_device.describe(dev, args.bf16, args.channels_last)}; {pinned}; "
-        f"{'bfloat16' if args.bf16 else 'float32'}; medians of {args.repeats} interleaved "
-        "runs after a warm-up",
+        timing.setup_line(torch_device.describe(dev, args.bf16, args.channels_last), pinned,
+                          "bfloat16" if args.bf16 else "float32", args.repeats),
         "",
         f"VGG16-GAP at {size} px, batch {n}: forward, top-{TOP} classes, CAMs ({size // 16} x "
         f"{size // 16} -> "
@@ -186,12 +168,8 @@ def main(argv=None) -> int:
                         ("camjax", "camjax, one jitted call")):
         lines.append(f"| {label} | {med[name] * 1e3:,.1f} | {n / med[name]:,.1f} | "
                      f"{n * TOP / med[name]:,.0f} | {med['torch'] / med[name]:.2f}x |")
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        write_section(args.section, "## Forward + top-5 CAMs, VGG16-GAP "
-                      "(bench/forward_cam.py)\n\n" + text)
-        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
+    publish(args.section, "Forward + top-5 CAMs, VGG16-GAP (bench/forward_cam.py)", lines,
+            write=not args.no_write)
     return 0
 
 

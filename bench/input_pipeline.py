@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from camjax import config as config_lib  # noqa: E402
 from camjax.data import pipeline, train_stream, transforms  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
 
 # Assumed, not measured here: ResNet-50 v1.5 training, mixed precision, on one A100 80GB:
 # 2,470 images/s (NVIDIA DeepLearningExamples, PyTorch/Classification/ConvNets/resnet50v1.5,
@@ -199,10 +199,8 @@ def main(argv=None):
                 "needs proportionally more.")
         else:
             say(f"At {size} px: {one_core:,.0f} images/s per core (camjax, 1 grain thread).")
-    if not args.no_write:
-        write_section(args.section,
-                      "## Input pipeline (bench/input_pipeline.py)\n\n" + "\n".join(lines))
-        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
+    publish(args.section, "Input pipeline (bench/input_pipeline.py)", lines,
+            write=not args.no_write, echo=False)
     return 0
 
 

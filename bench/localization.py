@@ -39,17 +39,9 @@ import camjax  # noqa: E402
 from camjax.threads import default_workers  # noqa: E402
 from tests.boxes import oracle  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
+from timing import median_time  # noqa: E402  (bench/timing.py)
 
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def make_cams(key, batch: int, k: int = 5, classes: int = 1000):
@@ -166,10 +158,8 @@ def main(argv=None):
         f"({t_cam / nm * 1e3:.3f} ms/map)")
     lines.insert(0, stamp.line())
     print(lines[0])
-    if not args.no_write:
-        write_section("localization",
-                      "## Localization (bench/localization.py)\n\n" + "\n".join(lines))
-        print(f"\nwrote the localization section of {ROOT / 'BENCHMARKS.md'}")
+    publish("localization", "Localization (bench/localization.py)", lines,
+            write=not args.no_write, echo=False)
 
 
 if __name__ == "__main__":

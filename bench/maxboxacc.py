@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,36 +37,28 @@ from maxboxacc_data import make_maps, make_truth  # noqa: E402  (bench/)
 from maxboxacc_phases import phase_table  # noqa: E402  (bench/)
 from maxboxacc_refs import reference  # noqa: E402  (bench/)
 import machine  # noqa: E402  (bench/machine.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
+from timing import clock, since  # noqa: E402  (bench/timing.py)
 
 IOUS = (30, 50, 70)
-
-
-def _clock():
-    return time.perf_counter(), time.thread_time()
-
-
-def _since(start):
-    """(wall, CPU of this thread) seconds since ``start``."""
-    return time.perf_counter() - start[0], time.thread_time() - start[1]
 
 
 def camjax_run(maps, gts, masks, taus, bin_width, workers, batch):
     """Maps -> (V1 counts, V2 counts, PxAP) through camjax, timed per metric."""
     out, times = {}, {}
     for name, multi, ious in (("V1", False, (0.5,)), ("V2", True, (0.3, 0.5, 0.7))):
-        t = _clock()
+        t = clock()
         acc = BoxAccumulator(taus, ious, multi_contour=multi, workers=workers)
         for a in range(0, len(maps), batch):
             acc.update(maps[a:a + batch], gts[a:a + batch])
         out[name] = (acc.num_correct, acc.result())
-        times[name] = _since(t)
-    t = _clock()
+        times[name] = since(t)
+    t = clock()
     acc = MaskAccumulator(bin_width, workers=workers)
     for a in range(0, len(maps), batch):
         acc.update(maps[a:a + batch], masks[a:a + batch])
     out["PxAP"] = acc.result()["pxap"]
-    times["PxAP"] = _since(t)
+    times["PxAP"] = since(t)
     return out, times
 
 
@@ -150,12 +141,8 @@ def main(argv=None) -> int:
                   "least of repeated runs; the compiled phases timed cumulatively, "
                   "bench/maxboxacc_phases.py):", "",
                   *table]
-    text = "\n".join(lines)
-    print("\n" + text)
-    if not args.no_write:
-        write_section("maxboxacc", "## MaxBoxAcc and PxAP, maps to metric "
-                      "(bench/maxboxacc.py)\n\n" + text)
-        print(f"\nwrote the maxboxacc section of {ROOT / 'BENCHMARKS.md'}")
+    publish("maxboxacc", "MaxBoxAcc and PxAP, maps to metric (bench/maxboxacc.py)", lines,
+            write=not args.no_write)
     return 0
 
 

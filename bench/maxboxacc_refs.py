@@ -15,20 +15,12 @@ import contextlib
 import io
 import sys
 import tempfile
-import time
 import types
 from pathlib import Path
 
 import numpy as np
 
-
-def _clock():
-    return time.perf_counter(), time.thread_time()
-
-
-def _since(start):
-    """(wall, CPU of this thread) seconds since ``start``."""
-    return time.perf_counter() - start[0], time.thread_time() - start[1]
+from timing import clock, since  # (bench/timing.py)
 
 
 def _load_wsolevaluation(path: Path):
@@ -82,11 +74,11 @@ def _wsolevaluation_runs(path: Path, taus, ious):
                                     dataset_name="CUB", split="test",
                                     cam_threshold_list=thresholds, iou_threshold_list=keys,
                                     mask_root="", multi_contour_eval=multi)
-                t = _clock()
+                t = clock()
                 for m, i in zip(maps, ids):
                     e.accumulate(m, i)
                 accs = e.compute()
-                times[name] = _since(t)
+                times[name] = since(t)
                 result[name] = {"num_correct": e.num_correct,
                                 "max_box_acc": dict(zip(keys, accs))}
             by_path = {f"{i}.png": m for i, m in zip(ids, masks)}
@@ -95,12 +87,12 @@ def _wsolevaluation_runs(path: Path, taus, ious):
                                  dataset_name="OpenImages", split="test",
                                  cam_threshold_list=thresholds, iou_threshold_list=list(ious),
                                  mask_root="", multi_contour_eval=False)
-            t = _clock()
+            t = clock()
             for m, i in zip(maps, ids):
                 e.accumulate(m, i)
             with contextlib.redirect_stdout(io.StringIO()):
                 result["PxAP"] = float(e.compute())
-            times["PxAP"] = _since(t)
+            times["PxAP"] = since(t)
         return result, times
     return runs
 
@@ -111,19 +103,19 @@ def _oracle_runs(taus, ious):
     def runs(maps, gts, masks):
         result, times = {}, {}
         for name, multi, keys in (("V1", False, [50]), ("V2", True, list(ious))):
-            t = _clock()
+            t = clock()
             e = BoxEvaluatorLoop(taus, keys, multi)
             for m, g in zip(maps, gts):
                 e.accumulate(m, g)
             accs = e.compute()
-            times[name] = _since(t)
+            times[name] = since(t)
             result[name] = {"num_correct": e.num_correct, "max_box_acc": dict(zip(keys, accs))}
-        t = _clock()
+        t = clock()
         e = MaskEvaluatorLoop(taus)
         for m, mask in zip(maps, masks):
             e.accumulate(m, mask)
         result["PxAP"] = e.compute()
-        times["PxAP"] = _since(t)
+        times["PxAP"] = since(t)
         return result, times
     return runs
 

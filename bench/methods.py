@@ -51,9 +51,7 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -71,9 +69,9 @@ from camjax.methods.rise import draw_masks  # noqa: E402  (camjax.methods.rise: 
 from camjax.models.layers import pad_rgb_convs  # noqa: E402
 from camjax.training.state import set_compute_dtype  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
-import threads  # noqa: E402  (bench/threads.py)
 import torch_device  # noqa: E402  (bench/torch_device.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
+import timing  # noqa: E402  (bench/timing.py)
 
 NUM_CLASSES = 100
 RISE_GRID, RISE_P = 7, 0.5                  # the RISE paper's s and p1
@@ -300,16 +298,6 @@ def check_maps(ours, ref, name):
     assert np.allclose(scaled(ours), scaled(ref), atol=1e-4), name
 
 
-def median_interleaved(runs: dict, repeats: int) -> dict:
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=8)
@@ -317,13 +305,7 @@ def main(argv=None) -> int:
     p.add_argument("--chunk", type=int, default=16, help="masks / steps per forward pass "
                    "(camjax: x the batch; PyTorch Score-CAM: the same number of images)")
     p.add_argument("--steps", type=int, default=64, help="deletion / insertion steps")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="pin both libraries to N cores "
-                   "(0: all cores, default threads)")
-    p.add_argument("--torch-device", default="auto", help="auto (CUDA when available) | "
-                   "cpu | cuda")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 compute on both sides")
-    p.add_argument("--channels-last", action="store_true", help="PyTorch in channels-last")
+    timing.comparison_options(p, "methods")
     p.add_argument("--rise-masks", type=int, default=512, help="RISE's N (masks per image)")
     p.add_argument("--no-score-cam", action="store_true", help="skip (a) Score-CAM")
     p.add_argument("--no-ablation-cam", action="store_true", help="skip (c) Ablation-CAM")
@@ -331,14 +313,10 @@ def main(argv=None) -> int:
     p.add_argument("--resnet18-images", type=int, default=4,
                    help="images for Score-CAM's skipped fraction on resnet18 at 224 px "
                         "(0: not measured)")
-    p.add_argument("--section", default="methods", help="BENCHMARKS.md section to write")
-    p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args(argv)
-    pinned = threads.pin(args.threads)
-    stamp = machine.Stamp()
+    pinned, stamp, dev = timing.start(args)
     import torch
 
-    dev = torch_device.pick(args.torch_device)
     n, size = args.images, args.image_size
     model = camjax_model()
     net = torch_device.place(torch_twin(model), dev, args.channels_last)
@@ -381,8 +359,9 @@ def main(argv=None) -> int:
                   f"initialisation, not trained weights): {resnet_skipped:.1%} of layer4's "
                   f"channels constant (skipped)")
         jax_score()          # compiled at the default precision (checked at highest)
-        t_sc = median_interleaved({"camjax": jax_score, "torch": lambda: torch_score_cam(
-            net, x_torch, classes_torch, n * args.chunk, args.bf16)}, args.repeats)
+        t_sc = timing.median_interleaved({"camjax": jax_score, "torch": lambda: (
+            torch_score_cam(net, x_torch, classes_torch, n * args.chunk, args.bf16))},
+            args.repeats)
         rows.append(
             f"| (a) Score-CAM, {CAM_CHANNELS} masked passes per image, {args.chunk} masks x "
             f"{n} images per pass (PyTorch: torchcam's loop, {n * args.chunk} per pass); "
@@ -430,7 +409,7 @@ def main(argv=None) -> int:
                 out = fn()
             return out
         return run
-    t_di = median_interleaved({
+    t_di = timing.median_interleaved({
         "camjax": jax_curves,
         "camjax plain": lambda: jax_curves(plain_score_fn),
         "torch": lambda: torch_deletion_insertion(net, x_torch, maps, classes_torch,
@@ -467,8 +446,9 @@ def main(argv=None) -> int:
         if not args.bf16:
             check_maps(ours, ref, "Ablation-CAM")
         jax_ablation()          # compiled at the default precision (checked at highest)
-        t_ab = median_interleaved({"camjax": jax_ablation, "torch": lambda: torch_ablation_cam(
-            net, x_torch, classes_torch, per_pass, args.bf16)}, args.repeats)
+        t_ab = timing.median_interleaved({"camjax": jax_ablation, "torch": lambda: (
+            torch_ablation_cam(net, x_torch, classes_torch, per_pass, args.bf16))},
+            args.repeats)
         rows.append(
             f"| (c) Ablation-CAM, {CAM_CHANNELS} channels ablated per image, the rest of the "
             f"network from the features: {args.chunk} channels x {n} images per pass "
@@ -494,7 +474,7 @@ def main(argv=None) -> int:
         if not args.bf16:
             check_maps(ours, ref, "RISE")
         jax_rise()          # compiled at the default precision (checked at highest)
-        t_ri = median_interleaved({"camjax": jax_rise, "torch": lambda: torch_rise(
+        t_ri = timing.median_interleaved({"camjax": jax_rise, "torch": lambda: torch_rise(
             net, x_torch, classes_torch, masks_torch, RISE_P, per_pass, args.bf16)},
             args.repeats)
         rows.append(
@@ -506,10 +486,8 @@ def main(argv=None) -> int:
 
     lines = [
         stamp.line(),
-        f"jax {jax.__version__} on {len(jax.devices())} x {jax.devices()[0].platform}; "
-        f"{torch_device.describe(dev, args.bf16, args.channels_last)}; {pinned}; "
-        f"{'bfloat16' if args.bf16 else 'float32'}; medians of {args.repeats} interleaved "
-        "runs after a warm-up",
+        timing.setup_line(torch_device.describe(dev, args.bf16, args.channels_last), pinned,
+                          "bfloat16" if args.bf16 else "float32", args.repeats),
         "",
         f"tiny_gap at {size} px ({CAM_CHANNELS} feature channels), {n} images, top-1 class; "
         + ("maps and curves checked equal to the PyTorch reference's." if not args.bf16 else
@@ -530,12 +508,8 @@ def main(argv=None) -> int:
         "zero fourth channel on the CPU (`models.layers.pad_rgb_convs`: XLA:CPU runs "
         "3-in, 24-out convolutions ~10x slower than 4-in ones); (b') is the plain network.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        write_section(args.section,
-                      "## Map methods and faithfulness (bench/methods.py)\n\n" + text)
-        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
+    publish(args.section, "Map methods and faithfulness (bench/methods.py)", lines,
+            write=not args.no_write)
     return 0
 
 

@@ -19,3 +19,16 @@ def write_section(name: str, text: str, path: Path = BENCHMARKS) -> Path:
         new = old.rstrip("\n") + "\n\n" + block
     path.write_text(new)
     return path
+
+
+def publish(name: str, heading: str, text, *, write: bool = True, echo: bool = True,
+            path: Path = BENCHMARKS) -> None:
+    """Print ``text`` (a string or its lines; ``echo``: unless the bench printed it as it
+    went), then write it under ``## heading`` as section ``name`` (unless ``write`` is
+    False: a ``--no-write`` run) and say so."""
+    text = text if isinstance(text, str) else "\n".join(text)
+    if echo:
+        print("\n" + text)
+    if write:
+        write_section(name, f"## {heading}\n\n{text}", path)
+        print(f"\nwrote the {name} section of {path}")

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import machine  # noqa: E402  (bench/machine.py)
 import threads  # noqa: E402  (bench/threads.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
 
 CATEGORIES = ("conv forward", "conv input gradient", "conv weight gradient",
               "conv backward (input + weights)", "transposes, copies", "reductions",
@@ -247,10 +247,8 @@ def main(argv=None) -> int:
             cells = [f"{r['camjax_ips']:,.0f} | {r['torch_ips']:,.0f} | "
                      f"{r['camjax_ips'] / r['torch_ips']:.2f}x" for r in res["rows"]]
             say(f"| {label} | " + " | ".join(cells) + " |")
-    if not args.no_write:
-        write_section("train_profile", "## Train step profile, XLA:CPU against PyTorch "
-                      "(bench/train_profile.py)\n\n" + "\n".join(lines))
-        print(f"\nwrote the train_profile section of {ROOT / 'BENCHMARKS.md'}")
+    publish("train_profile", "Train step profile, XLA:CPU against PyTorch "
+            "(bench/train_profile.py)", lines, write=not args.no_write, echo=False)
     return 0
 
 

@@ -30,7 +30,6 @@ reported apart). Results go to the ``vit_gradcam`` section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -44,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 import camjax  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
-import threads  # noqa: E402  (bench/threads.py)
 import torch_device  # noqa: E402  (bench/torch_device.py)
-from sections import write_section  # noqa: E402  (bench/sections.py)
+from sections import publish  # noqa: E402  (bench/sections.py)
+import timing  # noqa: E402  (bench/timing.py)
 
 NAME = "vit_b_16"
 
@@ -96,33 +95,17 @@ def torch_grad_cam(net, x, layer: str):
     return top.cpu().numpy(), maps.cpu().numpy()
 
 
-def median_interleaved(runs: dict, repeats: int) -> dict:
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--layer", default="encoder.layers.encoder_layer_10")
     p.add_argument("--num-layers", type=int, default=12, help="encoder blocks (12: ViT-B)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="pin both libraries to N cores")
-    p.add_argument("--torch-device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--section", default="vit_gradcam", help="BENCHMARKS.md section to write")
-    p.add_argument("--no-write", action="store_true", help="print only")
+    timing.comparison_options(p, "vit_gradcam", dtypes=False)
     args = p.parse_args(argv)
-    pinned = threads.pin(args.threads)
-    stamp = machine.Stamp()
+    pinned, stamp, dev = timing.start(args)
     import torch
 
-    dev = torch_device.pick(args.torch_device)
     net, model = networks(args.num_layers, args.image_size)
     net = net.to(dev)
     images = np.random.default_rng(1).normal(
@@ -144,17 +127,16 @@ def main(argv=None) -> int:
     np.testing.assert_allclose(np.asarray(maps)[same, 0], want[same], rtol=0, atol=1e-3)
     ours()                                     # default precision: compiled again
     torch_grad_cam(net, x_torch, args.layer)
-    t = median_interleaved({"camjax": ours,
-                            "torch": lambda: torch_grad_cam(net, x_torch, args.layer)},
-                           args.repeats)
+    t = timing.median_interleaved(
+        {"camjax": ours, "torch": lambda: torch_grad_cam(net, x_torch, args.layer)},
+        args.repeats)
 
     n, side = args.batch, args.image_size
     grid = side // 16
     lines = [
         stamp.line(),
-        f"jax {jax.__version__} on {jax.devices()[0].platform}; "
-        f"{torch_device.describe(dev, False, False)}; {pinned}; float32; medians "
-        f"of {args.repeats} interleaved runs after a warm-up",
+        timing.setup_line(torch_device.describe(dev, False, False), pinned, "float32",
+                          args.repeats),
         "",
         f"{NAME} ({args.num_layers} blocks, random weights, the same in both), batch {n} at "
         f"{side}x{side}: logits, the top-1 class, its Grad-CAM at `{args.layer}` "
@@ -170,12 +152,8 @@ def main(argv=None) -> int:
         "",
         f"camjax's first call (compile and run): {first:.1f} s.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        write_section(args.section,
-                      "## ViT-B/16 Grad-CAM at a named block (bench/vit_gradcam.py)\n\n" + text)
-        print(f"\nwrote the {args.section} section of {ROOT / 'BENCHMARKS.md'}")
+    publish(args.section, "ViT-B/16 Grad-CAM at a named block (bench/vit_gradcam.py)", lines,
+            write=not args.no_write)
     return 0
 
 

@@ -45,6 +45,7 @@ from camjax.localize import options as options_lib, shares
 from camjax.localize.inputs import collect, load
 from camjax.localize.predictor import (CLASSIFIERS, Predictor, check_layer, from_weights,
                                       from_workdir, predict_batch)
+from camjax.methods import smoothing
 from camjax.signals import StopSignals
 from camjax.training import mesh as mesh_lib
 
@@ -129,7 +130,7 @@ def localize(images, out_dir, *, model: str | None = None, weights=None, workdir
     config = predictor.config
     layer = layer or config.get("cam_layer") or None
     check_layer(predictor, method, layer)
-    options = options_lib.map_options(config, method, aug_smooth, eigen_smooth)
+    options = smoothing.config_options(config, method, aug_smooth, eigen_smooth)
     num_classes = len(predictor.class_names)
     chosen = None
     if classes is not None:           # the chosen classes replace the top-k

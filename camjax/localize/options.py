@@ -1,5 +1,5 @@
-"""``camjax localize``'s options checked before any work, and the map options a run
-passes to the engine."""
+"""``camjax localize``'s options checked before any work (the map options it passes to
+the engine: ``camjax.methods.smoothing.config_options``)."""
 from __future__ import annotations
 
 from camjax import methods
@@ -21,16 +21,3 @@ def check_options(method, top_k, threshold, batch_size, eigen_smooth=None) -> No
                         f"got {threshold!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"--batch_size must be a positive integer, got {batch_size!r}")
-
-
-
-def map_options(config, method, aug_smooth, eigen_smooth) -> tuple:
-    """``(("aug_smooth", bool), ("eigen_smooth", bool))`` as given, else the config's
-    (``eigen_smooth`` only where the method takes it)."""
-    if aug_smooth is None:
-        aug_smooth = bool(config.get("aug_smooth"))
-    if eigen_smooth is None:
-        eigen_smooth = bool(config.get("eigen_smooth")) and \
-            methods.registry.get(method).eigen_smooth
-    return (("aug_smooth", bool(aug_smooth)),) + (
-        (("eigen_smooth", True),) if eigen_smooth else ())

@@ -18,7 +18,9 @@
   ``registry.Method.eigen_smooth`` says which). It is passed to the method itself.
 
 :func:`run` is how the engine (``camjax.explain``, ``engine.predict``) and every
-``camjax.methods.<name>`` call a registered method with these options.
+``camjax.methods.<name>`` call a registered method with these options;
+:func:`config_options` reads them from a run's config (the evaluation job, ``camjax
+localize``).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from camjax.cam import normalize
+from camjax.methods import registry
 
 FLIPS = (False, True)                # ttach's HorizontalFlip()
 FACTORS = (0.9, 1.0, 1.1)            # ttach's Multiply(factors=[0.9, 1, 1.1])
@@ -62,3 +65,15 @@ def run(spec, graphdef, state, images, classes, **options):
                           if not isinstance(v, (jax.Array, np.ndarray))))
     arrays = {k: v for k, v in options.items() if isinstance(v, (jax.Array, np.ndarray))}
     return aug_smoothed(spec.pure, graphdef, state, images, classes, static, arrays)
+
+
+def config_options(config, method: str, aug_smooth=None, eigen_smooth=None) -> tuple:
+    """The two options as the engine's static ``(name, value)`` pairs, each given here or,
+    when None, read from ``config`` (``config.eigen_smooth`` only for a method that takes
+    it, so one config serves a list of methods): ``()`` when both are off."""
+    if aug_smooth is None:
+        aug_smooth = config.get("aug_smooth")
+    if eigen_smooth is None:
+        eigen_smooth = config.get("eigen_smooth") and registry.get(method).eigen_smooth
+    return ((("aug_smooth", True),) if aug_smooth else ()) + \
+        ((("eigen_smooth", True),) if eigen_smooth else ())

@@ -4,9 +4,9 @@ config: this process's numpy rows in, the batch sharded along ``data``, any map 
 ``config.cam_method`` picks the map (``cam``, the classifier weights, or any
 ``camjax.methods`` name) and ``config.cam_layer`` the layer a feature method looks at
 (``config.aug_smooth`` and ``config.eigen_smooth``: the options every method, or every
-weighted-channel method, takes; :func:`map_options`); the maps come from the map engine
-(``camjax.engine.predict``, which ``camjax localize`` calls too), upsampled to the
-evaluation map size and normalised.
+weighted-channel method, takes; ``methods.smoothing.config_options``); the maps come from
+the map engine (``camjax.engine.predict``, which ``camjax localize`` calls too), upsampled
+to the evaluation map size and normalised.
 """
 from __future__ import annotations
 
@@ -18,22 +18,13 @@ from flax import nnx
 
 from camjax import engine, methods
 from camjax.checks.stages import DEFAULT_TOP_K
+from camjax.methods import smoothing
 from camjax.training import mesh as mesh_lib
 
 
 def map_size(config) -> int:
     """The side of the maps and ground truth that localization is evaluated at."""
     return config.eval_map_size or config.image_size
-
-
-def map_options(config, method: str) -> tuple:
-    """The static options of ``method`` from the config: ``aug_smooth`` (every method) and
-    ``eigen_smooth`` (the methods that take it; the others in a list are left as they are,
-    as ``cam_layer``)."""
-    options = [("aug_smooth", True)] if config.get("aug_smooth") else []
-    if config.get("eigen_smooth") and methods.registry.get(method).eigen_smooth:
-        options.append(("eigen_smooth", True))
-    return tuple(options)
 
 
 def predict_function(graphdef, states, mesh, config, method: str | None = None):
@@ -46,7 +37,7 @@ def predict_function(graphdef, states, mesh, config, method: str | None = None):
     size = (map_size(config),) * 2
     method = method or config.cam_method
     layer = (config.get("cam_layer") or None) if methods.takes_layer(method) else None
-    options = map_options(config, method)
+    options = smoothing.config_options(config, method)
     fixed, k = states, config.top_k or DEFAULT_TOP_K
 
     def predict(images, labels, states=None):

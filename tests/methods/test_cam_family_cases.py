@@ -220,3 +220,14 @@ def test_eigen_smooth_is_refused_by_a_method_without_weighted_channels():
     methods.registry.get("hires_cam").check_options({"eigen_smooth": True, "aug_smooth": 1})
     with pytest.raises(UserError, match="'full_grad' has no option 'eigen_smooth'.*grad_cam"):
         methods.registry.get("full_grad").check_options({"eigen_smooth": True})
+
+
+def test_config_options_take_the_given_values_else_the_configs():
+    """The evaluation job's and ``camjax localize``'s static options (one function)."""
+    options = methods.smoothing.config_options
+    both = (("aug_smooth", True), ("eigen_smooth", True))
+    assert options({}, "grad_cam") == ()
+    assert options({"aug_smooth": True, "eigen_smooth": True}, "grad_cam") == both
+    assert options({"aug_smooth": True, "eigen_smooth": True}, "saliency") == both[:1]
+    assert options({"aug_smooth": True, "eigen_smooth": True}, "grad_cam", False, False) == ()
+    assert options({}, "grad_cam", aug_smooth=True, eigen_smooth=True) == both

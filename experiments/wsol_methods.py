@@ -101,21 +101,23 @@ def main():
     num_classes = pipeline.num_classes(test_src)
     batch = next(pipeline.eval_batches(test_src, base, limit=args.figure_images))[1]
     images, labels = batch["image"][:args.figure_images], batch["label"][:args.figure_images]
-    rows, panels, titles, chosen_lines = [], [], [], []
-    for method in args.methods:
-        per_seed, figure, chosen = [], None, None
-        for seed in args.seeds:
+    # seed-major: a run stopped early still has every method on its first seeds
+    per_seed, figure, chosen, chosen_lines = {m: [] for m in args.methods}, {}, {}, []
+    for seed in args.seeds:
+        for method in args.methods:
             # the grid on the first seed; the value it chose on the others
             value, metrics, config, workdir, tried = choose(
-                args, method, seed, None if chosen is None else (chosen,))
-            chosen = value
-            per_seed.append(scores(metrics))
+                args, method, seed, (chosen[method],) if method in chosen else None)
+            chosen[method] = value
+            per_seed[method].append(scores(metrics))
             chosen_lines.append(f"- {NAMES[method]}, seed {seed}: val MaxBoxAccV2 {tried}"
                                 f" -> {value}")
-            figure = figure if figure is not None else (config, workdir)
-        rows.append([NAMES[method]] + [common.mean_spread([s[c] for s in per_seed])
+            figure.setdefault(method, (config, workdir))
+    rows, panels, titles = [], [], []
+    for method in args.methods:
+        rows.append([NAMES[method]] + [common.mean_spread([s[c] for s in per_seed[method]])
                                        for c in COLUMNS])
-        maps = maps_of(*figure, images, labels, num_classes)
+        maps = maps_of(*figure[method], images, labels, num_classes)
         for image, m in zip(images, maps):
             panels.append(viz.overlay(denormalize_image(image), m))
             titles.append("")

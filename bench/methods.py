@@ -140,9 +140,10 @@ def trained_network(workdir, images: int):
     from camjax.data import pipeline
     from camjax.training import restore_for_inference
     config, _ = pipeline.with_splits(config_lib.from_json(Path(workdir) / "config.json"))
-    if config.model != "tiny_gap":
-        raise SystemExit(f"--trained {workdir}: a tiny_gap run expected (the PyTorch twin "
-                         f"is tiny_gap's), got {config.model}")
+    if (config.model, config.pooling, config.wsol_method) != ("tiny_gap", "gap", "cam"):
+        raise SystemExit(f"--trained {workdir}: a tiny_gap run with GAP and the plain CAM "
+                         f"head expected (the PyTorch twin's), got {config.model}, "
+                         f"{config.pooling}, {config.wsol_method}")
     src = pipeline.open_source(config, config.eval_split, workdir)
     graphdef, state, _ = restore_for_inference(config, workdir, pipeline.num_classes(src))
     model = nnx.merge(graphdef, state.params, state.rest)

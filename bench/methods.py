@@ -4,6 +4,7 @@ PyTorch, same run.
     python bench/methods.py [--images 8] [--image-size 64] [--repeats 3] [--threads 1]
     python bench/methods.py --no-score-cam --no-ablation-cam --no-rise   # (b) only
     python bench/methods.py --torch-device cuda --bf16 --channels-last   # an accelerator
+    python bench/methods.py --trained demo_out     # + (a'): Score-CAM on `make demo`'s network
 
 The network is tiny_gap (five 3x3 conv + BN + ReLU layers, the CAM conv, GAP, a dense
 layer without bias; 8 x 8 x 128 features at 64 px), with the same random weights copied
@@ -17,6 +18,12 @@ on the same images, for the top-1 class:
     Printed beside it: the fraction of channels Score-CAM skips (constant over the map),
     here and on torchvision's ``resnet18`` at 224 px with torchvision's random
     initialisation (random weights, not trained ones: about 2% of layer4's channels);
+(a') with ``--trained WORKDIR`` (``make bench`` passes ``demo_out`` when ``make demo`` has
+    written it): the same on a trained tiny_gap, a ``camjax train`` workdir (its config,
+    its latest checkpoint, the first ``--images`` images of its evaluation split, its
+    top-1 classes), torchcam's loop on a PyTorch copy of its weights, maps checked equal.
+    Trained networks have many constant channels (dead ReLUs: about half of the (image,
+    channel) pairs on the demo network), which Score-CAM skips;
 (b) deletion and insertion curves, ``--steps`` steps each: camjax's
     ``deletion_insertion_curves`` (one jitted program: the 2 steps + 1 distinct images of
     each row, ``--chunk`` of them x the batch per forward pass) against RISE's
@@ -123,6 +130,27 @@ def resnet18_constant_fraction(images: int = 4, size: int = 224, seed: int = 0) 
     return float(camjax.methods.scorecam.constant_channels(features).mean())
 
 
+def trained_network(workdir, images: int):
+    """(model, images (n, S, S, 3) float32, description) of a ``camjax train`` workdir:
+    its saved config, its latest checkpoint (read only), the first ``images`` images of
+    its evaluation split as the evaluation job feeds them."""
+    from camjax import config as config_lib
+    from camjax.data import pipeline
+    from camjax.training import restore_for_inference
+    config, _ = pipeline.with_splits(config_lib.from_json(Path(workdir) / "config.json"))
+    if (config.model, config.pooling, config.wsol_method) != ("tiny_gap", "gap", "cam"):
+        raise SystemExit(f"--trained {workdir}: a tiny_gap run with GAP and the plain CAM "
+                         f"head expected (the PyTorch twin's), got {config.model}, "
+                         f"{config.pooling}, {config.wsol_method}")
+    src = pipeline.open_source(config, config.eval_split, workdir)
+    graphdef, state, _ = restore_for_inference(config, workdir, pipeline.num_classes(src))
+    model = nnx.merge(graphdef, state.params, state.rest)
+    x = np.concatenate([np.asarray(b["image"], np.float32)[np.asarray(b["valid"])] for _, b
+                        in pipeline.eval_batches(src, config, with_boxes=False, limit=images)])
+    return model, x, (f"{config.model} trained on {config.dataset} ({Path(workdir).name}), "
+                      f"{len(x)} {config.eval_split} images at {config.image_size} px")
+
+
 # ---------------------------------------------------------------------------- PyTorch
 def torch_twin(model):
     """The same network in PyTorch, camjax's weights copied in (HWIO -> OIHW)."""
@@ -132,8 +160,11 @@ def torch_twin(model):
     layers, cin = [], 3
     blocks = [(layer.conv, layer.norm) for layer in model.backbone]
     blocks.append((model.cam_conv.conv, model.cam_conv.norm))
-    for (conv, norm), (cout, stride) in zip(blocks, [*zip(WIDTHS, STRIDES), (CAM_CHANNELS, 1)]):
-        c = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+    for conv, norm in blocks:                   # odd kernels, "same" padding, no bias
+        size, cout = conv.kernel.shape[0], conv.kernel.shape[-1]
+        stride = conv.strides if isinstance(conv.strides, int) else conv.strides[0]
+        assert size % 2 and conv.bias is None, "tiny_gap's convolutions"
+        c = nn.Conv2d(cin, cout, size, stride, size // 2, bias=False)
         b = nn.BatchNorm2d(cout, eps=norm.epsilon)
         with torch.no_grad():
             c.weight.copy_(torch.from_numpy(np.array(conv.kernel[...]).transpose(3, 2, 0, 1)))
@@ -143,11 +174,14 @@ def torch_twin(model):
         layers += [c, b, nn.ReLU()]
         cin = cout
 
+    kernel = np.array(model.head.classifier.kernel[...])       # (K, C), no bias
+    assert getattr(model.head.classifier, "bias", None) is None and model.pooled_mean is None
+
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
             self.features = nn.Sequential(*layers)
-            self.fc = nn.Linear(CAM_CHANNELS, NUM_CLASSES, bias=False)
+            self.fc = nn.Linear(*kernel.shape, bias=False)
 
         def head(self, f):                      # the rest of the network from the features
             return self.fc(f.mean(dim=(2, 3)))
@@ -158,7 +192,7 @@ def torch_twin(model):
 
     net = Net().eval()
     with torch.no_grad():
-        net.fc.weight.copy_(torch.from_numpy(np.array(model.head.classifier.kernel[...]).T))
+        net.fc.weight.copy_(torch.from_numpy(kernel.T))
     return net
 
 
@@ -298,6 +332,50 @@ def check_maps(ours, ref, name):
     assert np.allclose(scaled(ours), scaled(ref), atol=1e-4), name
 
 
+def trained_score_cam(args, dev) -> tuple[str, str]:
+    """(a') Score-CAM on a trained tiny_gap (``--trained WORKDIR``) against torchcam's loop
+    on its PyTorch twin, top-1 class, maps checked equal: (the table row, a note)."""
+    import torch
+    model, images, about = trained_network(args.trained, args.images)
+    n, k = len(images), model.head.classifier.kernel.shape[0]
+    net = torch_device.place(torch_twin(model), dev, args.channels_last)
+    x_torch = torch_device.place(torch.from_numpy(images.transpose(0, 3, 1, 2).copy()), dev,
+                                 args.channels_last)
+    graphdef, state = nnx.split(model)
+    run = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x))
+    with torch.no_grad(), torch_device.exact():
+        logits, features = run(state, jnp.asarray(images))
+        assert np.allclose(net(x_torch)[0].cpu().numpy(), logits, rtol=1e-3, atol=1e-3), "logits"
+    classes = np.asarray(logits).argmax(axis=1)
+    classes_torch, x_jax, c_jax = (torch.from_numpy(classes).to(dev), jnp.asarray(images),
+                                   jnp.asarray(classes))
+    constant = np.asarray(camjax.methods.scorecam.constant_channels(features))
+
+    def jax_score():
+        return camjax.methods.score_cam(model, x_jax, c_jax, batch_size=args.chunk
+                                        ).block_until_ready()
+
+    def torch_score():
+        return torch_score_cam(net, x_torch, classes_torch, n * args.chunk)
+    with torch_device.exact():
+        ours, ref = np.asarray(jax_score())[:, 0], torch_score().cpu().numpy()
+    assert np.allclose(ours, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max()), "Score-CAM"
+    live = k - constant.sum(axis=1)
+    per_pass = n * min(args.chunk, k)
+    print(f"Score-CAM on {about}: {constant.mean():.1%} of the (image, channel) pairs "
+          f"constant (skipped); per image {constant.mean(axis=1).min():.0%} to "
+          f"{constant.mean(axis=1).max():.0%}; forward passes of {per_pass} masked images: "
+          f"{-(-int(live.sum()) // per_pass)} (every channel: {-(-n * k // per_pass)})")
+    jax_score()          # compiled at the default precision (checked at highest)
+    t = timing.median_interleaved({"camjax": jax_score, "torch": torch_score}, args.repeats)
+    row = (f"| (a') Score-CAM on a trained tiny_gap ({k} channels, {args.chunk} masks x {n} "
+           f"images per pass, as (a)); {constant.mean():.0%} of the (image, channel) pairs "
+           f"constant, skipped | {n / t['camjax']:,.2f} | {n / t['torch']:,.2f} | "
+           f"{t['torch'] / t['camjax']:.2f}x |")
+    return row, (f"(a') {about}, its top-1 classes; maps checked equal to torchcam's loop on "
+                 "a PyTorch copy of its weights.")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=8)
@@ -313,6 +391,8 @@ def main(argv=None) -> int:
     p.add_argument("--resnet18-images", type=int, default=4,
                    help="images for Score-CAM's skipped fraction on resnet18 at 224 px "
                         "(0: not measured)")
+    p.add_argument("--trained", metavar="WORKDIR", help="also (a'): Score-CAM on a trained "
+                   "tiny_gap, a `camjax train` workdir (e.g. `make demo`'s demo_out)")
     args = p.parse_args(argv)
     pinned, stamp, dev = timing.start(args)
     import torch
@@ -368,6 +448,12 @@ def main(argv=None) -> int:
             f"{skipped:.0%} of the channels constant, skipped | "
             f"{n / t_sc['camjax']:,.2f} | {n / t_sc['torch']:,.2f} | "
             f"{t_sc['torch'] / t_sc['camjax']:.2f}x |")
+
+    notes = []
+    if args.trained and not args.no_score_cam:
+        row, note = trained_score_cam(args, dev)
+        rows.append(row)
+        notes.append(note)
 
     # (b) deletion and insertion
     maps = np.asarray(camjax.cam.normalize(camjax.cam.upsample(
@@ -493,6 +579,8 @@ def main(argv=None) -> int:
         + ("maps and curves checked equal to the PyTorch reference's." if not args.bf16 else
            "logits checked equal in float32; bfloat16 maps and curves not compared."),
         "",
+        *notes,
+        *([""] if notes else []),
         "| workload | camjax img/s | PyTorch img/s | camjax / PyTorch |",
         "|---|---|---|---|",
         *rows,

@@ -31,7 +31,7 @@ def _since(start):
     return time.perf_counter() - start[0], time.thread_time() - start[1]
 
 
-def _load_wsolevaluation(path: Path):
+def load_wsolevaluation(path: Path):
     for name, attrs in (("munch", ("Munch",)), ("torchvision", ("transforms",))):
         try:
             __import__(name)
@@ -66,7 +66,7 @@ def _metadata(folder: Path, gts, masks: bool) -> list[str]:
 
 
 def _wsolevaluation_runs(path: Path, taus, ious):
-    ev = _load_wsolevaluation(path)
+    ev = load_wsolevaluation(path)
     thresholds = list(taus)
 
     def runs(maps, gts, masks):

@@ -9,7 +9,8 @@ HERE = Path(__file__).resolve().parent
 if __name__ == "__main__":
     failed = []
     for script in ("localization.py", "maxboxacc.py", "train_step.py", "train_profile.py",
-                   "input_pipeline.py", "methods.py", "forward_cam.py", "vit_gradcam.py"):
+                   "input_pipeline.py", "methods.py", "forward_cam.py", "vit_gradcam.py",
+                   "evaluate.py"):
         print(f"== bench/{script}", flush=True)
         if subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent):
             failed.append(script)

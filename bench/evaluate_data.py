@@ -43,7 +43,7 @@ def _image(rng, h: int, w: int):
         stripes = 30 * np.sin((xx * rng.uniform(0.1, 0.4) + yy * rng.uniform(0.1, 0.4)))
         image[mask] = colour + stripes[mask][:, None]
         ys, xs = np.nonzero(mask)
-        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))   # inclusive
         objects.append((box, mask))
     # blurred (the detail of a photo resized to 224 px, not of a sharp drawing), so that
     # the two pipelines' image resizes (cv2 bilinear, PIL antialiased bilinear) agree closely

@@ -98,7 +98,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--interval", type=float, default=0.001, help="cam_curve_interval")
     p.add_argument("--workers", type=int, default=2, help="the reference's DataLoader workers")
-    p.add_argument("--tolerance", type=float, default=0.5, help="metric agreement, points")
+    p.add_argument("--tolerance", type=float, default=0.5,
+                   help="metric agreement, points (at least one image's worth, 100 / N)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--wsolevaluation", type=Path, default=None,
                    help="a checkout of clovaai/wsolevaluation: time its own CAMComputer")
@@ -153,8 +154,9 @@ def main(argv=None) -> int:
                   f"{n / (ours_s - ours_maps_s):.1f}; label maps differ by at most {diff:.4f}",
                   flush=True)
             del side
-    tolerance = max(args.tolerance, 200 / args.images)     # small runs: two images' worth
-    bad = [c for c in checks if abs(c[2] - c[3]) > tolerance]
+    # a small run: one image whose box or hits change moves a metric by 100 / N points
+    tolerance = max(args.tolerance, 100 / args.images)
+    bad = [c for c in checks if abs(c[2] - c[3]) > tolerance + 1e-9]
     lines = [stamp.line(), "",
              f"{args.images} generated JPEGs (224-400 px, quality 90; bench/evaluate_data.py), "
              f"a random ResNet-50 (200 classes, the same weights on both sides), batches of "
@@ -193,7 +195,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print("\n" + text)
     if bad:
-        print(f"\nFAILED: metrics differ by more than {args.tolerance} points: {bad}")
+        print(f"\nFAILED: metrics differ by more than {tolerance:.2g} points: {bad}")
         return 1
     if not args.no_write:
         write_section("evaluate", "## `camjax evaluate` end to end (bench/evaluate.py)\n\n"

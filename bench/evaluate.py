@@ -7,10 +7,10 @@ JPEGs of 224-400 px, quality 90, objects with boxes (CUB layout) and masks (Open
 layout) over the same images). One random ResNet-50 (torchvision's names, weights from a
 seed, random BatchNorm statistics; 200 classes) is evaluated on both layouts by:
 
-* camjax: the code of ``camjax evaluate`` for a workdir without checkpoint
-  (``training.evaluate.pretrained_for_inference`` loading the state dict as
-  ``config.pretrained``, ``pipeline.open_source`` / ``eval_batches`` (grain, 2 threads:
-  decode, resize), ``training.inference.predict_function`` (the jitted
+* camjax (bench/evaluate_camjax.py): the code of ``camjax evaluate`` for a workdir
+  without checkpoint (``training.evaluate.pretrained_for_inference`` loading the state
+  dict as ``config.pretrained``, ``pipeline.open_source`` / ``eval_batches`` (grain, 2
+  threads: decode, resize), ``training.inference.predict_function`` (the jitted
   ``engine.predict``: forward, CAM of the label and the top-5, bicubic upsampling to
   224, min-max) and ``evaluator.compare`` (paper-rule boxes, MaxBoxAcc V1 and V2, the
   centre-Gaussian baseline, PxAP); no report written;
@@ -22,7 +22,8 @@ MaxBoxAccV2 (IoU 30/50/70, all contours) and PxAP; the metrics are asserted equa
 ``--tolerance`` points. Timed: images/s end to end (the first pass, a warm-up batch,
 compiles and is not timed), and "maps -> metrics" alone (each side replaying its
 recorded maps: camjax's job on its device maps; the reference's resize, normalisation,
-``np.save`` and evaluators on its raw CAMs). camjax runs with and without the overlap of
+``np.save`` and evaluators on its raw CAMs; and camjax's accumulator alone on the label
+maps, the reference's evaluator's work). camjax runs with and without the overlap of
 a batch's host work with the next batch's forward (``evaluator.compare(overlap=...)``).
 Writes the ``evaluate`` section of BENCHMARKS.md.
 """

@@ -133,8 +133,9 @@ def main(argv=None) -> int:
                     metadata, mask_root, tmp / "warm")          # warm-up, not timed
             ref, ref_s, ref_replay, cams = reference(run_ref, net, folder, metadata, mask_root,
                                                args, tmp / "log")
-            plain, plain_s = side.run(overlap=False)
-            ours, ours_s, ours_replay, alone = side.recorded()
+            plain, plain_s, _, _ = side.recorded(overlap=False)
+            side.outputs = []                                   # (its maps freed)
+            ours, ours_s, ours_replay, alone = side.recorded(overlap=True)
             assert scores(plain) == scores(ours), (scores(plain), scores(ours))
             ref_maps_s, ours_maps_s, alone_s = ref_replay(), ours_replay(), alone()
             diff = map_difference(side.outputs, cams)

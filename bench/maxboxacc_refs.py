@@ -23,7 +23,7 @@ import numpy as np
 from timing import clock, since  # (bench/timing.py)
 
 
-def _load_wsolevaluation(path: Path):
+def load_wsolevaluation(path: Path):
     for name, attrs in (("munch", ("Munch",)), ("torchvision", ("transforms",))):
         try:
             __import__(name)
@@ -58,7 +58,7 @@ def _metadata(folder: Path, gts, masks: bool) -> list[str]:
 
 
 def _wsolevaluation_runs(path: Path, taus, ious):
-    ev = _load_wsolevaluation(path)
+    ev = load_wsolevaluation(path)
     thresholds = list(taus)
 
     def runs(maps, gts, masks):

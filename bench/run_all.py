@@ -22,7 +22,7 @@ if __name__ == "__main__":
     failed = []
     for script in ("localization.py", "maxboxacc.py", "train_step.py", "train_profile.py",
                    "input_pipeline.py", "methods.py", "forward_cam.py", "vit_gradcam.py",
-                   "localize_devices.py"):
+                   "localize_devices.py", "evaluate.py"):
         print(f"== bench/{script}", flush=True)
         if subprocess.call([sys.executable, str(HERE / script), *arguments(script)],
                            cwd=HERE.parent):

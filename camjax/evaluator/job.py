@@ -82,20 +82,24 @@ def _indices(step: int, n: int) -> np.ndarray:
 
 def compare(lanes: dict, batches, *, num_classes: int, map_size: int,
             cam_curve_interval: float = 0.01, num_batches: int | None = None,
-            gallery_size: int = 16, wsol: bool = True) -> dict:
+            gallery_size: int = 16, wsol: bool = True, overlap: bool = True) -> dict:
     """:func:`localization` of every lane (name -> :class:`Lane`) on the same batches, in
     one pass; ``{name: (metrics, pictures)}``. A stop signal ends the pass between
-    batches (every lane's metrics then carry ``interrupted``)."""
+    batches (every lane's metrics then carry ``interrupted``).
+
+    ``overlap``: each batch's predict calls are dispatched (asynchronously) before the
+    previous batch's host work (boxes, counts, scorers), so that work runs while the
+    device computes the next maps; False: one batch after the other (bench/evaluate.py
+    measures both). The results are the same."""
     tallies = {name: Tally(num_classes, points=dict(lane.points or {"paper_rule": 0.2}),
                            wsol=wsol, cam_curve_interval=cam_curve_interval,
                            extremes=8 if gallery_size else 0) for name, lane in lanes.items()}
     galleries: dict[str, list] = {name: [] for name in lanes}
     bar = tqdm(batches, total=num_batches, desc="evaluate", unit="batch",
                disable=not distributed.is_main_process())
-    t0, seen, stopped = time.perf_counter(), 0, None
-    for step, local in bar:
-        if (stopped := signals.requested()) is not None:
-            break
+    t0, seen, stopped, pending = time.perf_counter(), 0, None, None
+
+    def host_work(step, local, outputs) -> int:
         valid = local["valid"]
         labels = local["label"][valid]
         gt = [b[b[:, 0] >= 0] for b in local["boxes"][valid]] if "boxes" in local else None
@@ -103,10 +107,13 @@ def compare(lanes: dict, batches, *, num_classes: int, map_size: int,
         images = local["image"][valid]
         indices = (local["index"] if "index" in local else _indices(step, len(valid)))[valid]
         for name, lane in lanes.items():
-            _, top, maps = lane.predict(local["image"], local["label"])
+            _, top, maps = outputs[name]
             top, maps = distributed.local_numpy(top)[valid], distributed.local_numpy(maps)[valid]
             tally = tallies[name]
-            boxes = largest_component_boxes(maps, threshold=list(tally.points.values()))
+            gallery = galleries[name]
+            # paper-rule boxes: scored with boxes, drawn in the gallery (not for PxAP alone)
+            boxes = (largest_component_boxes(maps, threshold=list(tally.points.values()))
+                     if gt is not None or len(gallery) < gallery_size else None)
             tally.update(top, labels, boxes, gt, maps[:, 0], masks,
                          images=images if gallery_size else None)
             batch = Batch(images, labels, top, maps, gt, masks, indices, local)
@@ -115,13 +122,26 @@ def compare(lanes: dict, batches, *, num_classes: int, map_size: int,
             if lane.per_image is not None:
                 lane.per_image.add(local["file_name"][valid], indices, labels, top,
                                    boxes if gt is not None else None, gt)
-            gallery = galleries[name]
             for i in range(min(len(labels), gallery_size - len(gallery))):
                 gallery.append({"image": images[i], "label": int(labels[i]),
                                 "gt_boxes": gt[i] if gt is not None else np.zeros((0, 4), int),
                                 "top": top[i], "maps": maps[i], "boxes": boxes[i, :, -1]})
-        seen += len(labels)
+        return len(labels)
+
+    for step, local in bar:
+        if (stopped := signals.requested()) is not None:
+            break
+        outputs = {name: lane.predict(local["image"], local["label"])
+                   for name, lane in lanes.items()}       # dispatched, not waited for
+        if not overlap:
+            seen += host_work(step, local, outputs)
+        else:
+            if pending is not None:
+                seen += host_work(*pending)
+            pending = step, local, outputs
         bar.set_postfix(img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
+    if pending is not None:         # the last batch (or the one in flight at a stop)
+        seen += host_work(*pending)
     bar.close()
     out = {}
     for name, lane in lanes.items():       # collectives: every process in the same order

@@ -151,6 +151,11 @@ def eval_example(record: dict, *, image_size: int, max_boxes: int = 8,
            "valid": np.bool_(True)}
     if with_boxes:
         boxes = rescale_boxes(record_boxes(record), (h, w), (map_size, map_size))
+        # wsolevaluation's boxes end at x + width: W for a box touching the right edge,
+        # which int(x * new / old) maps to map_size, one past the last pixel. camjax boxes
+        # are inclusive pixel boxes, so that edge becomes the last pixel (its evaluator
+        # keeps the coordinate: the IoU differs by at most one column or row of pixels)
+        boxes = np.minimum(boxes, map_size - 1)
         if len(boxes) > max_boxes:
             raise ValueError(f"image {record.get('file_name', '?')!s} has {len(boxes)} boxes, "
                              f"more than config.max_boxes={max_boxes}: set "

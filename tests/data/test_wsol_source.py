@@ -81,6 +81,15 @@ def test_boxes_rescaled_to_eval_map_size(tmp_path):
     np.testing.assert_array_equal(batch["boxes"][0, 0], [3, 3, 15, 30])
 
 
+def test_a_box_to_the_image_edge_ends_at_the_maps_last_pixel(tmp_path):
+    """wsolevaluation's x + width reaches the 40 x 30 image's edge: x1 = 40, y1 = 30."""
+    data = _one_image(tmp_path, ["20,15,40,30"])
+    cfg = config(data, eval_map_size=16, eval_batch_size=1)
+    _, batch = next(pipeline.eval_batches(pipeline.open_source(cfg, "test", tmp_path), cfg))
+    # int(20 * 16 / 40) = 8, int(15 * 16 / 30) = 8, int(40 * 16 / 40) = 16 -> 15 (the last)
+    np.testing.assert_array_equal(batch["boxes"][0, 0], [8, 8, 15, 15])
+
+
 def test_a_resized_copy_of_the_images_gets_rescaled_boxes(tmp_path):
     """image_sizes.txt says 40 x 30, the file is 20 x 15: boxes follow the file."""
     data = _one_image(tmp_path, ["4,3,19,29"], file_size=(20, 15))

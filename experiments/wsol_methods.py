@@ -59,12 +59,21 @@ def scores(metrics) -> dict:
             "PxAP": metrics.get("pxap", float("nan"))}
 
 
-def verdict(per_seed: dict) -> str:
+def verdict(per_seed: dict, num_classes: int) -> str:
     """Whether Choe et al.'s finding holds in these numbers, in words: on MaxBoxAccV2 and
     PxAP, which methods are above (below) CAM by more than the larger of the two rows'
-    half-ranges over seeds, and whether the few-shot baseline is above every one."""
+    half-ranges over seeds, and whether the few-shot baseline is above every one; first,
+    the methods whose classifier stayed at chance on every seed (their maps say nothing
+    about the method, only that it did not train in this budget)."""
     if "cam" not in per_seed:
         return "CAM was not run, so there is nothing to compare with."
+    chance = 100.0 * (1 - 1 / num_classes)
+    untrained = [NAMES[m] for m in per_seed if m != "fewshot" and all(
+        s["cls top-1 err"] >= chance - 5 for s in per_seed[m])]
+    caveat = "" if not untrained else (
+        f"**Did not train:** {', '.join(untrained)}: classification top-1 error within 5 "
+        f"points of chance ({chance:.1f}%) on every seed, so their rows measure an untrained "
+        "network, not the method, and the verdict below is void for them.\n\n")
 
     def stats(method, column):
         v = np.asarray([s[column] for s in per_seed[method]], np.float64)
@@ -91,9 +100,12 @@ def verdict(per_seed: dict) -> str:
             holds &= not beaten
         holds &= not above
         lines.append(line + ".")
-    head = ("Choe et al.'s finding **holds here**: no method is above CAM by more than the "
-            "seeds' spread, and the few-shot baseline is above them all." if holds else
-            "Choe et al.'s finding **does not hold here in full**; per metric:")
+    if untrained:
+        holds = False
+    head = caveat + (
+        "Choe et al.'s finding **holds here**: no method is above CAM by more than the "
+        "seeds' spread, and the few-shot baseline is above them all." if holds else
+        "Choe et al.'s finding **is not shown here in full**; per metric:")
     return head + "\n\n" + "\n".join(lines)
 
 
@@ -187,7 +199,7 @@ Hyperparameter choices:
 
 ## Reading
 
-{verdict(per_seed)}
+{verdict(per_seed, num_classes)}
 
 {SETTING}
 """

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+import select
 import shutil
 import signal
 import subprocess
@@ -36,25 +38,42 @@ def _photos(folder):
             folder / f"photo_{k:02d}.jpg", quality=85)
 
 
+def _read_until_done(proc, at_least, timeout):
+    """The child's stderr as it comes (select on the pipe, no polling), until its progress
+    bar (``localize: ... N/50 ...``, a line per update ended by a carriage return) counts
+    ``at_least`` images done; returns what was read. Fails, naming what was read, on a
+    timeout or if the child ends first."""
+    fd, read = proc.stderr.fileno(), b""        # bytes: a read may split a character
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = [int(n) for n in re.findall(rb"(\d+)/%d\b" % NUM_IMAGES, read)]
+        if counts and max(counts) >= at_least:
+            return read
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {at_least} images done in {timeout} s; stderr: {read[-3000:]}"
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 65536)
+            assert chunk, f"finished before the signal: {read[-3000:]}"
+            read += chunk
+
+
 def test_sigint_in_localize_writes_the_images_done_and_exits_130(trained_workdir, tmp_path):
     _photos(tmp_path / "photos")
     out = tmp_path / "out"
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(   # stderr unbuffered bytes: read as it comes, before the signal
         [sys.executable, "-m", "camjax.cli", "localize", "--workdir", str(trained_workdir),
-         str(tmp_path / "photos"), "--out", str(out), "--batch_size", "2", "--no_progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if len(list((out / "overlays").glob("*.png"))) >= 4:   # a few batches done
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, f"finished before the signal: {proc.communicate()}"
+         str(tmp_path / "photos"), "--out", str(out), "--batch_size", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, env=cli_env(), cwd=ROOT)
+    before = _read_until_done(proc, 4, timeout=300)              # a few batches done
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    _, rest = proc.communicate(timeout=60)
+    stderr = (before + rest).decode()
     assert proc.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("camjax: SIGINT received: stopped after")
+    lines = [line for line in stderr.splitlines()                # the bar's lines aside
+             if line.strip() and not line.startswith("localize:")]
+    assert len(lines) == 1 and lines[0].startswith("camjax: SIGINT received: stopped after"), \
+        stderr[-3000:]
     doc = json.loads((out / "predictions.json").read_text())
     done = doc["num_processed"]
     assert doc["interrupted"] is True and doc["signal"] == "SIGINT"

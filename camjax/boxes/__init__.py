@@ -11,7 +11,7 @@
   with ground-truth boxes per threshold (what MaxBoxAcc counts).
 
 The underscore modules are private: input checks and threads (``_checks``), the
-compiled component tree (``_unionfind``, ``_borders``, ``_compiled``) and the
+compiled component tree (``_levels``, ``_unionfind``, ``_borders``, ``_compiled``) and the
 compiled rules on it (``_paper_sweep``, ``_wsol_tree``, ``_wsol_sweep``,
 ``_wsol_iou``), GCC's ``std::sort``
 (``_stdsort``). See docs/localization.md.

@@ -26,7 +26,7 @@ _E4[[0b0110, 0b1001]] = -2
 def _window_deltas():
     """(256,) each: the change of the _Q2 and _E4 sums when a pixel is added, for each
     mask of its ring neighbours already present (bit i: ring position i of
-    ``_unionfind.RING``, clockwise from north); the four windows holding the pixel,
+    ``_rings.RING``, clockwise from north); the four windows holding the pixel,
     as (top-left, top-right, bottom-left, bottom-right) ring positions, -1 for the
     pixel itself."""
     windows = ((7, 0, 6, -1), (0, 1, -1, 2), (6, -1, 5, 4), (-1, 2, 4, 3))
@@ -48,7 +48,7 @@ DQ2, DE4 = _window_deltas()
 def outer_area2(flat, H, W, thr, first):
     """Twice ``cv2.contourArea`` of the outer border of the 8-connected component of
     ``lev >= thr`` (``thr >= 1``) whose first pixel (raster order) is ``first``;
-    ``flat`` is ``lev`` (H, W) in a frame of zeros (``_unionfind.pad``), so a step
+    ``flat`` is ``lev`` (H, W) in a frame of zeros (``_levels.pad``), so a step
     off the image reads the frame.
 
     Suzuki-Abe border following as OpenCV's ``findContours`` runs it (start at the

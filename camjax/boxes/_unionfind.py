@@ -3,12 +3,12 @@
 For an integer image ``lev`` (values 0..K) the foreground at level ``v`` (1..K) is
 ``lev >= v``. The sets are nested, so their connected components form a tree
 (the max-tree). :func:`sweep_sorted` adds the pixels sorted by level, from the top
-(:func:`level_order`, a counting sort), to a union-find whose components keep their
-bounding box, pixel count, first pixel in raster order and two sums over the 2x2
-windows they meet (:mod:`camjax.boxes._borders`: twice the polygon area of the outer
-border when the component has no hole, and its Euler number). After the pixels of
-level ``v`` are in, every component that gained pixels at ``v`` (new, grown, or
-merged) gets a new node with ``hi = v``; the nodes it replaces are closed with
+(:func:`camjax.boxes._levels.level_order`, a counting sort), to a union-find whose
+components keep their bounding box, pixel count, first pixel in raster order and two
+sums over the 2x2 windows they meet (:mod:`camjax.boxes._borders`: twice the polygon
+area of the outer border when the component has no hole, and its Euler number). After
+the pixels of level ``v`` are in, every component that gained pixels at ``v`` (new,
+grown, or merged) gets a new node with ``hi = v``; the nodes it replaces are closed with
 ``lo = v``. A node is one component, alive (unchanged) for the levels
 ``lo < v <= hi``; ``lo = 0`` for nodes alive down to level 1.
 
@@ -27,7 +27,8 @@ arithmetic poorly, so the work that does not depend on the order is done before 
 
 The box rules read the tree in :mod:`camjax.boxes._wsol_tree` and
 :mod:`camjax.boxes._paper_sweep`. The neighbour tables and the ring masks are in
-:mod:`camjax.boxes._rings`.
+:mod:`camjax.boxes._rings`, the padding and the pixel order in
+:mod:`camjax.boxes._levels`.
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ import numpy as np
 
 from camjax.boxes._borders import DE4, DQ2
 from camjax.boxes._compiled import JIT
-from camjax.boxes._rings import _GROUPS4, _GROUPS8, _RING_DX, _RING_DY, ring_masks
+from camjax.boxes._levels import U, level_order, pad
+from camjax.boxes._rings import _GROUPS4, _GROUPS8, _RING_DX, _RING_DY
 
 # node fields: rows of the node table
 LO, HI, X0, Y0, X1, Y1, COUNT, FIRST, Q2, E4 = range(10)
@@ -47,8 +49,6 @@ LO, HI, X0, Y0, X1, Y1, COUNT, FIRST, Q2, E4 = range(10)
 # one int64 (Q2 << 32) + E4, so one addition per pixel keeps both
 _P0, _P1, _BX0, _BX1, _CNT, _CUR, _RQE = range(7)
 _DQE = (DQ2 << 32) + DE4
-
-U = np.uint64        # an unsigned index: no wraparound test for negative indices
 
 # the workspace tuple: per-pixel slot labels, slot parents, records, packed pixel
 # order, scratch, node table
@@ -63,65 +63,6 @@ def workspace(H, W):
     return (np.empty((H + 2) * (W + 2), np.int32), np.empty(n, np.int32),
             np.empty((n, 7), np.int64), np.empty(n, np.int64), np.empty(n, np.int32),
             np.empty((10, n), np.int64))
-
-
-@nb.njit(**JIT)
-def pad(lev, K, invert, out):
-    """``out`` ((H+2)*(W+2),): ``lev`` (or ``K - lev`` with ``invert``) in a frame of
-    zeros, the level that is never foreground."""
-    H, W = lev.shape
-    Wp = W + 2
-    out[:Wp] = 0
-    out[(H + 1) * Wp:] = 0
-    for y in range(H):
-        r = (y + 1) * Wp
-        out[r] = 0
-        out[r + W + 1] = 0
-        for x in range(W):
-            out[r + 1 + x] = K - lev[y, x] if invert else lev[y, x]
-    return out
-
-
-@nb.njit(**JIT)
-def level_order(flat, H, W, K, ent):
-    """Counting sort of the pixels of the padded level image ``flat`` (:func:`pad`,
-    an (H, W) image of values 0..K) by level descending and in raster order inside a
-    level, into ``ent``: ``P << 32 | x << 16 | am << 8 | am`` (padded index, column,
-    :func:`ring_masks` twice). Returns ``(hist, start)``: level v's pixels are
-    ``start[v]:start[v] + hist[v]``."""
-    Wp = W + 2
-    hist = np.zeros(K + 1, np.int64)
-    for y in range(H):
-        r = (y + 1) * Wp + 1
-        for x in range(W):
-            hist[flat[r + x]] += 1
-    am = np.zeros(flat.size, np.uint8)
-    ring_masks(flat, H, W, am)
-    return hist, order_by_level(flat, H, W, K, hist, am, am, ent)
-
-
-@nb.njit(**JIT)
-def order_by_level(flat, H, W, K, hist, amf, amb, ent):
-    """The fill of :func:`level_order` for a known histogram, with the masks ``amf``
-    (bits 8-15) and ``amb`` (bits 0-7) of two sweeps in the same order (the
-    foreground's and, its levels reversed block by block, the background's);
-    returns ``start``."""
-    Wp = W + 2
-    start = np.zeros(K + 1, np.int64)
-    acc = 0
-    for v in range(K, -1, -1):
-        start[v] = acc
-        acc += hist[v]
-    fill = start.copy()
-    for y in range(H):
-        r = (y + 1) * Wp + 1                    # padded index: the frame is never added
-        for x in range(W):
-            P = U(r + x)
-            v = flat[P]
-            k = fill[v]
-            ent[U(k)] = (np.int64(P) << 32) | (x << 16) | (np.int64(amf[P]) << 8) | amb[P]
-            fill[v] = k + 1
-    return start
 
 
 @nb.njit(**JIT)

@@ -17,9 +17,10 @@ import numpy as np
 
 from camjax.boxes._borders import outer_area2
 from camjax.boxes._compiled import JIT
+from camjax.boxes._levels import U, order_by_level
 from camjax.boxes._rings import outside_bits, ring_masks
-from camjax.boxes._unionfind import (E4, ENT, FIRST, HI, LO, Q2, U, X0, X1, Y0, Y1,
-                                     order_by_level, sweep_sorted, workspace)
+from camjax.boxes._unionfind import (E4, ENT, FIRST, HI, LO, Q2, X0, X1, Y0, Y1, sweep_sorted,
+                                     workspace)
 
 
 @nb.njit(**JIT)

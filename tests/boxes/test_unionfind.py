@@ -1,5 +1,5 @@
-"""The compiled component trees (camjax.boxes._unionfind, _borders) and the facts the V1
-path uses."""
+"""The compiled component trees (camjax.boxes._unionfind, _levels, _borders) and the facts
+the V1 path uses."""
 import cv2
 import numpy as np
 import pytest
@@ -7,6 +7,7 @@ import pytest
 from camjax.boxes import _unionfind as uf
 from camjax.boxes import wsol_boxes
 from camjax.boxes._borders import outer_area2
+from camjax.boxes._levels import pad
 from camjax.boxes._wsol_sweep import v1_batch
 from camjax.boxes._wsol_tree import wsol_space
 
@@ -23,7 +24,7 @@ def _rows(rows):
 def _outer_area2(img: np.ndarray, thr: int, first: int) -> int:
     """outer_area2 on ``img`` (H, W) in its frame of zeros."""
     H, W = img.shape
-    flat = uf.pad(np.asarray(img, np.int64), 0, False, np.empty((H + 2) * (W + 2), np.int64))
+    flat = pad(np.asarray(img, np.int64), 0, False, np.empty((H + 2) * (W + 2), np.int64))
     return outer_area2(flat, H, W, thr, first)
 
 

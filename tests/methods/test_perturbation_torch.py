@@ -1,14 +1,14 @@
-"""The perturbation and pixel-space methods against plain-PyTorch references
-(tests/methods/torch_refs.py), written from the papers: Ablation-CAM, Score-CAM (constant
-channels skipped), SS-CAM, IS-CAM, RISE, occlusion, guided backprop, guided Grad-CAM,
-Input x Gradient, Blur IG, Guided IG and XRAI, and CAM, saliency, SmoothGrad and
-Integrated Gradients, on torchvision's ``resnet18`` (random weights) and its plain-PyTorch
-twin with torchvision's names (``torch_refs.resnet_pair``), at 32 x 32 px: the Score-CAM
-family at ``layer1`` (64 channels, 8 x 8, a quarter of them dead), Ablation-CAM at
-``layer2`` and, at 64 px, at the default layer4 (2 x 2). The stochastic methods are given
-the same noise and masks as arrays. Maps are compared after scaling each by its largest
-magnitude, to 1e-4; the methods with discrete choices (Guided IG, XRAI) in float64, where
-rounding cannot change a choice.
+"""The perturbation and pixel-space methods against plain-PyTorch references written from
+the papers (tests/methods/torch_refs_perturbation.py and torch_refs_gradient.py):
+Ablation-CAM, Score-CAM (constant channels skipped), SS-CAM, IS-CAM, RISE, occlusion,
+guided backprop, guided Grad-CAM, Input x Gradient, Blur IG, Guided IG and XRAI, and CAM,
+saliency, SmoothGrad and Integrated Gradients, on torchvision's ``resnet18`` (random
+weights) and its plain-PyTorch twin with torchvision's names (``torch_refs.resnet_pair``),
+at 32 x 32 px: the Score-CAM family at ``layer1`` (64 channels, 8 x 8, a quarter of them
+dead), Ablation-CAM at ``layer2`` and, at 64 px, at the default layer4 (2 x 2). The
+stochastic methods are given the same noise and masks as arrays. Maps are compared after
+scaling each by its largest magnitude, to 1e-4; the methods with discrete choices (Guided
+IG, XRAI) in float64, where rounding cannot change a choice.
 
 Each test compiles ResNet-18 once or twice, and the references run it hundreds of times:
 ``make test`` runs one method of each family (Score-CAM with its skipping, Ablation-CAM,
@@ -30,6 +30,8 @@ from camjax.methods import scorecam
 
 torch = pytest.importorskip("torch", reason="PyTorch is needed for the references")
 from tests.methods import torch_refs as refs  # noqa: E402  (needs torch)
+from tests.methods import torch_refs_gradient as grad_refs  # noqa: E402
+from tests.methods import torch_refs_perturbation as pert_refs  # noqa: E402
 
 rise_module = importlib.import_module("camjax.methods.rise")   # methods.rise is the method
 CLASSES = np.array([[3, 6], [1, 3]])     # two classes per image, one shared
@@ -64,7 +66,7 @@ def test_ablation_cam_equals_the_channel_by_channel_reference(tiny, images, laye
     got = methods.ablation_cam(model, images, CLASSES, batch_size=48,
                                **({"layer": layer} if layer else {}))
     layer = layer or "layer4"
-    same(got, refs.ablation_cam(net, images, CLASSES, layer,
+    same(got, pert_refs.ablation_cam(net, images, CLASSES, layer,
                                 lambda a: refs.tail(net, layer, a)))
 
 
@@ -75,7 +77,7 @@ def test_score_cam_skips_constant_channels_and_equals_scoring_every_channel(tiny
         f.detach().numpy().transpose(0, 2, 3, 1), jnp.float32)))
     assert (constant == np.isin(np.arange(64), refs.DEAD)).all()      # a quarter skipped
     got = methods.score_cam(model, images, CLASSES, layer="layer1", batch_size=16)
-    same(got, refs.score_family(net, images, CLASSES, "layer1"))
+    same(got, pert_refs.score_family(net, images, CLASSES, "layer1"))
 
 
 @exhaustive
@@ -102,7 +104,7 @@ def test_score_cam_skipping_changes_no_channel_score(tiny, images):
 def test_is_cam_equals_the_reference_with_torchcams_coefficients(tiny, images):
     net, model = tiny
     got = methods.is_cam(model, images, CLASSES, layer="layer1", steps=3, batch_size=32)
-    same(got, refs.score_family(net, images, CLASSES, "layer1",
+    same(got, pert_refs.score_family(net, images, CLASSES, "layer1",
                                 coefficients=(1 / 3, 3 / 3, 6 / 3)))
 
 
@@ -116,7 +118,7 @@ def test_ss_cam_equals_the_reference_given_the_same_noise(tiny, images):
     draw = jax.vmap(jax.vmap(lambda s, k: sigma * jax.random.normal(
         jax.random.fold_in(jax.random.fold_in(key, s), k), (S, S)), (None, 0)), (0, None))
     noise = np.asarray(jax.jit(draw)(jnp.arange(samples), jnp.arange(64)))
-    same(got, refs.score_family(net, images, CLASSES, "layer1", noise=noise))
+    same(got, pert_refs.score_family(net, images, CLASSES, "layer1", noise=noise))
 
 
 @exhaustive
@@ -131,7 +133,7 @@ def test_rise_equals_the_reference_given_the_same_masks(tiny, images):
         np.testing.assert_allclose(m, up[dy:dy + S, dx:dx + S], rtol=0, atol=1e-6)
     assert 0.3 < cells.mean() < 0.7 and len(set(map(tuple, shifts.T))) > 4
     got = methods.rise(model, images, CLASSES, masks=masks, p=0.5, batch_size=8)
-    same(got, refs.rise(net, images, CLASSES, masks, 0.5))
+    same(got, pert_refs.rise(net, images, CLASSES, masks, 0.5))
     drawn = methods.rise(model, images, CLASSES, samples=24, grid=4, key=key, batch_size=8)
     np.testing.assert_allclose(drawn, got, rtol=1e-5, atol=1e-7)   # the same masks drawn
 
@@ -141,7 +143,7 @@ def test_occlusion_equals_the_sliding_patch_loop(tiny, images):
     net, model = tiny
     got = methods.occlusion(model, images, CLASSES, window=6, stride=6, batch_size=25)
     assert (np.asarray(got)[..., 30:, :] == 0).all()          # no patch reaches row 30
-    same(got, refs.occlusion(net, images, CLASSES, 6, 6))
+    same(got, pert_refs.occlusion(net, images, CLASSES, 6, 6))
 
 
 # --------------------------------------------------------------------- pixel-space methods
@@ -149,9 +151,9 @@ def test_occlusion_equals_the_sliding_patch_loop(tiny, images):
 def test_guided_backprop_and_saliency_equal_the_relu_modules_guided_or_not(tiny, images):
     net, model = tiny
     got = methods.guided_backprop(model, images, CLASSES)
-    same(got, refs.guided_backprop(net, images, CLASSES))
+    same(got, grad_refs.guided_backprop(net, images, CLASSES))
     plain = methods.saliency(model, images, CLASSES)          # the guided rule changes it
-    same(plain, refs.saliency(net, images, CLASSES))
+    same(plain, grad_refs.saliency(net, images, CLASSES))
     assert np.abs(refs.scaled(got) - refs.scaled(plain)).max() > 0.05
 
 
@@ -159,13 +161,13 @@ def test_guided_backprop_and_saliency_equal_the_relu_modules_guided_or_not(tiny,
 def test_guided_grad_cam_equals_the_reference(tiny, images):
     net, model = tiny
     got = methods.guided_grad_cam(model, images, CLASSES, layer="layer2")
-    same(got, refs.guided_grad_cam(net, images, CLASSES, "layer2"))
+    same(got, grad_refs.guided_grad_cam(net, images, CLASSES, "layer2"))
 
 
 def test_input_x_gradient_equals_the_reference(tiny, images):
     net, model = tiny
     same(methods.input_x_gradient(model, images, CLASSES),
-         refs.input_x_gradient(net, images, CLASSES))
+         grad_refs.input_x_gradient(net, images, CLASSES))
 
 
 @exhaustive
@@ -174,22 +176,22 @@ def test_cam_smooth_grad_and_integrated_gradients_equal_the_references(tiny, ima
     ``normal(fold_in(key, s))`` over the batch) as arrays."""
     net, model = tiny
     big = np.random.default_rng(1).normal(0, 1, (2, 2 * S, 2 * S, 3)).astype(np.float32)
-    same(methods.cam(model, big, CLASSES), refs.cam(net, big, CLASSES))
+    same(methods.cam(model, big, CLASSES), grad_refs.cam(net, big, CLASSES))
     key, samples, sigma = jax.random.key(11), 3, 0.2
     noise = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(key, s), images.shape))
                       for s in range(samples)])
     got = methods.smooth_grad(model, images, CLASSES, samples=samples, sigma=sigma, key=key,
                               batch_size=2)
-    same(got, refs.smooth_grad(net, images, CLASSES, noise, sigma))
+    same(got, grad_refs.smooth_grad(net, images, CLASSES, noise, sigma))
     got = methods.integrated_gradients(model, images, CLASSES, steps=4, batch_size=5)
-    same(got, refs.integrated_gradients(net, images, CLASSES, 4))
+    same(got, grad_refs.integrated_gradients(net, images, CLASSES, 4))
 
 
 @exhaustive
 def test_blur_ig_equals_the_reference_with_scipys_blur(tiny, images):
     net, model = tiny
     got = methods.blur_ig(model, images, CLASSES, steps=4, max_sigma=2.0, batch_size=3)
-    same(got, refs.blur_ig(net, images, CLASSES, 4, 2.0), atol=2e-4)
+    same(got, grad_refs.blur_ig(net, images, CLASSES, 4, 2.0), atol=2e-4)
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +207,7 @@ def test_guided_ig_equals_pairs_loop_in_float64(tiny, tiny64, images):
     net, _ = tiny
     with jax.enable_x64(True):
         got = methods.guided_ig(tiny64, images[:1].astype(np.float64), CLASSES[:1], steps=4)
-    want = refs.guided_ig(net, images[:1], CLASSES[:1], 4)
+    want = grad_refs.guided_ig(net, images[:1], CLASSES[:1], 4)
     same(got, want, atol=1e-8)
 
 
@@ -215,6 +217,6 @@ def test_xrai_equals_pairs_greedy_regions_in_float64(tiny, tiny64, images):
     x = np.random.default_rng(5).normal(0, 1, (1, 24, 24, 3))
     with jax.enable_x64(True):
         got = np.asarray(methods.xrai(tiny64, x, CLASSES[:1], steps=3, min_pixel_diff=20))
-    want = refs.xrai(net, x, CLASSES[:1], 3, min_pixel_diff=20)
+    want = grad_refs.xrai(net, x, CLASSES[:1], 3, min_pixel_diff=20)
     assert len(np.unique(want[0, 0])) > 2                     # several regions chosen
     same(got, want, atol=1e-8)

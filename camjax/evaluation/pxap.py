@@ -66,31 +66,43 @@ class MaskAccumulator:
 
     def update(self, scoremaps, masks) -> None:
         """scoremaps (N, H, W) float in [0, 1]; masks (N, H, W) uint8 {0, 1, 255} or bool."""
-        from camjax.evaluation._masks import mask_histograms, uniform_edges
-        from camjax.threads import map_chunks
+        from camjax.evaluation._masks import uniform_edges
         s = scoremap_array(scoremaps)
         m = _mask_array(masks, s.shape)
         if self._uniform is None:
             self._uniform = uniform_edges(self.edges, self.bin_width)
-        k = self._uniform
-        if not k:                      # edges NumPy made otherwise: its own histogram
+        if not self._uniform:          # edges NumPy made otherwise: its own histogram
             m = _check_masks(m, s.shape)
             check_scoremaps(s)
             counts = [np.histogram(s[m == c], bins=self.edges)[0] for c in (0, 1)]
         else:
-            maps = (np.ascontiguousarray(s) if s.dtype in (np.float32, np.float64)
-                    else s.astype(np.float64))        # float16: exactly, as NumPy compares
-            parts = map_chunks(lambda a, b: mask_histograms(maps[a:b], m[a:b],
-                                                            self.bin_width, k),
-                               len(maps), self.workers)
-            if any(bad for _, bad in parts):          # the checks name the bad value
+            # float32 and float64 read in place; float16 widened to float32 (exactly)
+            maps = np.ascontiguousarray(s if s.dtype in (np.float32, np.float64) else
+                                        s.astype(np.float32 if s.itemsize < 4 else np.float64))
+            counts, bad = self._compiled(maps, m)
+            if bad:                    # the checks name the bad value
                 check_scoremaps(s)
                 _check_masks(m, s.shape)
-                raise AssertionError("mask_histograms refused input the checks accept")
-            counts = sum(c for c, _ in parts)
+                counts, bad = self._compiled(maps + 0.0, m)   # -0.0 (bits above 1.0's) -> 0.0
+                if bad:
+                    raise AssertionError("mask_histograms refused input the checks accept")
         self.bg_hist += counts[0]
         self.fg_hist += counts[1]
         self.num_images += s.shape[0]
+
+    def _compiled(self, maps, masks):
+        """(counts (3, K + 2), bad) of :func:`camjax.evaluation._masks.mask_histograms`
+        over chunks of the batch on ``workers`` threads."""
+        from camjax.evaluation._masks import mask_histograms, scale, top_rule
+        from camjax.threads import map_chunks
+        ints = np.uint64 if maps.dtype == np.float64 else np.uint32
+        bits, one = maps.view(ints), np.array(1.0, maps.dtype).view(ints)[()]
+        bw, k = self.bin_width, self._uniform
+        inv, top = scale(bw), top_rule(bw, k)
+        parts = map_chunks(lambda a, b: mask_histograms(maps[a:b], bits[a:b], one, masks[a:b],
+                                                        bw, inv, k, top),
+                           len(maps), self.workers)
+        return sum(c for c, _ in parts), any(bad for _, bad in parts)
 
     def merge(self, other: "MaskAccumulator") -> "MaskAccumulator":
         if not np.array_equal(self.edges, other.edges):

@@ -332,6 +332,13 @@ def test_pxap_input_checks():
         pxap(s, np.full((1, 2, 2), 255, np.uint8))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         pxap(s + 2, np.ones((1, 2, 2), np.uint8))
+    for dtype in (np.float64, np.float32):           # one pixel just outside, NaN, inf
+        one, tiny = dtype(1), np.finfo(dtype).smallest_subnormal
+        for bad in (np.nan, np.inf, -tiny, np.nextafter(one, dtype(2))):
+            x = np.zeros((1, 2, 2), dtype)
+            x[0, 1, 0] = bad
+            with pytest.raises(ValueError, match=r"\[0, 1\]"):
+                pxap(x, np.ones((1, 2, 2), np.uint8))
 
 
 # ------------------------------------------------- PxAP against MaskEvaluator's loop
@@ -342,18 +349,20 @@ def _pxap_reference(maps, masks, bin_width):
     return loop
 
 
-@pytest.mark.parametrize("bin_width", [0.001, 0.01, 0.03, 0.25])
+@pytest.mark.parametrize("bin_width", [0.001, 0.01, 0.03, 0.25, 1 / 49, 1 / 161])
 def test_pxap_histograms_equal_np_histogram(bin_width):
-    """Values on the bin edges (the arange values themselves, 0 and 1), float32 and
-    float64 maps, ignore pixels, 1 or 3 threads: the reference's histograms and AP."""
+    """Values on the bin edges (the arange values themselves, 0, -0.0, 1, just below
+    1 and below the last edge), float64, float32 and float16 maps, ignore pixels, 1
+    or 3 threads: the reference's histograms and AP. 1/49 and 1/161 are widths whose
+    top bins need the long rule (1.0's first guess is K - 2; fl(K bw) < 1)."""
     rng = np.random.default_rng(int(bin_width * 1000))
     edges = np.arange(0, 1, bin_width)
     s = rng.random((7, 13, 17))
     on_edge = rng.random(s.shape) < 0.3
     s[on_edge] = rng.choice(np.append(edges, 1.0), on_edge.sum())
-    s[0, 0, :3] = 0.0, 1.0, np.nextafter(edges[-1], 0)
+    s[0, 0, :5] = 0.0, 1.0, np.nextafter(edges[-1], 0), np.nextafter(1.0, 0), -0.0
     m = rng.choice(np.array([0, 1, 255], np.uint8), s.shape, p=[0.5, 0.4, 0.1])
-    for dtype in (np.float64, np.float32):
+    for dtype in (np.float64, np.float32, np.float16):
         maps = s.astype(dtype)
         ref = _pxap_reference(maps, m, bin_width)
         for workers in (1, 3):

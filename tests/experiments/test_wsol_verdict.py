@@ -46,3 +46,21 @@ def test_a_method_above_cam_and_one_at_chance_are_named(wsol_methods):
     assert "**is not shown here in full**" in text
     assert "MaxBoxAccV2: CAM 51.0; above CAM by more than the seeds' spread: HaS; below it: ACoL" \
         in text
+
+
+def test_a_diverged_training_is_not_chosen_and_a_seed_with_none_left_has_no_model(
+        wsol_methods, monkeypatch):
+    from camjax.training import NonFiniteLossError
+
+    def trained(args, name_parts, **overrides):   # stands in for a training; no compile
+        if overrides["spg_thresholds"] == "b":
+            raise NonFiniteLossError("loss nan at step 32")
+        return "config", {"val": {"max_box_acc_v2": 40.0}}, "workdir"
+
+    monkeypatch.setattr(wsol_methods.common, "trained", trained)
+    monkeypatch.setitem(wsol_methods.GRIDS, "spg", ("spg_thresholds", ("a", "b")))
+    value, metrics, *_, tried = wsol_methods.choose(None, "spg", 0)
+    assert value == "a" and metrics["val"]["max_box_acc_v2"] == 40.0
+    assert tried == [("a", 40.0), ("b", "diverged")]
+    value, metrics, *_, tried = wsol_methods.choose(None, "spg", 1, ("b",))
+    assert value is None and metrics is None and tried == [("b", "diverged")]

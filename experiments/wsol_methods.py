@@ -20,6 +20,7 @@ row) instead of stopping the comparison.
 """
 from __future__ import annotations
 
+import os
 import time
 
 import jax
@@ -125,7 +126,8 @@ hyperparameters; val (train-fullsup) has 500 images here, about 42 a class, agai
 
 def choose(args, method: str, seed: int, grid=None):
     """Train the method's ``grid`` (its whole grid by default) for one seed; (value chosen
-    on val, its test metrics, its config and workdir, the val MaxBoxAccV2 of each value)."""
+    on val, its test metrics, its config and workdir, the minutes the grid's models trained,
+    the val MaxBoxAccV2 of each value)."""
     option, full_grid = GRIDS[method]
     grid = full_grid if grid is None else grid
     tried, diverged = [], []
@@ -143,10 +145,12 @@ def choose(args, method: str, seed: int, grid=None):
             continue
         tried.append((metrics["val"]["max_box_acc_v2"], value, metrics, config, workdir))
     scored = [(v, round(s, 2)) for s, v, *_ in tried] + diverged
+    # the models' own training time, recorded in the cache (a rerun from it reports it too)
+    minutes = sum(common.train_seconds(w) for *_, w in tried) / 60
     if not tried:
-        return None, None, None, None, scored
+        return None, None, None, None, minutes, scored
     best = max(tried, key=lambda t: t[0])
-    return best[1], best[2], best[3], best[4], scored
+    return best[1], best[2], best[3], best[4], minutes, scored
 
 
 def maps_of(config, workdir, images, labels, num_classes):
@@ -175,13 +179,17 @@ def main():
     images, labels = batch["image"][:args.figure_images], batch["label"][:args.figure_images]
     # seed-major: a run stopped early still has every method on its first seeds
     per_seed, figure, chosen, chosen_lines = {m: [] for m in args.methods}, {}, {}, []
+    trainings, training = 0, 0.0
     for seed in args.seeds:
         for method in args.methods:
             # the grid on the first seed; the value it chose on the others
-            value, metrics, config, workdir, tried = choose(
+            value, metrics, config, workdir, minutes, tried = choose(
                 args, method, seed, (chosen[method],) if method in chosen else None)
             chosen_lines.append(f"- {NAMES[method]}, seed {seed}: val MaxBoxAccV2 {tried}"
-                                f" -> {value if metrics else 'no model (every value diverged)'}")
+                                f" -> {value if metrics else 'no model (every value diverged)'}"
+                                f" ({minutes:.1f} min of training)")
+            trainings += len(tried)
+            training += minutes
             if metrics is None:
                 continue
             chosen.setdefault(method, value)
@@ -207,7 +215,8 @@ half-range over seeds. The few-shot baseline trains on val's boxes only.
 
 {table}
 
-Hyperparameter choices:
+Hyperparameter choices ({trainings} trainings, {training:.0f} min of training in all on
+{os.cpu_count()} CPU cores):
 
 {chr(10).join(chosen_lines)}
 

@@ -58,9 +58,10 @@ def test_a_diverged_training_is_not_chosen_and_a_seed_with_none_left_has_no_mode
         return "config", {"val": {"max_box_acc_v2": 40.0}}, "workdir"
 
     monkeypatch.setattr(wsol_methods.common, "trained", trained)
+    monkeypatch.setattr(wsol_methods.common, "train_seconds", lambda workdir: 90.0)
     monkeypatch.setitem(wsol_methods.GRIDS, "spg", ("spg_thresholds", ("a", "b")))
-    value, metrics, *_, tried = wsol_methods.choose(None, "spg", 0)
+    value, metrics, *_, minutes, tried = wsol_methods.choose(None, "spg", 0)
     assert value == "a" and metrics["val"]["max_box_acc_v2"] == 40.0
-    assert tried == [("a", 40.0), ("b", "diverged")]
-    value, metrics, *_, tried = wsol_methods.choose(None, "spg", 1, ("b",))
-    assert value is None and metrics is None and tried == [("b", "diverged")]
+    assert tried == [("a", 40.0), ("b", "diverged")] and minutes == 1.5
+    value, metrics, *_, minutes, tried = wsol_methods.choose(None, "spg", 1, ("b",))
+    assert value is None and metrics is None and tried == [("b", "diverged")] and minutes == 0

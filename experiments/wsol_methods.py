@@ -91,8 +91,10 @@ def verdict(per_seed: dict, num_classes: int) -> str:
         def apart(m, sign):
             mean, spread = stats(m, column)
             return sign * (mean - cam) > max(spread, cam_spread)
-        above = [NAMES[m] for m in wsol if apart(m, 1)]
-        below = [NAMES[m] for m in wsol if apart(m, -1)]
+        def named(ms):   # with the difference from CAM in points, so its size shows
+            return [f"{NAMES[m]} ({stats(m, column)[0] - cam:+.1f})" for m in ms]
+        above = named(m for m in wsol if apart(m, 1))
+        below = named(m for m in wsol if apart(m, -1))
         line = (f"- {column}: CAM {cam:.1f}; above CAM by more than the seeds' spread: "
                 f"{', '.join(above) or 'none'}; below it: {', '.join(below) or 'none'}")
         if "fewshot" in per_seed:

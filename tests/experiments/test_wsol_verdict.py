@@ -44,8 +44,8 @@ def test_a_method_above_cam_and_one_at_chance_are_named(wsol_methods):
                                  "fewshot": [seed(70, 70), seed(71, 70)]}, num_classes=12)
     assert "**Did not train:** ACoL" in text and "(91.7%)" in text
     assert "**is not shown here in full**" in text
-    assert "MaxBoxAccV2: CAM 51.0; above CAM by more than the seeds' spread: HaS; below it: ACoL" \
-        in text
+    assert ("MaxBoxAccV2: CAM 51.0; above CAM by more than the seeds' spread: HaS (+5.0); "
+            "below it: ACoL (-49.5)") in text
 
 
 def test_a_diverged_training_is_not_chosen_and_a_seed_with_none_left_has_no_model(

@@ -3,8 +3,8 @@ the few-shot baseline under the WSOL protocol.
 
 Each method's main hyperparameter is chosen on ``val`` (train-fullsup) from a grid of at
 most three values (two here: the default and a neighbour), by MaxBoxAccV2 there (as Choe
-et al. choose theirs), on the first seed; the other seeds train the chosen value only (25
-trainings instead of 54, so the default run fits 90 minutes on 2 cores). The CAM
+et al. choose theirs), on the first seed; the other seeds train the chosen value only (27
+trainings instead of 39: about 110 minutes of training on 2 cores). The CAM
 threshold is chosen on ``val`` too; every seed's model is scored once on test. Table:
 classification error, GT-known accuracy and top-1 localization error at the val-chosen
 threshold, MaxBoxAccV2 and PxAP, mean ± half-range over seeds;
@@ -35,7 +35,7 @@ from camjax.data.transforms import denormalize_image
 from camjax.training import NonFiniteLossError, restore_for_inference
 
 # method: (option, grid): configs/default.py's value (wsolevaluation's default) and one
-# neighbour; two values, not three, so that the 25 trainings fit 90 minutes on 2 cores.
+# neighbour; two values, not three: the 27 trainings already take ~110 minutes on 2 cores.
 # HaS hides 16 px patches at 112 px (wsolevaluation's sheet: about a third to two thirds
 # of that share of a 224 px image).
 GRIDS = {

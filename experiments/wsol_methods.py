@@ -73,12 +73,19 @@ def verdict(per_seed: dict, num_classes: int) -> str:
     if "cam" not in per_seed:
         return "CAM was not run, so there is nothing to compare with."
     chance = 100.0 * (1 - 1 / num_classes)
-    untrained = [NAMES[m] for m in per_seed if m != "fewshot" and all(
-        s["cls top-1 err"] >= chance - 5 for s in per_seed[m])]
+    at_chance = {m: sum(s["cls top-1 err"] >= chance - 5 for s in per_seed[m])
+                 for m in per_seed if m != "fewshot"}
+    untrained = [NAMES[m] for m, n in at_chance.items() if n == len(per_seed[m])]
+    some = [f"{NAMES[m]} ({n} of {len(per_seed[m])})" for m, n in at_chance.items()
+            if 0 < n < len(per_seed[m])]
     caveat = "" if not untrained else (
         f"**Did not train:** {', '.join(untrained)}: classification top-1 error within 5 "
         f"points of chance ({chance:.1f}%) on every seed, so their rows measure an untrained "
         "network, not the method, and the verdict below is void for them.\n\n")
+    if some:    # their spread holds an untrained model: wide, and the mean pulled down
+        caveat += (f"**Seeds that did not train:** {', '.join(some)}: classification error "
+                   "within 5 points of chance there; those seeds are in the mean and the "
+                   "spread.\n\n")
 
     def stats(method, column):
         v = np.asarray([s[column] for s in per_seed[method]], np.float64)

@@ -43,6 +43,7 @@ def test_a_method_above_cam_and_one_at_chance_are_named(wsol_methods):
                                  "acol": [seed(1, 7, 91.7), seed(2, 8, 90.0)],
                                  "fewshot": [seed(70, 70), seed(71, 70)]}, num_classes=12)
     assert "**Did not train:** ACoL" in text and "(91.7%)" in text
+    assert "Seeds that did not train" not in text
     assert "**is not shown here in full**" in text
     assert ("MaxBoxAccV2: CAM 51.0; above CAM by more than the seeds' spread: HaS (+5.0); "
             "below it: ACoL (-49.5)") in text
@@ -65,3 +66,9 @@ def test_a_diverged_training_is_not_chosen_and_a_seed_with_none_left_has_no_mode
     assert tried == [("a", 40.0), ("b", "diverged")] and minutes == 1.5
     value, metrics, *_, minutes, tried = wsol_methods.choose(None, "spg", 1, ("b",))
     assert value is None and metrics is None and tried == [("b", "diverged")] and minutes == 0
+
+
+def test_a_method_with_one_seed_at_chance_is_named_with_the_count(wsol_methods):
+    text = wsol_methods.verdict({"cam": [seed(50, 50), seed(52, 51)],
+                                 "spg": [seed(50, 50, 20.0), seed(1, 8, 92.7)]}, num_classes=12)
+    assert "**Seeds that did not train:** SPG (1 of 2)" in text and "Did not train:" not in text

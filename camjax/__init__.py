@@ -1,9 +1,16 @@
 """camjax: Class Activation Mapping and weakly supervised localization in JAX/Flax NNX.
 
 Submodules load on first use (``camjax.cam``, ``camjax.models``, ...), so
-``import camjax`` costs milliseconds and pulls in neither JAX nor OpenCV.
+``import camjax`` costs milliseconds and pulls in neither JAX nor OpenCV. It sets one
+XLA:CPU flag for the process (``camjax.xla_cpu``: XLA's own CPU kernels instead of
+YNNPACK's fusions, measured faster), so import camjax before the first JAX computation.
 """
 import importlib
+
+from camjax import xla_cpu
+
+# before any JAX computation of the process: XLA reads its flags once (see xla_cpu.py)
+xla_cpu.apply_defaults()
 
 __version__ = "0.1.0"
 

@@ -22,18 +22,12 @@ def _mask_array(masks, shape) -> np.ndarray:
     if m.dtype == bool:
         return np.ascontiguousarray(m).view(np.uint8)
     if m.dtype != np.uint8:
-        m = _check_masks(m, shape).astype(np.uint8)
+        m = _check_mask_values(m).astype(np.uint8)
     return np.ascontiguousarray(m)
 
 
-def _check_masks(masks, shape) -> np.ndarray:
-    m = np.asarray(masks)
-    if m.ndim == 2:
-        m = m[None]
-    if m.shape != shape:
-        raise ValueError(f"masks have shape {m.shape}, score maps {shape}: they must match")
-    if m.dtype == bool:
-        return m.astype(np.uint8)
+def _check_mask_values(m: np.ndarray) -> np.ndarray:
+    """``m`` itself if its dtype is an integer one and its values are 0, 1 or 255."""
     if not np.issubdtype(m.dtype, np.integer):
         raise TypeError(f"masks must be uint8 {{0, 1, 255}} or bool, got dtype {m.dtype}")
     bad = (m != 0) & (m != 1) & (m != 255)
@@ -72,7 +66,7 @@ class MaskAccumulator:
         if self._uniform is None:
             self._uniform = uniform_edges(self.edges, self.bin_width)
         if not self._uniform:          # edges NumPy made otherwise: its own histogram
-            m = _check_masks(m, s.shape)
+            _check_mask_values(m)
             check_scoremaps(s)
             counts = [np.histogram(s[m == c], bins=self.edges)[0] for c in (0, 1)]
         else:
@@ -82,7 +76,7 @@ class MaskAccumulator:
             counts, bad = self._compiled(maps, m)
             if bad:                    # the checks name the bad value
                 check_scoremaps(s)
-                _check_masks(m, s.shape)
+                _check_mask_values(m)
                 counts, bad = self._compiled(maps + 0.0, m)   # -0.0 (bits above 1.0's) -> 0.0
                 if bad:
                     raise AssertionError("mask_histograms refused input the checks accept")

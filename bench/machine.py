@@ -38,8 +38,11 @@ def cpu_name() -> str:
 
 
 def describe() -> str:
+    """The CPU, its count, Python and the XLA flags in effect (``import camjax`` adds
+    one: camjax/xla_cpu.py)."""
+    flags = os.environ.get("XLA_FLAGS", "").strip()
     return (f"{cpu_name()} ({platform.machine()}), {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}")
+            f"Python {platform.python_version()}" + (f"; XLA_FLAGS {flags}" if flags else ""))
 
 
 class Stamp:

@@ -73,7 +73,6 @@ import camjax  # noqa: E402
 from camjax.evaluation import deletion_insertion_curves  # noqa: E402
 from camjax.evaluation.perturbation import rise_blur_kernel  # noqa: E402
 from camjax.methods.rise import draw_masks  # noqa: E402  (camjax.methods.rise: the method)
-from camjax.models.layers import pad_rgb_convs  # noqa: E402
 from camjax.training.state import set_compute_dtype  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
 import torch_device  # noqa: E402  (bench/torch_device.py)
@@ -458,32 +457,24 @@ def main(argv=None) -> int:
     # (b) deletion and insertion
     maps = np.asarray(camjax.cam.normalize(camjax.cam.upsample(
         camjax.methods.cam(model, cast(x_jax), c_jax), (size, size))), np.float32)[:, 0]
-    # the evaluation job's score_fn (training/scoring.py): the RGB conv padded on the CPU
-    padded_graphdef = nnx.graphdef(pad_rgb_convs(nnx.merge(graphdef, state)))
-
-    def probabilities_of(gdef):
-        return jax.jit(lambda s, x: jax.nn.softmax(
-            nnx.merge(gdef, s)(cast(x))[0].astype(jnp.float32)))
-    probabilities, plain_probabilities = (probabilities_of(padded_graphdef),
-                                          probabilities_of(graphdef))
+    # the evaluation job's score_fn (training/scoring.py)
+    probabilities = jax.jit(lambda s, x: jax.nn.softmax(
+        nnx.merge(graphdef, s)(cast(x))[0].astype(jnp.float32)))
     # a partial: the weights are arguments of the compiled program, not constants
     score_fn = functools.partial(probabilities, state)
-    plain_score_fn = functools.partial(plain_probabilities, state)
 
-    def jax_curves(fn=score_fn):
-        out = deletion_insertion_curves(fn, x_jax, maps, c_jax, steps=args.steps,
+    def jax_curves():
+        out = deletion_insertion_curves(score_fn, x_jax, maps, c_jax, steps=args.steps,
                                         batch_size=args.chunk)
         return jax.block_until_ready(out)
     with torch_device.exact():
         ref = torch_deletion_insertion(net, x_torch, maps, classes_torch, args.steps,
                                        args.bf16)
-        for fn in (score_fn, plain_score_fn):
-            ours = jax_curves(fn)
-            if not args.bf16:
-                for mode in ("deletion", "insertion"):
-                    assert np.allclose(np.asarray(ours[mode]), ref[mode], atol=2e-4), mode
-    for fn in (score_fn, plain_score_fn):
-        jax_curves(fn)                     # compiled at the default precision, warmed up
+        ours = jax_curves()
+        if not args.bf16:
+            for mode in ("deletion", "insertion"):
+                assert np.allclose(np.asarray(ours[mode]), ref[mode], atol=2e-4), mode
+    jax_curves()                           # compiled at the default precision, warmed up
     per_pass = jnp.asarray(np.repeat(images, args.chunk, axis=0))       # one camjax pass
     probabilities(state, per_pass).block_until_ready()                  # compile, warm up
     torch_forward(net, x_torch, args.bf16)
@@ -497,7 +488,6 @@ def main(argv=None) -> int:
         return run
     t_di = timing.median_interleaved({
         "camjax": jax_curves,
-        "camjax plain": lambda: jax_curves(plain_score_fn),
         "torch": lambda: torch_deletion_insertion(net, x_torch, maps, classes_torch,
                                                   args.steps, args.bf16),
         "camjax forward": forward_loop(lambda: probabilities(state, per_pass
@@ -513,10 +503,6 @@ def main(argv=None) -> int:
         f"images per pass (PyTorch: RISE's loop, one pass of {n} per step) | "
         f"{n / t_di['camjax']:,.2f} | {n / t_di['torch']:,.2f} | "
         f"{t_di['torch'] / t_di['camjax']:.2f}x |")
-    rows.append(
-        f"| (b') the same, camjax's network with its plain first convolution (see below) | "
-        f"{n / t_di['camjax plain']:,.2f} | {n / t_di['torch']:,.2f} | "
-        f"{t_di['torch'] / t_di['camjax plain']:.2f}x |")
 
     # (c) Ablation-CAM
     if not args.no_ablation_cam:
@@ -591,10 +577,7 @@ def main(argv=None) -> int:
         f"batches: camjax {scored_j / t_di['camjax']:,.0f} / {fwd_j:,.0f} "
         f"({scored_j / t_di['camjax'] / fwd_j:.0%}), PyTorch {scored_t / t_di['torch']:,.0f}"
         f" / {fwd_t:,.0f} ({scored_t / t_di['torch'] / fwd_t:.0%}); the networks' forward "
-        f"passes alone: camjax / PyTorch {fwd_j / fwd_t:.2f}x. camjax scores with the "
-        "evaluation job's score_fn, whose 3-channel first convolution computes through a "
-        "zero fourth channel on the CPU (`models.layers.pad_rgb_convs`: XLA:CPU runs "
-        "3-in, 24-out convolutions ~10x slower than 4-in ones); (b') is the plain network.",
+        f"passes alone: camjax / PyTorch {fwd_j / fwd_t:.2f}x.",
     ]
     publish(args.section, "Map methods and faithfulness (bench/methods.py)", lines,
             write=not args.no_write)

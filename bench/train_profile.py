@@ -14,9 +14,9 @@ PyTorch's (torch.profiler) on the same network and batch; and what XLA's options
     op). Shares of each side's own total; the top ops of camjax's step.
 (b) Options: bench/train_step.py run in a subprocess per variant (camjax and PyTorch in
     the same process, interleaved, so every ratio has its reference in the same run):
-    XLA's defaults; the RGB convolution through a zero fourth channel
-    (``models.layers.pad_rgb_convs``); XLA:CPU's oneDNN (``--xla_cpu_use_onednn``); YNNPACK
-    off (``--xla_cpu_experimental_ynn_fusion_type=``); XNNPACK (``--xla_cpu_use_xnnpack``).
+    camjax's default (YNNPACK's fusions off, ``camjax.xla_cpu``); XLA's own default
+    (YNNPACK's fusions on: ``CAMJAX_XLA_CPU_DEFAULTS=0``); XLA:CPU's oneDNN
+    (``--xla_cpu_use_onednn``); XNNPACK (``--xla_cpu_use_xnnpack``).
 
 ``--threads 1`` (the default) pins both libraries to one core and reads CPU time: the
 stable comparison on a shared machine. Results go to the ``train_profile`` section.
@@ -44,11 +44,11 @@ from sections import publish  # noqa: E402  (bench/sections.py)
 CATEGORIES = ("conv forward", "conv input gradient", "conv weight gradient",
               "conv backward (input + weights)", "transposes, copies", "reductions",
               "elementwise (BatchNorm, ReLU, SGD)", "dense", "other")
-FLAG_VARIANTS = (("XLA defaults", [], ""),
-                 ("RGB conv through 4 channels (pad_rgb_convs)", ["--rgb-pad"], ""),
-                 ("--xla_cpu_use_onednn=true", [], "--xla_cpu_use_onednn=true"),
-                 ("YNNPACK off", [], "--xla_cpu_experimental_ynn_fusion_type="),
-                 ("--xla_cpu_use_xnnpack=true", [], "--xla_cpu_use_xnnpack=true"))
+# (label, environment variables, XLA flags added to XLA_FLAGS)
+FLAG_VARIANTS = (("camjax's default: YNNPACK's fusions off", {}, ""),
+                 ("XLA's default: YNNPACK's fusions on", {"CAMJAX_XLA_CPU_DEFAULTS": "0"}, ""),
+                 ("--xla_cpu_use_onednn=true", {}, "--xla_cpu_use_onednn=true"),
+                 ("--xla_cpu_use_xnnpack=true", {}, "--xla_cpu_use_xnnpack=true"))
 
 
 # ------------------------------------------------------------------------- XLA side
@@ -162,15 +162,15 @@ def torch_profile(model, size, batch, steps) -> tuple[dict, float]:
 # ------------------------------------------------------------------------- options
 def option_runs(model, size, batches, threads_n, repeats) -> list[tuple[str, dict]]:
     out = []
-    for label, extra, flags in FLAG_VARIANTS:
+    for label, variables, flags in FLAG_VARIANTS:
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
-            env = {**os.environ, "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " "
-                                               + flags).strip()}
+            env = {**os.environ, **variables,
+                   "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()}
             cmd = [sys.executable, str(ROOT / "bench" / "train_step.py"), "--models", model,
                    "--image-size", str(size), "--batch-per-device", *map(str, batches),
                    "--threads", str(threads_n), "--clock", "cpu" if threads_n == 1 else
                    "wall", "--repeats", str(repeats), "--steps", "2", "--matmul-size", "256",
-                   "--torch-device", "cpu", "--json", f.name, "--no-write", *extra]
+                   "--torch-device", "cpu", "--json", f.name, "--no-write"]
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode:
                 out.append((label, {"error": done.stderr.strip().splitlines()[-1][:120]}))

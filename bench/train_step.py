@@ -40,7 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from camjax import config as config_lib, models  # noqa: E402
-from camjax.models.layers import pad_rgb_convs  # noqa: E402
 from camjax.training import mesh as mesh_lib, state as state_lib  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
 import threads  # noqa: E402  (bench/threads.py)
@@ -85,13 +84,11 @@ def filled_model(c):
     return model
 
 
-def camjax_setup(model_name, image_size, batch, dtype, rgb_pad=False):
+def camjax_setup(model_name, image_size, batch, dtype):
     """(step, state, batch arrays, info): the compiled train step of the config."""
     c = _config(model_name, image_size, batch, dtype)
     mesh = mesh_lib.data_mesh()
     model = filled_model(c)
-    if rgb_pad:
-        pad_rgb_convs(model)
     params_count = models.parameter_count(model)
     setup = state_lib.initial_state(model, c, mesh)
     step = state_lib.compile_train_step(setup.train_graphdef, setup.tx, mesh, c)
@@ -102,9 +99,9 @@ def camjax_setup(model_name, image_size, batch, dtype, rgb_pad=False):
     return step, setup, arrays, {"params": params_count, "config": c}
 
 
-def camjax_runner(model_name, image_size, batch, dtype, rgb_pad=False):
+def camjax_runner(model_name, image_size, batch, dtype):
     """(run(n steps), info) for camjax's compiled train step, warmed up."""
-    step, setup, arrays, info = camjax_setup(model_name, image_size, batch, dtype, rgb_pad)
+    step, setup, arrays, info = camjax_setup(model_name, image_size, batch, dtype)
     c = info["config"]
 
     def forward(params, rest, images):
@@ -288,8 +285,6 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="pin both libraries to N cores")
     p.add_argument("--clock", default="wall", choices=sorted(CLOCKS))
-    p.add_argument("--rgb-pad", action="store_true", help="camjax's RGB convs through a "
-                   "zero 4th channel (models.layers.pad_rgb_convs; not what training uses)")
     p.add_argument("--matmul-size", type=int, default=0, help="0: 2048 on CPU, 8192 else")
     p.add_argument("--device-note", default="", help="names this machine's block in "
                    "BENCHMARKS.md (default: the JAX platform and device kind)")
@@ -321,7 +316,7 @@ def main(argv=None) -> int:
                                         share=0.8 if dev is None else 0.45)
                           if per_device == "max" else int(per_device))
             batch = per_device * len(devices)
-            run_j, j = camjax_runner(name, args.image_size, batch, args.dtype, args.rgb_pad)
+            run_j, j = camjax_runner(name, args.image_size, batch, args.dtype)
             run_t = None
             if dev is not None:
                 try:
@@ -352,8 +347,7 @@ def main(argv=None) -> int:
                   flush=True)
     peak = max(peaks)
     lines = [stamp.line(),
-             f"jax {jax.__version__} on {len(devices)} x {note}"
-             + (", RGB convs padded to 4 channels" if args.rgb_pad else "") + "; "
+             f"jax {jax.__version__} on {len(devices)} x {note}; "
              + (f"{torch_describe}; " if torch_describe else "no PyTorch reference; ")
              + f"{pinned}; {args.dtype}; {args.clock} clock; medians of {args.repeats} "
              f"interleaved runs of {args.steps} steps; matmul peak {peak / 1e9:,.1f} GFLOP/s "

@@ -7,7 +7,10 @@ images/s on 2 cores (11.7 -> 15.5 on one); VGG16-GAP forward + CAMs 1.23x; ViT-B
 1.11x; the train step 1.3-1.6x (BENCHMARKS.md, "Reading the numbers"). The convolution
 fusion is the costly one (turning off only the dot fusion changes nothing); camjax turns
 all of them off, which measured best on every network tried. The sums are the same in
-another order: results equal to float rounding.
+another order: results equal to float rounding. Nor has XLA's own kernel YNNPACK's cliff
+at convolutions of 3 input channels (tiny_gap's forward, batch 128 at 64 px: 55.7 ms with
+YNNPACK, 32.6 ms with its RGB convolution fed a zero fourth channel, 20.1 ms with XLA's
+kernels and 20.5 padded), so camjax no longer pads RGB convolutions.
 
 XLA reads ``XLA_FLAGS`` once, when JAX's CPU backend starts, so the flag takes effect only
 when camjax is imported before the process's first JAX computation (the CLI, the

@@ -23,10 +23,10 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from camjax.methods.base import layer_activations
+from camjax.methods.base import eval_model, layer_activations
 from camjax.methods.registry import register
 from camjax.methods.scorecam import (channel_masks, channel_scores, check_batch_size,
-                                     masked_scores, scoring_model, weighted_map,
+                                     masked_scores, weighted_map,
                                      zero_image_scores)
 
 
@@ -44,7 +44,7 @@ def is_cam_fn(graphdef, state, images, classes, *, layer=None, steps: int = 10,
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     check_batch_size(batch_size)
-    model = scoring_model(graphdef, state)
+    model = eval_model(graphdef, state)
     _, features = layer_activations(graphdef, state, images, layer)
     size = images.shape[1:3]
     scale = coefficients(steps).astype(images.dtype)

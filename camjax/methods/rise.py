@@ -19,10 +19,7 @@ mask i from ``jax.random.fold_in(key, i)`` (grid cells, then the two shifts), th
 masks for every image of the batch, as RISE; ``key`` defaults to ``jax.random.key(0)``.
 Masks are drawn and scored ``batch_size`` at a time (``lax.scan``; a forward pass holds B x
 ``batch_size`` images), never all at once. RISE's ``RISEBatch`` leaves out the 1 / (N p),
-a positive scale. The map is at the image resolution and non-negative. On the CPU the
-network's RGB convolutions compute through a zero fourth channel
-(``models.layers.pad_rgb_convs``, as the faithfulness scores do): the same sums to float
-rounding, twice as fast for a network whose first convolution is a small RGB one.
+a positive scale. The map is at the image resolution and non-negative.
 """
 from __future__ import annotations
 
@@ -35,7 +32,6 @@ import numpy as np
 from camjax.methods.base import class_scores, eval_model, logits_of
 from camjax.methods.registry import register
 from camjax.methods.scorecam import check_batch_size
-from camjax.models.layers import pad_rgb_convs
 
 
 def interpolation_matrix(size_in: int, size_out: int) -> np.ndarray:
@@ -83,10 +79,7 @@ def draw_masks(key, samples: int, grid: int, p, size):
 @partial(jax.jit, static_argnames=("graphdef", "samples", "grid", "batch_size", "drawn"))
 def _rise(graphdef, state, images, classes, key, masks, p, *, samples, grid, batch_size,
           drawn):
-    # The masked forwards are nearly all of RISE's time, and on the CPU half of each is the
-    # network's RGB convolution at XLA's slow 3-channel speed: the zero fourth channel of
-    # models.layers.pad_rgb_convs halves it (probabilities equal to float rounding, ~1e-7).
-    model = pad_rgb_convs(eval_model(graphdef, state))
+    model = eval_model(graphdef, state)
     b, h, w, _ = images.shape
     k = classes.shape[1]
     chunk = min(batch_size, samples)

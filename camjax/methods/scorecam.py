@@ -31,9 +31,7 @@ are those of scoring every channel (tested).
 
 The masked inputs are built and scored ``batch_size`` channels at a time (``lax.map``
 over chunks of channels, so a forward pass holds B x batch_size images), image-major so
-that a batch sharded along ``data`` stays sharded through every chunk, by the network with
-its RGB convolutions computed through a zero fourth input channel on the CPU
-(:func:`scoring_model`: ~1.4x faster on tiny_gap; equal to float rounding). The masks are
+that a batch sharded along ``data`` stays sharded through every chunk. The masks are
 computed chunk by chunk, never all at once: (B, K, H, W) would not fit for K = 2048 at
 224 px.
 :func:`channel_scores` is this machinery for any score of the masks (SS-CAM, IS-CAM).
@@ -48,7 +46,6 @@ import jax.numpy as jnp
 from camjax.methods.base import (channel_map, class_scores, eval_model, layer_activations,
                                  logits_of)
 from camjax.methods.registry import register
-from camjax.models.layers import pad_rgb_convs
 
 WEIGHTS = ("softmax", "probability")
 EPSILON = 1e-8
@@ -68,15 +65,6 @@ def constant_channels(features):
     """(B, h, w, K) -> (B, K): True where the channel is constant over the map (its
     upsampled map is constant too, so its Score-CAM mask is all zero)."""
     return features.max(axis=(1, 2)) == features.min(axis=(1, 2))
-
-
-def scoring_model(graphdef, state):
-    """The network that scores the masked inputs: the eval model with its RGB
-    convolutions computed through a zero fourth input channel on the CPU
-    (``models.layers.pad_rgb_convs``: XLA:CPU runs a 3-in convolution of few outputs ~10x
-    slower than a 4-in one; the same sums, to float rounding). The features themselves
-    come from the plain network."""
-    return pad_rgb_convs(eval_model(graphdef, state))
 
 
 def check_batch_size(batch_size) -> None:
@@ -169,7 +157,7 @@ def score_cam_fn(graphdef, state, images, classes, *, layer=None, batch_size: in
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
     check_batch_size(batch_size)
-    model = scoring_model(graphdef, state)
+    model = eval_model(graphdef, state)
     _, features = layer_activations(graphdef, state, images, layer)
     size = images.shape[1:3]
     probabilities = weights == "probability"

@@ -24,10 +24,10 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from camjax.methods.base import layer_activations
+from camjax.methods.base import eval_model, layer_activations
 from camjax.methods.registry import register
 from camjax.methods.scorecam import (channel_masks, channel_scores, check_batch_size,
-                                     masked_scores, scoring_model, weighted_map)
+                                     masked_scores, weighted_map)
 
 
 def noise_of(key, sample, ids, size, dtype):
@@ -39,7 +39,7 @@ def noise_of(key, sample, ids, size, dtype):
 
 @partial(jax.jit, static_argnames=("graphdef", "layer", "samples", "batch_size"))
 def _ss_cam(graphdef, state, images, classes, key, sigma, *, layer, samples, batch_size):
-    model = scoring_model(graphdef, state)
+    model = eval_model(graphdef, state)
     _, features = layer_activations(graphdef, state, images, layer)
     size = images.shape[1:3]
 

@@ -167,34 +167,3 @@ class Flatten(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return x.reshape(x.shape[0], -1)
-
-
-# --- an XLA:CPU workaround for convolutions of RGB images -----------------------------------
-# XLA:CPU (jax 0.10, YNNPACK and Eigen alike) runs a convolution with 3 input channels and
-# few output channels (tiny_gap's, MobileNetV2's, ShuffleNetV2's and Inception v3's first
-# 3x3 convs) at 2-4 GFLOP/s, ~10x below the same convolution with 4 input channels
-# (BENCHMARKS.md, "Train step"). A zero fourth channel (image and kernel) gives the same
-# sums (the added products are 0 * 0), but not bit for bit: the accumulation order changes.
-RGB_PAD_MAX_OUT = 32          # measured slow at 8..32 output channels; 48 and up are not
-
-
-def _rgb_padded_conv(lhs, rhs, *args, feature_group_count=1, **kwargs):
-    if (lhs.shape[-1] == 3 and feature_group_count == 1 and lhs.ndim == 4
-            and jax.default_backend() == "cpu"):
-        lhs = jnp.pad(lhs, ((0, 0),) * 3 + ((0, 1),))
-        rhs = jnp.pad(rhs, ((0, 0),) * (rhs.ndim - 2) + ((0, 1), (0, 0)))
-    return lax.conv_general_dilated(lhs, rhs, *args, feature_group_count=feature_group_count,
-                                    **kwargs)
-
-
-def pad_rgb_convs(model: nnx.Module) -> nnx.Module:
-    """In place: the model's convolutions of 3 input channels and at most
-    ``RGB_PAD_MAX_OUT`` output channels compute, on the CPU, with a zero fourth input
-    channel (the workaround above). Same parameters and state dicts; results equal to
-    float rounding, not bit for bit, so training keeps the plain convolution and the
-    faithfulness scores (whose probabilities this changes by ~1e-7) use it."""
-    for _, module in nnx.iter_modules(model):
-        if (isinstance(module, nnx.Conv) and module.in_features == 3
-                and module.out_features <= RGB_PAD_MAX_OUT):
-            module.conv_general_dilated = _rgb_padded_conv
-    return model

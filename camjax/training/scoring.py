@@ -27,7 +27,6 @@ from camjax.evaluator.faithful import Faithfulness
 from camjax.evaluator.sanity import Sanity
 from camjax.evaluator.scorers import ROAD, Complexity, Pointing
 from camjax.models import randomise
-from camjax.models.layers import pad_rgb_convs
 from camjax.training import mesh as mesh_lib
 from camjax.training.inference import map_size, score_function
 
@@ -79,13 +78,6 @@ def sanity_scorer(predict, graphdef, states, config) -> Sanity:
                   num_images=config.sanity_images, threshold=config.sanity_threshold)
 
 
-def _rgb_padded(graphdef, states):
-    """The graphdef with ``models.layers.pad_rgb_convs`` applied: the faithfulness and
-    ROAD forwards (hundreds per image) skip XLA:CPU's slow RGB convolutions; their
-    probabilities change by float rounding only. The maps keep the plain network."""
-    return nnx.graphdef(pad_rgb_convs(nnx.merge(graphdef, *states)))
-
-
 def local_scoring(graphdef, states):
     """``(score_fn, place)`` of the faithfulness scorer, data-parallel over this process's
     devices: the network replicated on them (``data_mesh(local=True)``) and ``place``,
@@ -95,7 +87,7 @@ def local_scoring(graphdef, states):
     at the end."""
     mesh = mesh_lib.data_mesh(local=True)
     states = mesh_lib.local_copy(states, mesh)
-    return (score_function(_rgb_padded(graphdef, states), states),
+    return (score_function(graphdef, states),
             lambda arrays: mesh_lib.local_batch(mesh, arrays))
 
 
@@ -103,7 +95,7 @@ def scorers(config, predict, graphdef, states, *, num_classes: int) -> list:
     """The scorers ``config.metrics`` names besides ``wsol``, for the method whose predict
     function is ``predict``."""
     chosen = metric_names(config)
-    score_fn = score_function(_rgb_padded(graphdef, states), states)
+    score_fn = score_function(graphdef, states)
     out = []
     if "faithfulness" in chosen:
         local_fn, place = local_scoring(graphdef, states)

@@ -139,6 +139,12 @@ def main(argv=None) -> int:
     for r in results.values():
         lines.append(f"| {r['processes']} x {r['devices']} | {r['seconds']:.2f} | "
                      f"{args.images / r['seconds']:.1f} | {base / r['seconds']:.2f}x |")
+    import jax
+    if jax.default_backend() == "cpu":
+        lines += ["", "On a CPU the devices are forced and share the same cores: the ratios "
+                  "show what sharding a batch and splitting the photos over processes cost "
+                  "(each process writes its share; one merged predictions file), not a "
+                  "speed-up, which needs real accelerators."]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:

@@ -120,7 +120,11 @@ def _normalize(maps, mode):
         safe = jnp.abs(safe)
         hi, lo = safe.max(axis=(-2, -1), keepdims=True), jnp.zeros_like(hi)
     span = jnp.where(varies, hi - lo, 1.0)
-    return jnp.where(varies, (safe - lo) / span, 0.0)
+    # Clipped: inside one jitted program XLA:CPU may fuse the maps' producer into this
+    # scaling and contract it with the subtraction into an FMA (unrounded, so a pixel
+    # lands an ulp below its map's min), and it turns the division into a product with
+    # 1 / span (an ulp above 1): maps at -1e-8 or 1.0000001 without the clip.
+    return jnp.where(varies, jnp.clip((safe - lo) / span, 0.0, 1.0), 0.0)
 
 
 def normalize(maps, mode: str = "minmax") -> jax.Array:

@@ -79,6 +79,23 @@ def test_normalize_minmax_and_max_by_hand():
     np.testing.assert_allclose(cam.normalize(-m, "max"), [[[0.2, 0.6], [1.0, 0.4]]])
 
 
+def test_normalised_maps_stay_in_0_1_inside_a_larger_program():
+    """Fused into one jitted program with the maps' producer (here the mean of normalised
+    uint8 images, as the evaluation job's image-level methods), XLA:CPU's FMA contraction
+    and its product with 1 / span put pixels at -1e-8 and 1.0000001 unless clipped."""
+    mean = jnp.array([0.485, 0.456, 0.406]) * 255
+    std = jnp.array([0.229, 0.224, 0.225]) * 255
+
+    @jax.jit
+    def maps_of(u8):
+        images = (u8.astype(jnp.float32) - mean) / std
+        return cam.normalize(jnp.broadcast_to(images.mean(axis=-1)[:, None],
+                                              (u8.shape[0], 2, 32, 32)), "minmax")
+    u8 = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), np.uint8)
+    out = np.asarray(maps_of(jnp.asarray(u8)))
+    assert out.min() == 0.0 and out.max() == 1.0
+
+
 @pytest.mark.parametrize("mode", ["minmax", "max"])
 def test_constant_and_nan_maps_normalise_to_zeros(mode):
     maps = np.stack([np.full((3, 3), 4.0), np.array([[1, np.nan, 2], [0, 0, 0], [0, 0, 1.0]])])

@@ -174,7 +174,10 @@ def torch_twin(model):
         cin = cout
 
     kernel = np.array(model.head.classifier.kernel[...])       # (K, C), no bias
-    assert getattr(model.head.classifier, "bias", None) is None and model.pooled_mean is None
+    assert getattr(model.head.classifier, "bias", None) is None
+    # a centred head (center_pooled) pools the features less their running pooled mean
+    shift = torch.from_numpy(np.zeros(kernel.shape[0], np.float32) if model.pooled_mean is None
+                             else np.array(model.pooled_mean.mean[...], np.float32))
 
     class Net(nn.Module):
         def __init__(self):
@@ -183,7 +186,7 @@ def torch_twin(model):
             self.fc = nn.Linear(*kernel.shape, bias=False)
 
         def head(self, f):                      # the rest of the network from the features
-            return self.fc(f.mean(dim=(2, 3)))
+            return self.fc(f.mean(dim=(2, 3)) - shift)
 
         def forward(self, x):                   # (logits, features) like camjax
             f = self.features(x)

@@ -79,6 +79,25 @@ def test_normalize_minmax_and_max_by_hand():
     np.testing.assert_allclose(cam.normalize(-m, "max"), [[[0.2, 0.6], [1.0, 0.4]]])
 
 
+@pytest.mark.parametrize("mode", ["minmax", "max"])
+def test_normalize_has_the_gradient_of_the_plain_formula(mode):
+    """The one-pass max / min and the clip to [0, 1] leave the derivative that of
+    (x - min) / (max - min) (or |x| / max |x|), a zero pixel included."""
+    rng = np.random.default_rng(1)
+    maps = rng.normal(size=(3, 2, 9, 11)).astype(np.float32)
+    maps[1, 0, 4, 4] = 0.0
+    weights = rng.normal(size=maps.shape).astype(np.float32)
+
+    def plain(m):
+        if mode == "max":
+            return jnp.abs(m) / jnp.abs(m).max(axis=(-2, -1), keepdims=True)
+        lo, hi = m.min(axis=(-2, -1), keepdims=True), m.max(axis=(-2, -1), keepdims=True)
+        return (m - lo) / (hi - lo)
+    got = jax.grad(lambda m: (cam.normalize(m, mode) * weights).sum())(maps)
+    want = jax.grad(lambda m: (plain(m) * weights).sum())(maps)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_normalised_maps_stay_in_0_1_inside_a_larger_program():
     """Fused into one jitted program with the maps' producer (here the mean of normalised
     uint8 images, as the evaluation job's image-level methods), XLA:CPU's FMA contraction

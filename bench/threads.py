@@ -16,10 +16,11 @@ def pin(threads: int) -> str:
         return f"{os.cpu_count()} cores, default threads"
     cores = sorted(os.sched_getaffinity(0))[:threads]
     os.sched_setaffinity(0, cores)
-    if threads == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                                   "intra_op_parallelism_threads=1").strip()
+    flags = os.environ.get("XLA_FLAGS", "")
+    if threads == 1 and "--xla_cpu_multi_thread_eigen=false" not in flags:
+        # (not the often-quoted "intra_op_parallelism_threads=1": it is no XLA flag, and
+        # XLA ignores every flag after it in XLA_FLAGS)
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
     try:
         import torch
         torch.set_num_threads(threads)

@@ -41,13 +41,15 @@ def _jaxlib_version() -> str | None:
 
 
 def apply_defaults(environ=os.environ, jaxlib_version: str | None = None) -> bool:
-    """Add :data:`YNN_FUSIONS_OFF` to ``environ["XLA_FLAGS"]`` unless the user set the flag,
-    opted out or runs an unmeasured jaxlib; True if it was added."""
+    """Put :data:`YNN_FUSIONS_OFF` at the front of ``environ["XLA_FLAGS"]`` unless the
+    user set the flag, opted out or runs an unmeasured jaxlib; True if it was added."""
     flags = environ.get("XLA_FLAGS", "")
     if FLAG in flags or environ.get(OPT_OUT, "1") == "0":
         return False
     version = jaxlib_version if jaxlib_version is not None else _jaxlib_version()
     if version is None or not version.startswith(MEASURED):
         return False
-    environ["XLA_FLAGS"] = f"{flags} {YNN_FUSIONS_OFF}".strip()
+    # first: XLA stops reading XLA_FLAGS at a token that is not a flag (the often-quoted
+    # "intra_op_parallelism_threads=1" is one), and ignores every flag after it
+    environ["XLA_FLAGS"] = f"{YNN_FUSIONS_OFF} {flags}".strip()
     return True

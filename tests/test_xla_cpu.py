@@ -10,10 +10,12 @@ from camjax import xla_cpu
 OFF = "--xla_cpu_experimental_ynn_fusion_type="
 
 
-def test_appends_to_the_users_flags():
-    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+def test_goes_before_the_users_flags():
+    """First, because XLA ignores every flag after a token that is not one."""
+    env = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
     assert xla_cpu.apply_defaults(env, "0.10.2")
-    assert env["XLA_FLAGS"] == f"--xla_force_host_platform_device_count=8 {OFF}"
+    assert env["XLA_FLAGS"] == f"{OFF} --xla_cpu_multi_thread_eigen=false " \
+                               "intra_op_parallelism_threads=1"
     env = {}
     assert xla_cpu.apply_defaults(env, "0.10.0")
     assert env["XLA_FLAGS"] == OFF
@@ -50,8 +52,9 @@ def _ynn_in_compiled_conv(**env) -> bool:
 @pytest.mark.skipif(not (xla_cpu._jaxlib_version() or "").startswith(xla_cpu.MEASURED),
                     reason="the flag is only set for the jaxlib releases it was measured on")
 def test_import_camjax_keeps_convolutions_out_of_ynnpack():
-    """The flag reaches XLA: a convolution compiled after ``import camjax`` is XLA's own,
-    and YNNPACK's fusion when the user opts out."""
-    clean = {"XLA_FLAGS": "", "CAMJAX_XLA_CPU_DEFAULTS": "1"}
+    """The flag reaches XLA, past a user's stray token: a convolution compiled after
+    ``import camjax`` is XLA's own, and YNNPACK's fusion when the user opts out."""
+    clean = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+             "CAMJAX_XLA_CPU_DEFAULTS": "1"}
     assert not _ynn_in_compiled_conv(**clean)
     assert _ynn_in_compiled_conv(**{**clean, "CAMJAX_XLA_CPU_DEFAULTS": "0"})

@@ -37,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from camjax import xla_cpu  # noqa: E402
 import machine  # noqa: E402  (bench/machine.py)
 import threads  # noqa: E402  (bench/threads.py)
 from sections import publish  # noqa: E402  (bench/sections.py)
@@ -164,8 +165,10 @@ def option_runs(model, size, batches, threads_n, repeats) -> list[tuple[str, dic
     out = []
     for label, variables, flags in FLAG_VARIANTS:
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
-            env = {**os.environ, **variables,
-                   "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()}
+            inherited = os.environ.get("XLA_FLAGS", "").split()
+            if variables.get(xla_cpu.OPT_OUT) == "0":     # this process's import added it
+                inherited = [f for f in inherited if f != xla_cpu.YNN_FUSIONS_OFF]
+            env = {**os.environ, **variables, "XLA_FLAGS": " ".join([*inherited, flags]).strip()}
             cmd = [sys.executable, str(ROOT / "bench" / "train_step.py"), "--models", model,
                    "--image-size", str(size), "--batch-per-device", *map(str, batches),
                    "--threads", str(threads_n), "--clock", "cpu" if threads_n == 1 else

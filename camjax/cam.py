@@ -123,12 +123,17 @@ def _max_min_jvp(primals, tangents):      # a variadic reduce has no derivative 
     return jax.jvp(lambda x: (x.max(axis=-1), x.min(axis=-1)), primals, tangents)
 
 
+def map_max_min(maps) -> tuple[jax.Array, jax.Array]:
+    """Each (H, W) map's max and min, (..., 1, 1) each, in one pass (NaN if it holds NaN)."""
+    hi, lo = _max_min(maps.reshape(maps.shape[:-2] + (-1,)))
+    return hi[..., None, None], lo[..., None, None]
+
+
 @partial(jax.jit, static_argnames=("mode",))
 def _normalize(maps, mode):
     if mode not in NORMALIZE_MODES:      # checked when traced: "zscore" is not min-max
         raise UserError(f"mode must be one of {NORMALIZE_MODES}, got {mode!r}")
-    hi, lo = _max_min(maps.reshape(maps.shape[:-2] + (-1,)))
-    hi, lo = hi[..., None, None], lo[..., None, None]
+    hi, lo = map_max_min(maps)
     varies = jnp.isfinite(hi) & jnp.isfinite(lo) & (hi > lo)   # constant or non-finite maps
     if mode == "max":   # the MATLAB pipeline divides the absolute map by its max   # -> zeros
         maps, hi, lo = jnp.abs(maps), jnp.maximum(hi, -lo), jnp.zeros_like(lo)

@@ -43,6 +43,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from camjax.cam import map_max_min
 from camjax.methods.base import (channel_map, class_scores, eval_model, layer_activations,
                                  logits_of)
 from camjax.methods.registry import register
@@ -56,8 +57,7 @@ def channel_masks(activations, size):
     """(B, n, h, w) activations -> (B, n, H, W) masks in [0, 1] and (B, n) 'is constant'."""
     up = jax.image.resize(activations, activations.shape[:2] + tuple(size), "linear",
                           antialias=False)
-    lo = up.min(axis=(2, 3), keepdims=True)
-    hi = up.max(axis=(2, 3), keepdims=True)
+    hi, lo = map_max_min(up)
     return (up - lo) / (hi - lo + EPSILON), (hi == lo)[:, :, 0, 0]
 
 
